@@ -1,0 +1,1 @@
+"""The HTTP front door: authenticates, validates, records and enqueues. It never composites."""

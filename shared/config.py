@@ -1,0 +1,92 @@
+"""Every setting mockfarm reads, from environment variables, with working local defaults.
+
+The defaults describe the stack that `make up` starts on this machine (ports of its
+own, state under `.run/`). Pointing the same code at real MinIO and a managed
+PostgreSQL is a matter of setting these variables; nothing else changes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+# The repository root when running from a checkout; the state folder lives under it.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One immutable snapshot of the configuration (see README, "Configuration")."""
+
+    # Where `make up` keeps pid files, logs and the data of the local servers.
+    state_dir: Path = field(default_factory=lambda: Path(_env("MOCKFARM_STATE_DIR", str(_REPO_ROOT / ".run"))))
+
+    # PostgreSQL: the system of record.
+    database_url: str = field(default_factory=lambda: _env(
+        "MOCKFARM_DATABASE_URL", "postgresql://mockfarm@127.0.0.1:15432/mockfarm"))
+    database_pool_size: int = field(default_factory=lambda: _env_int("MOCKFARM_DATABASE_POOL_SIZE", 5))
+
+    # Redis: the Celery broker.
+    redis_url: str = field(default_factory=lambda: _env("MOCKFARM_REDIS_URL", "redis://127.0.0.1:16379/0"))
+
+    # S3 (MinIO in production, SeaweedFS locally).
+    s3_endpoint: str = field(default_factory=lambda: _env("MOCKFARM_S3_ENDPOINT", "http://127.0.0.1:18333"))
+    s3_access_key: str = field(default_factory=lambda: _env("MOCKFARM_S3_ACCESS_KEY", "mockfarm"))
+    s3_secret_key: str = field(default_factory=lambda: _env("MOCKFARM_S3_SECRET_KEY", "mockfarm-local-secret"))
+    s3_region: str = field(default_factory=lambda: _env("MOCKFARM_S3_REGION", "us-east-1"))
+    s3_bucket: str = field(default_factory=lambda: _env("MOCKFARM_S3_BUCKET", "mockfarm"))
+    # How long a presigned result URL stays valid, in seconds (Printful keeps 72 h).
+    result_url_ttl: int = field(default_factory=lambda: _env_int("MOCKFARM_RESULT_URL_TTL", 72 * 3600))
+
+    # The HTTP API and the operators' dashboard.
+    api_host: str = field(default_factory=lambda: _env("MOCKFARM_API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: _env_int("MOCKFARM_API_PORT", 18000))
+    api_workers: int = field(default_factory=lambda: _env_int("MOCKFARM_API_WORKERS", 2))
+    flower_port: int = field(default_factory=lambda: _env_int("MOCKFARM_FLOWER_PORT", 15555))
+    flower_user: str = field(default_factory=lambda: _env("MOCKFARM_FLOWER_USER", "admin"))
+    flower_password: str = field(default_factory=lambda: _env("MOCKFARM_FLOWER_PASSWORD", "mockfarm"))
+
+    # Celery task limits, in seconds: soft raises inside the task, hard kills the child.
+    task_soft_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_TASK_SOFT_TIME_LIMIT", 120))
+    task_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_TASK_TIME_LIMIT", 150))
+
+    # Security limits, in one place (see README, "Limits").
+    max_image_pixels: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_IMAGE_PIXELS", 100_000_000))
+    max_output_side: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_OUTPUT_SIDE", 10_000))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def flower_url(self) -> str:
+        return f"http://127.0.0.1:{self.flower_port}"
+
+    def as_table(self) -> list[tuple[str, str]]:
+        """(field, value) pairs with secrets masked, for `mockfarm status` and the logs."""
+        rows = []
+        for f in fields(self):
+            value = str(getattr(self, f.name))
+            if "secret" in f.name or "password" in f.name:
+                value = "***"
+            rows.append((f.name, value))
+        return rows
+
+
+def load_settings() -> Settings:
+    """Read the environment now (tests change it between calls)."""
+    return Settings()

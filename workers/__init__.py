@@ -1,0 +1,1 @@
+"""Celery apps: the ingest and render queues, and webhook delivery."""
