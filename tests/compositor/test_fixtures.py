@@ -1,0 +1,470 @@
+"""The fixture writer and the demo template, checked by reading the files back with psd-tools.
+
+psd-tools is an independent reader here: layer records, channels, masks and the
+smart-object blocks are right when it reads them back as written, and its own
+compositing of the layers agrees with the merged image we wrote.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from psd_tools import PSDImage
+from psd_tools.constants import BlendMode, Tag
+
+from compositor.fixtures import demo
+from compositor.fixtures.cli import commands
+from compositor.fixtures.psd_writer import (
+    Document,
+    LayerMask,
+    PixelLayer,
+    SmartObjectLayer,
+    composite_document,
+    write_psd,
+)
+
+RED, GREEN, BLUE, YELLOW = (230, 20, 20), (20, 200, 40), (30, 40, 220), (240, 220, 30)
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def quadrants(width: int, height: int) -> np.ndarray:
+    """Content with four flat, distinct quadrants: TL red, TR green, BR blue, BL yellow."""
+    pixels = np.zeros((height, width, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    hw, hh = width // 2, height // 2
+    pixels[:hh, :hw, :3] = RED
+    pixels[:hh, hw:, :3] = GREEN
+    pixels[hh:, hw:, :3] = BLUE
+    pixels[hh:, :hw, :3] = YELLOW
+    return pixels
+
+
+def solid(height: int, width: int, rgb, alpha: int = 255) -> np.ndarray:
+    pixels = np.empty((height, width, 4), dtype=np.uint8)
+    pixels[..., :3] = rgb
+    pixels[..., 3] = alpha
+    return pixels
+
+
+def homography_by_hand(source, target) -> np.ndarray:
+    """The projective map of four points onto four others, from the 8x8 linear system."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(source, target):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    h = np.linalg.solve(np.array(rows, dtype=float), np.array(rhs, dtype=float))
+    return np.append(h, 1).reshape(3, 3)
+
+
+def project(matrix: np.ndarray, x: float, y: float) -> tuple[float, float]:
+    u, v, w = matrix @ (x, y, 1)
+    return u / w, v / w
+
+
+def open_psd(data: bytes) -> PSDImage:
+    return PSDImage.open(io.BytesIO(data))
+
+
+def smart_object_descriptor(layer):
+    return layer.tagged_blocks.get_data(Tag.SMART_OBJECT_LAYER_DATA1).data
+
+
+def doubles(values) -> list[float]:
+    return [float(v) for v in values]
+
+
+# A perspective quad (TL, TR, BR, BL): the right edge is shorter than the left.
+QUAD = ((60.0, 40.0), (240.0, 55.0), (245.0, 160.0), (50.0, 175.0))
+
+
+def sample_document(psb: bool = False) -> tuple[Document, bytes]:
+    """Every feature of the writer in one small document."""
+    content = png_bytes(quadrants(200, 120))
+    shading = np.zeros((200, 300, 4), dtype=np.uint8)
+    shading[..., :3] = np.linspace(90, 250, 300, dtype=np.uint8)[None, :, None]
+    shading[..., 3] = 255
+    mask_pixels = np.zeros((50, 60), dtype=np.uint8)
+    mask_pixels[:, :30] = 255
+    document = Document(
+        width=300,
+        height=200,
+        psb=psb,
+        layers=[
+            PixelLayer("Background", solid(200, 300, (200, 180, 150))),
+            SmartObjectLayer("Design", content, quad=QUAD, resolution=150.0,
+                             unique_id="0b7f2f43-31d4-4c1e-9a57-2d2f7a3c9e10"),
+            PixelLayer("Shading", shading, blend_mode="multiply", opacity=200, clipped=True),
+            PixelLayer("Glare \u2014 screen", solid(60, 80, (255, 255, 255), alpha=150), left=100, top=50,
+                       blend_mode="screen", fill_opacity=180,
+                       mask=LayerMask(mask_pixels, left=110, top=60, default_color=255)),
+            PixelLayer("Hidden", solid(20, 20, (0, 0, 0)), left=5, top=5, visible=False),
+        ],
+    )
+    return document, content
+
+
+# ---------------------------------------------------------------------------------------
+# Layers
+# ---------------------------------------------------------------------------------------
+
+def test_layer_records_read_back_as_written():
+    document, _ = sample_document()
+    psd = open_psd(write_psd(document))
+
+    assert psd.size == (300, 200)
+    assert [layer.name for layer in psd] == ["Background", "Design", "Shading", "Glare \u2014 screen", "Hidden"]
+    assert [layer.kind for layer in psd] == ["pixel", "smartobject", "pixel", "pixel", "pixel"]
+    assert [layer.blend_mode for layer in psd] == [
+        BlendMode.NORMAL, BlendMode.NORMAL, BlendMode.MULTIPLY, BlendMode.SCREEN, BlendMode.NORMAL
+    ]
+    assert [layer.opacity for layer in psd] == [255, 255, 200, 255, 255]
+    assert [layer.clipping for layer in psd] == [False, False, True, False, False]
+    assert [layer.visible for layer in psd] == [True, True, True, True, False]
+    assert psd[3].tagged_blocks.get_data(Tag.BLEND_FILL_OPACITY) == 180
+    assert psd[3].bbox == (100, 50, 180, 110)
+    # The clipped layer is attached to its base by the reader.
+    assert [layer.name for layer in psd[1].clip_layers] == ["Shading"]
+
+
+def test_pixels_and_mask_read_back_as_written():
+    document, _ = sample_document()
+    psd = open_psd(write_psd(document))
+    glare = psd[3]
+    assert glare.has_mask()
+    assert glare.mask.bbox == (110, 60, 170, 110)
+    assert glare.mask.background_color == 255
+    mask = np.asarray(glare.mask.topil())
+    np.testing.assert_array_equal(mask, document.layers[3].mask.pixels)
+    pixels = np.asarray(glare.topil().convert("RGBA"))
+    np.testing.assert_array_equal(pixels, document.layers[3].pixels)
+
+
+def test_psb_reads_back():
+    document, content = sample_document(psb=True)
+    psd = open_psd(write_psd(document))
+    assert psd.version == 2
+    assert [layer.name for layer in psd][:2] == ["Background", "Design"]
+    assert psd[1].smart_object.data == content
+
+
+# ---------------------------------------------------------------------------------------
+# Smart objects
+# ---------------------------------------------------------------------------------------
+
+def test_smart_object_descriptor_reads_back():
+    document, content = sample_document()
+    psd = open_psd(write_psd(document))
+    design = psd[1]
+    descriptor = smart_object_descriptor(design)
+
+    assert doubles(descriptor[b"nonAffineTransform"]) == doubles(np.ravel(QUAD))
+    # Trnf defaults to the bounding rectangle of the quad, as Photoshop stores it.
+    assert doubles(descriptor[b"Trnf"]) == [50, 40, 245, 40, 245, 175, 50, 175]
+    assert descriptor[b"Sz  "][b"Wdth"] == 200 and descriptor[b"Sz  "][b"Hght"] == 120
+    assert descriptor[b"Rslt"].value == 150.0
+    assert descriptor[b"warp"][b"warpStyle"].enum == b"warpNone"
+    assert descriptor[b"Idnt"].value.strip("\x00") == "0b7f2f43-31d4-4c1e-9a57-2d2f7a3c9e10"
+
+    smart_object = design.smart_object
+    assert smart_object.unique_id == "0b7f2f43-31d4-4c1e-9a57-2d2f7a3c9e10"
+    assert smart_object.kind == "data"
+    assert smart_object.filetype == "png"
+    assert smart_object.data == content
+    assert smart_object.filename == "Design.png"
+    assert smart_object.resolution == 150.0
+    # The legacy placed-layer block carries the same corners.
+    assert doubles(design.tagged_blocks.get_data(Tag.PLACED_LAYER2).transform) == doubles(np.ravel(QUAD))
+
+
+def test_each_smart_object_links_to_its_own_embedded_file():
+    first, second = png_bytes(quadrants(40, 40)), png_bytes(solid(30, 50, (10, 20, 30)))
+    document = Document(120, 120, [
+        PixelLayer("Background", solid(120, 120, (255, 255, 255))),
+        SmartObjectLayer("A", first, quad=((10, 10), (50, 10), (50, 50), (10, 50))),
+        SmartObjectLayer("B", second, quad=((60, 60), (110, 60), (110, 90), (60, 90))),
+    ])
+    psd = open_psd(write_psd(document))
+    assert psd[1].smart_object.unique_id != psd[2].smart_object.unique_id
+    assert psd[1].smart_object.data == first
+    assert psd[2].smart_object.data == second
+
+
+def test_warp_mesh_reads_back():
+    content = png_bytes(quadrants(150, 100))
+    grid = np.linspace(0, 1, 4)
+    mesh = np.stack(np.meshgrid(grid * 150, grid * 100), axis=-1)
+    mesh[1:3, 1:3, 1] += 25  # pull the middle down
+    document = Document(300, 200, [
+        PixelLayer("Background", solid(200, 300, (255, 255, 255))),
+        SmartObjectLayer("Warped", content, quad=QUAD, warp_mesh=mesh),
+    ])
+    psd = open_psd(write_psd(document))
+    warp = smart_object_descriptor(psd[1])[b"warp"]
+    assert warp[b"warpStyle"].enum == b"warpCustom"
+    points = warp[b"customEnvelopeWarp"][b"meshPoints"]
+    assert list(points[b"Hrzn"].values) == pytest.approx(mesh[..., 0].ravel())
+    assert list(points[b"Vrtc"].values) == pytest.approx(mesh[..., 1].ravel())
+    # The mesh bends the picture: the middle of the content lands lower than without it.
+    flat = composite_document(Document(300, 200, [document.layers[0], SmartObjectLayer("Flat", content, quad=QUAD)]))
+    bent = np.asarray(psd.topil().convert("RGBA"))
+    column = 110  # in the content's left half: red above, yellow below
+
+    def first_yellow_row(image):
+        yellow = (image[:, column, 0] > 200) & (image[:, column, 1] > 150) & (image[:, column, 2] < 100)
+        return int(np.argmax(yellow)) if yellow.any() else None
+
+    assert first_yellow_row(flat) is not None and first_yellow_row(bent) is not None
+    assert first_yellow_row(bent) > first_yellow_row(flat) + 5
+
+
+def test_cached_pixels_land_where_the_quad_says():
+    width, height = 200, 120
+    document = Document(300, 200, [
+        PixelLayer("Background", solid(200, 300, (255, 255, 255))),
+        SmartObjectLayer("Design", png_bytes(quadrants(width, height)), quad=QUAD),
+    ])
+    psd = open_psd(write_psd(document))
+    layer = psd[1]
+    pixels = np.asarray(layer.topil().convert("RGBA"))
+    left, top = layer.left, layer.top
+    to_canvas = homography_by_hand([(0, 0), (width, 0), (width, height), (0, height)], QUAD)
+
+    def at(content_x, content_y):
+        x, y = project(to_canvas, content_x, content_y)
+        return pixels[int(np.floor(y)) - top, int(np.floor(x)) - left]
+
+    # Near each corner of the content (5 px in) and in the middle of each quadrant.
+    inset = 5
+    expectations = [
+        ((inset, inset), RED), ((width - inset, inset), GREEN),
+        ((width - inset, height - inset), BLUE), ((inset, height - inset), YELLOW),
+        ((width / 4, height / 4), RED), ((3 * width / 4, height / 4), GREEN),
+        ((3 * width / 4, 3 * height / 4), BLUE), ((width / 4, 3 * height / 4), YELLOW),
+    ]
+    for (cx, cy), colour in expectations:
+        pixel = at(cx, cy)
+        assert pixel[3] == 255, (cx, cy)
+        assert np.abs(pixel[:3].astype(int) - colour).max() <= 2, ((cx, cy), pixel, colour)
+
+    # The layer's box is the quad's bounding box, give or take the antialiased edge
+    # (a ramp one content pixel wide), and just outside the corners nothing is drawn.
+    quad = np.array(QUAD)
+    assert np.floor(quad[:, 0].min()) - 1 <= left <= quad[:, 0].min()
+    assert np.floor(quad[:, 1].min()) - 1 <= top <= quad[:, 1].min()
+    assert quad[:, 0].max() <= layer.right <= np.ceil(quad[:, 0].max()) + 1
+    assert quad[:, 1].max() <= layer.bottom <= np.ceil(quad[:, 1].max()) + 1
+    for (cx, cy) in [(-3, -3), (width + 3, -3), (width + 3, height + 3), (-3, height + 3)]:
+        x, y = project(to_canvas, cx, cy)
+        column, row = int(np.floor(x)) - left, int(np.floor(y)) - top
+        if 0 <= row < pixels.shape[0] and 0 <= column < pixels.shape[1]:
+            assert pixels[row, column, 3] == 0, (cx, cy)
+
+
+def test_nested_psd_content():
+    inner = write_psd(Document(80, 60, [PixelLayer("Art", quadrants(80, 60))]))
+    document = Document(200, 200, [
+        PixelLayer("Background", solid(200, 200, (255, 255, 255))),
+        SmartObjectLayer("Nested", inner, quad=((20, 20), (180, 30), (170, 170), (30, 160))),
+    ])
+    psd = open_psd(write_psd(document))
+    smart_object = psd[1].smart_object
+    assert smart_object.filetype == "8bps"
+    assert smart_object.data == inner
+    nested = open_psd(smart_object.data)
+    assert nested.size == (80, 60)
+    # The nested document's merged image is what was drawn: its top-left quadrant is red.
+    assert np.abs(np.asarray(psd.topil())[40, 50, :3].astype(int) - RED).max() <= 2
+
+
+# ---------------------------------------------------------------------------------------
+# The merged image
+# ---------------------------------------------------------------------------------------
+
+def test_merged_image_is_ours_and_psd_tools_agrees():
+    document, _ = sample_document()
+    data = write_psd(document)
+    psd = open_psd(data)
+    ours = composite_document(document)
+    np.testing.assert_array_equal(np.asarray(psd.topil().convert("RGBA")), ours)
+
+    theirs = np.asarray(psd.composite(ignore_preview=True).convert("RGBA")).astype(int)
+    difference = np.abs(theirs - ours)
+    assert difference.max() <= 2
+    assert difference.mean() < 0.2
+    # Not vacuous: the layers above the background changed the picture.
+    assert np.abs(ours[:, :, :3].astype(int) - (200, 180, 150)).max() > 100
+
+
+def test_transparent_merged_image_reads_back():
+    document = Document(50, 40, [PixelLayer("Half", solid(20, 30, (40, 90, 200), alpha=128), left=10, top=10)])
+    psd = open_psd(write_psd(document))
+    merged = np.asarray(psd.topil().convert("RGBA")).astype(int)
+    assert merged[0, 0, 3] == 0
+    assert merged[15, 15, 3] == 128
+    assert np.abs(merged[15, 15, :3] - (40, 90, 200)).max() <= 2
+
+
+def test_hidden_layers_and_masks_change_the_merged_image():
+    document, _ = sample_document()
+    merged = composite_document(document)
+    # The hidden black square is not drawn.
+    assert merged[10, 10, :3].tolist() == [200, 180, 150]
+    # The glare is masked off at (150, 80) (mask column 40 is 0) and shown at (120, 80).
+    base = composite_document(Document(300, 200, document.layers[:3]))
+    assert merged[80, 150].tolist() == base[80, 150].tolist()
+    assert merged[80, 120, 0] > base[80, 120, 0]
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layer, message", [
+    (PixelLayer("X", solid(4, 4, (0, 0, 0)), blend_mode="overlay"), "blend mode 'overlay'"),
+    (PixelLayer("X", np.zeros((4, 4, 3), np.uint8)), "(h, w, 4) uint8"),
+    (PixelLayer("X", solid(4, 4, (0, 0, 0)), opacity=300), "opacity"),
+    (PixelLayer("X", solid(4, 4, (0, 0, 0)), mask=LayerMask(np.zeros((2, 2), np.uint8), default_color=7)), "default_color"),
+    (SmartObjectLayer("S", b"GIF89a....", quad=((0, 0), (9, 0), (9, 9), (0, 9))), "PNG or a PSD/PSB"),
+    (SmartObjectLayer("S", png_bytes(solid(4, 4, (0, 0, 0))), quad=((0, 0), (9, 9), (9, 0), (0, 9))), "convex"),
+    (SmartObjectLayer("S", png_bytes(solid(4, 4, (0, 0, 0))), quad=((0, 0), (9, 0))), "four finite"),
+])
+def test_bad_layers_are_rejected_with_a_clear_error(layer, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        write_psd(Document(10, 10, [layer]))
+
+
+def test_a_clipped_bottom_layer_is_rejected():
+    with pytest.raises(ValueError, match="clipped but has no layer below"):
+        write_psd(Document(10, 10, [PixelLayer("X", solid(4, 4, (0, 0, 0)), clipped=True)]))
+
+
+def test_an_empty_document_is_rejected():
+    with pytest.raises(ValueError, match="at least one layer"):
+        write_psd(Document(10, 10, []))
+
+
+# ---------------------------------------------------------------------------------------
+# The demo template
+# ---------------------------------------------------------------------------------------
+
+def test_demo_template_structure():
+    size = 400
+    psd = open_psd(demo.build_demo_template(size=size, seed=3))
+    assert psd.size == (size, size)
+    assert [(layer.name, layer.kind, layer.blend_mode, layer.clipping) for layer in psd] == [
+        ("Background", "pixel", BlendMode.NORMAL, False),
+        ("Design", "smartobject", BlendMode.NORMAL, False),
+        ("Paper shading", "pixel", BlendMode.MULTIPLY, True),
+        ("Glass glare", "pixel", BlendMode.SCREEN, False),
+        ("Frame shadow", "pixel", BlendMode.NORMAL, False),
+    ]
+    glare = psd[3]
+    assert glare.has_mask() and glare.mask.background_color == 0
+    assert glare.mask.bbox != glare.bbox  # the mask has a box of its own
+
+    design = psd[1]
+    descriptor = smart_object_descriptor(design)
+    quad = demo.print_area_quad(size)
+    assert doubles(descriptor[b"nonAffineTransform"]) == pytest.approx(quad.ravel())
+    content = design.smart_object.data
+    assert design.smart_object.filetype == "png"
+    with Image.open(io.BytesIO(content)) as image:
+        assert image.size == (round(demo.CONTENT_SIZE[0] * size), round(demo.CONTENT_SIZE[1] * size))
+        assert (descriptor[b"Sz  "][b"Wdth"], descriptor[b"Sz  "][b"Hght"]) == image.size
+    # The quad is a real perspective: the left edge is longer than the right.
+    assert (quad[3, 1] - quad[0, 1]) > (quad[2, 1] - quad[1, 1]) + 0.05 * size
+
+
+def test_demo_composite_agrees_with_psd_tools():
+    psd = open_psd(demo.build_demo_template(size=300, seed=1))
+    ours = np.asarray(psd.topil().convert("RGB")).astype(int)
+    theirs = np.asarray(psd.composite(ignore_preview=True).convert("RGB")).astype(int)
+    difference = np.abs(theirs - ours)
+    assert difference.max() <= 2
+    assert difference.mean() < 0.2
+
+
+def test_small_demo_is_fast_and_deterministic():
+    start = time.perf_counter()
+    first = demo.build_demo_template(size=400, seed=0)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0, f"a 400-px demo took {elapsed:.2f} s"
+    assert demo.build_demo_template(size=400, seed=0) == first
+    assert demo.build_demo_template(size=400, seed=1) != first
+
+
+def test_demo_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="size must be an integer"):
+        demo.build_demo_template(size=10)
+    with pytest.raises(ValueError, match="size must be an integer"):
+        demo.build_demo_artwork(size=2.5)
+
+
+def test_demo_artwork_is_a_portrait_png():
+    data = demo.build_demo_artwork(size=400, seed=2)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        assert image.size == (300, 400)
+        pixels = np.asarray(image.convert("RGB"))
+    assert pixels.std() > 20  # a design, not a flat fill
+    assert demo.build_demo_artwork(size=400, seed=2) == data
+
+
+@pytest.mark.skipif(not os.environ.get("MOCKFARM_FULL_SIZE_DEMO"),
+                    reason="builds the 4000-px demo (~10 s, 1.5 GB); set MOCKFARM_FULL_SIZE_DEMO=1")
+def test_full_size_demo_builds_in_reasonable_time():
+    start = time.perf_counter()
+    data = demo.build_demo_template(size=4000)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 20, f"the 4000-px demo took {elapsed:.1f} s"
+    psd = open_psd(data)
+    assert psd.size == (4000, 4000)
+    assert psd[1].kind == "smartobject"
+
+
+def test_cli_writes_the_demo_files(tmp_path: Path):
+    by_name = {command.name: command for command in commands}
+    runner = CliRunner()
+    result = runner.invoke(by_name["demo-template"], ["-o", str(tmp_path / "demo.psd"), "--size", "128"])
+    assert result.exit_code == 0, result.output
+    assert open_psd((tmp_path / "demo.psd").read_bytes())[1].name == "Design"
+    result = runner.invoke(by_name["demo-artwork"], ["-o", str(tmp_path / "art.png"), "--size", "100"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "art.png") as image:
+        assert image.size == (75, 100)
+    result = runner.invoke(by_name["demo-template"], ["-o", str(tmp_path / "x.psd"), "--size", "8"])
+    assert result.exit_code != 0 and "--size" in result.output
+
+
+# ---------------------------------------------------------------------------------------
+# Against Photoshop's own layout (needs the corpus)
+# ---------------------------------------------------------------------------------------
+
+CORPUS = Path(os.environ.get("MOCKFARM_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
+PHOTOSHOP_SMART_OBJECT = CORPUS / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd"
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not PHOTOSHOP_SMART_OBJECT.exists(), reason="corpus not available")
+def test_smart_object_descriptor_has_photoshops_layout():
+    photoshop = PSDImage.open(PHOTOSHOP_SMART_OBJECT)
+    theirs = next(layer for layer in photoshop.descendants() if layer.kind == "smartobject")
+    document, _ = sample_document()
+    ours = open_psd(write_psd(document))[1]
+    assert list(smart_object_descriptor(ours).keys()) == list(smart_object_descriptor(theirs).keys())
+    assert list(smart_object_descriptor(ours)[b"warp"].keys()) == list(smart_object_descriptor(theirs)[b"warp"].keys())
+    their_link = theirs.smart_object._data
+    our_link = ours.smart_object._data
+    assert (our_link.kind, our_link.version) == (their_link.kind, their_link.version)
