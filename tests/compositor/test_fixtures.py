@@ -22,10 +22,12 @@ from compositor.fixtures import demo
 from compositor.fixtures.cli import commands
 from compositor.fixtures.psd_writer import (
     Document,
+    Group,
     LayerMask,
     PixelLayer,
     SmartObjectLayer,
     composite_document,
+    content_to_canvas,
     write_psd,
 )
 
@@ -272,6 +274,25 @@ def test_cached_pixels_land_where_the_quad_says():
             assert pixels[row, column, 3] == 0, (cx, cy)
 
 
+def test_content_to_canvas_is_the_placement():
+    document, _ = sample_document()
+    design = document.layers[1]
+    by_hand = homography_by_hand([(0, 0), (200, 0), (200, 120), (0, 120)], QUAD)
+    points = [(0, 0), (200, 120), (37.5, 90.25)]
+    expected = [project(by_hand, x, y) for x, y in points]
+    assert content_to_canvas(design, points) == pytest.approx(np.array(expected), abs=1e-6)
+
+    # Through a warp mesh: an untouched mesh on a parallelogram is the affine placement.
+    parallelogram = ((20, 10), (220, 30), (240, 150), (40, 130))
+    grid = np.linspace(0, 1, 4)
+    mesh = np.stack(np.meshgrid(grid * 200, grid * 120), axis=-1)
+    warped = SmartObjectLayer("W", design.content, quad=parallelogram, warp_mesh=mesh,
+                              transform=parallelogram)
+    affine = homography_by_hand([(0, 0), (200, 0), (200, 120), (0, 120)], parallelogram)
+    expected = [project(affine, x, y) for x, y in points]
+    assert content_to_canvas(warped, points) == pytest.approx(np.array(expected), abs=1e-6)
+
+
 def test_nested_psd_content():
     inner = write_psd(Document(80, 60, [PixelLayer("Art", quadrants(80, 60))]))
     document = Document(200, 200, [
@@ -327,6 +348,41 @@ def test_hidden_layers_and_masks_change_the_merged_image():
     assert merged[80, 120, 0] > base[80, 120, 0]
 
 
+def test_groups_read_back_and_composite_like_psd_tools():
+    half = np.zeros((40, 40), dtype=np.uint8)
+    half[:, :20] = 255
+    document = Document(120, 100, [
+        PixelLayer("Background", solid(100, 120, (200, 180, 150))),
+        Group("Pass", [
+            PixelLayer("A", solid(30, 30, (255, 0, 0)), 10, 10),
+            PixelLayer("B", solid(30, 30, (0, 0, 255)), 20, 20, blend_mode="multiply"),
+        ]),
+        Group("Isolated", [
+            PixelLayer("C", solid(40, 40, (0, 255, 0), alpha=180), 60, 40),
+            PixelLayer("D", solid(20, 50, (255, 255, 255)), 50, 50, blend_mode="screen", clipped=True),
+        ], blend_mode="multiply", opacity=200, mask=LayerMask(half, 60, 40, 0)),
+        Group("Hidden", [PixelLayer("E", solid(10, 10, (0, 0, 0)))], visible=False, closed=True),
+    ])
+    psd = open_psd(write_psd(document))
+    assert [(layer.name, layer.kind) for layer in psd] == [
+        ("Background", "pixel"), ("Pass", "group"), ("Isolated", "group"), ("Hidden", "group")
+    ]
+    assert [layer.name for layer in psd[1]] == ["A", "B"]
+    assert [layer.name for layer in psd[2]] == ["C", "D"]
+    assert psd[1].blend_mode == BlendMode.PASS_THROUGH
+    assert (psd[2].blend_mode, psd[2].opacity) == (BlendMode.MULTIPLY, 200)
+    assert psd[2].has_mask() and psd[2].mask.bbox == (60, 40, 100, 80)
+    assert psd[2][1].clipping and not psd[3].visible
+
+    ours = composite_document(document)
+    theirs = np.asarray(psd.composite(ignore_preview=True).convert("RGBA")).astype(int)
+    assert np.abs(theirs - ours).max() <= 2
+    # The hidden group's black square is not drawn; the isolated group's mask hides its right half.
+    assert ours[5, 5, :3].tolist() == [200, 180, 150]
+    assert ours[45, 90, :3].tolist() == [200, 180, 150]
+    assert ours[45, 70, 0] < 150
+
+
 # ---------------------------------------------------------------------------------------
 # Bad input
 # ---------------------------------------------------------------------------------------
@@ -348,6 +404,14 @@ def test_bad_layers_are_rejected_with_a_clear_error(layer, message):
 def test_a_clipped_bottom_layer_is_rejected():
     with pytest.raises(ValueError, match="clipped but has no layer below"):
         write_psd(Document(10, 10, [PixelLayer("X", solid(4, 4, (0, 0, 0)), clipped=True)]))
+
+
+def test_unsupported_groups_are_rejected():
+    inside = [PixelLayer("X", solid(4, 4, (0, 0, 0)))]
+    with pytest.raises(ValueError, match="pass-through group needs full opacity"):
+        write_psd(Document(10, 10, [Group("G", inside, opacity=100)]))
+    with pytest.raises(ValueError, match="clipped to the group"):
+        write_psd(Document(10, 10, [Group("G", inside), PixelLayer("Y", solid(4, 4, (0, 0, 0)), clipped=True)]))
 
 
 def test_an_empty_document_is_rejected():
