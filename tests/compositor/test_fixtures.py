@@ -274,6 +274,48 @@ def test_cached_pixels_land_where_the_quad_says():
             assert pixels[row, column, 3] == 0, (cx, cy)
 
 
+def bilinear(image: np.ndarray, x: float, y: float) -> np.ndarray:
+    """The image sampled at (x, y) in pixel-index coordinates (pixel i's centre at i)."""
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    fx, fy = x - x0, y - y0
+    top = (1 - fx) * image[y0, x0].astype(float) + fx * image[y0, x0 + 1]
+    bottom = (1 - fx) * image[y0 + 1, x0].astype(float) + fx * image[y0 + 1, x0 + 1]
+    return (1 - fy) * top + fy * bottom
+
+
+PARALLELOGRAM = ((20.0, 10.0), (220.0, 30.0), (240.0, 150.0), (40.0, 130.0))
+
+
+@pytest.mark.parametrize("quad, through_mesh", [(QUAD, False), (PARALLELOGRAM, True)],
+                         ids=["perspective", "mesh"])
+def test_cached_pixels_sample_the_content_at_the_right_place(quad, through_mesh):
+    # Every edge of the quad is longer than the content's side, so no reduction happens
+    # and each canvas pixel is the content sampled bilinearly where its centre maps to.
+    # An untouched warp mesh on a parallelogram must give the same affine placement.
+    width, height = 160, 100
+    content = quadrants(width, height)
+    mesh = None
+    if through_mesh:
+        grid = np.linspace(0, 1, 4)
+        mesh = np.stack(np.meshgrid(grid * width, grid * height), axis=-1)
+    transform = quad if through_mesh else None  # Trnf is a parallelogram
+    layer = SmartObjectLayer("Design", png_bytes(content), quad=quad, warp_mesh=mesh, transform=transform)
+    layer = open_psd(write_psd(Document(300, 200, [layer])))[0]
+    pixels = np.asarray(layer.topil().convert("RGBA")).astype(float)
+    to_content = homography_by_hand(quad, [(0, 0), (width, 0), (width, height), (0, height)])
+    checked = 0
+    for row in range(layer.top, layer.bottom, 3):
+        for column in range(layer.left, layer.right, 3):
+            cx, cy = project(to_content, column + 0.5, row + 0.5)
+            if not (1.5 < cx < width - 1.5 and 1.5 < cy < height - 1.5):
+                continue
+            expected = bilinear(content, cx - 0.5, cy - 0.5)
+            actual = pixels[row - layer.top, column - layer.left]
+            assert np.abs(actual - expected).max() <= 3, ((column, row), actual, expected)
+            checked += 1
+    assert checked > 1000
+
+
 def test_content_to_canvas_is_the_placement():
     document, _ = sample_document()
     design = document.layers[1]
@@ -395,6 +437,7 @@ def test_groups_read_back_and_composite_like_psd_tools():
     (SmartObjectLayer("S", b"GIF89a....", quad=((0, 0), (9, 0), (9, 9), (0, 9))), "PNG or a PSD/PSB"),
     (SmartObjectLayer("S", png_bytes(solid(4, 4, (0, 0, 0))), quad=((0, 0), (9, 9), (9, 0), (0, 9))), "convex"),
     (SmartObjectLayer("S", png_bytes(solid(4, 4, (0, 0, 0))), quad=((0, 0), (9, 0))), "four finite"),
+    (SmartObjectLayer("S", png_bytes(solid(4, 4, (0, 0, 0))), quad=QUAD, transform=QUAD), "parallelogram"),
 ])
 def test_bad_layers_are_rejected_with_a_clear_error(layer, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
