@@ -111,6 +111,9 @@ class Adjustment:
     """One adjustment layer's settings; subclasses implement `apply`."""
 
     name: ClassVar[str] = "adjustment"
+    # True where the formula is a model that measurably misses Photoshop (or
+    # could not be measured): the renderer should list it per template.
+    approximate: ClassVar[bool] = False
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -240,6 +243,10 @@ class BrightnessContrast(Adjustment):
     mean: int = 127  # the midpoint contrast pivots around, 0..255
     name = "Brightness/Contrast"
 
+    @property
+    def approximate(self):  # the non-legacy curve misses Photoshop by 10-30 levels
+        return not self.legacy
+
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
         if self.legacy:
@@ -317,28 +324,59 @@ class HueSaturation(Adjustment):
     colorize: tuple[int, int, int] | None = None  # hue 0..360, saturation 0..100, lightness
     name = "Hue/Saturation"
 
+    @property
+    def approximate(self):
+        # Overlapping colour ranges do not simply add up in Photoshop (a +89
+        # and a -92 saturation on the same range gave +89); we add them.
+        active = [r for r, values in self.ranges if values != (0, 0, 0)]
+        return self.colorize is None and len(active) > 1
+
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
         if self.colorize is not None:
             hue, saturation, lightness = self.colorize
-            grey = lum(rgb)[..., 0]
-            out = hsl_to_rgb(np.float32(hue / 360), np.float32(saturation / 100), grey)
-            return _lighten(out, lightness / 100)
-        pixel_hue = rgb_to_hsl(rgb)[0] * 360
+            # The pixel's HSL lightness, moved by the lightness setting, then
+            # the chosen hue and saturation (checked against Photoshop).
+            light = _lighten(rgb_to_hsl(rgb)[2], lightness / 100)
+            return hsl_to_rgb(np.float32(hue / 360), np.float32(saturation / 100), light)
+        # Master lightness first: a straight move towards white or black.
+        out = _lighten(rgb, self.master[2] / 100)
+        # Each colour range's weight follows the pixel's hue.
+        pixel_hue = rgb_to_hsl(out)[0] * 360
         hue_shift = np.full(rgb.shape[:-1], self.master[0], np.float32)
-        saturation = np.full(rgb.shape[:-1], self.master[1], np.float32)
-        lightness = np.full(rgb.shape[:-1], self.master[2], np.float32)
+        range_saturation = np.zeros(rgb.shape[:-1], np.float32)
+        range_lightness = np.zeros(rgb.shape[:-1], np.float32)
         for hue_range, (h, s, l) in self.ranges:
             if (h, s, l) == (0, 0, 0):
                 continue
             weight = _range_weight(pixel_hue, hue_range)
             hue_shift += weight * h
-            saturation += weight * s
-            lightness += weight * l
-        hue, sat, light = rgb_to_hsl(rgb)
-        out = hsl_to_rgb(hue + hue_shift / 360, sat, light)
-        out = _saturate(out, np.clip(saturation, -100, 100) / 100)
-        return _lighten(out, (np.clip(lightness, -100, 100) / 100)[..., None])
+            range_saturation += weight * s
+            range_lightness += weight * l
+        out = _range_lighten(out, range_lightness[..., None] / 100)
+        hue, sat, light = rgb_to_hsl(out)
+        sat = _scale_saturation(sat, self.master[1] / 100)
+        sat = _scale_saturation(sat, range_saturation / 100)
+        return hsl_to_rgb(hue + hue_shift / 360, sat, light)
+
+
+def _range_lighten(rgb, amount):
+    """A colour range's lightness: positive amounts lift the lower channels
+    towards the highest (+100 % gives a grey at the pixel's maximum),
+    negative ones lower the higher channels towards the lowest."""
+    high = rgb.max(axis=-1, keepdims=True)
+    low = rgb.min(axis=-1, keepdims=True)
+    lifted = rgb + (high - rgb) * np.maximum(amount, 0)
+    return lifted - (lifted - low) * np.maximum(-amount, 0)
+
+
+def _scale_saturation(saturation, amount):
+    """HSL saturation scaled down by (1 + amount) for amount < 0, or up
+    towards full for amount > 0 (+100 % saturates any colour fully)."""
+    amount = np.clip(np.asarray(amount, np.float32), -1, 1)
+    up = np.divide(saturation, 1 - amount, out=np.ones_like(saturation), where=amount < 1)
+    down = saturation * (1 + amount)
+    return _clip01(np.where(amount > 0, np.where(saturation > 0, up, 0), down))
 
 
 @dataclass
@@ -346,6 +384,7 @@ class Vibrance(Adjustment):
     vibrance: int  # -100..100
     saturation: int  # -100..100
     name = "Vibrance"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
@@ -365,6 +404,7 @@ class ColorBalance(Adjustment):
     highlights: tuple[int, int, int]
     preserve_luminosity: bool
     name = "Color Balance"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
@@ -396,6 +436,7 @@ class BlackAndWhite(Adjustment):
     weights: tuple[float, float, float, float, float, float]
     tint: tuple[float, float, float] | None = None  # RGB 0..1 when "Tint" is on
     name = "Black & White"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
@@ -442,6 +483,7 @@ class PhotoFilter(Adjustment):
     density: float  # 0..1
     preserve_luminosity: bool
     name = "Photo Filter"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
@@ -458,6 +500,7 @@ class ChannelMixer(Adjustment):
     rows: list[tuple[float, float, float, float]]
     monochrome: bool = False
     name = "Channel Mixer"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
@@ -474,6 +517,7 @@ class GradientMap(Adjustment):
     stops: list[tuple[float, float, tuple[float, float, float]]]
     reverse: bool = False
     name = "Gradient Map"
+    approximate = True  # not measured against Photoshop yet
 
     def lut(self, samples: int = 1024) -> np.ndarray:
         """The gradient sampled at `samples` evenly spaced positions, (n, 3)."""
@@ -512,6 +556,7 @@ class SelectiveColor(Adjustment):
     settings: dict[str, tuple[int, int, int, int]]
     absolute: bool
     name = "Selective Color"
+    approximate = True  # not measured against Photoshop yet
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)
