@@ -198,3 +198,112 @@ def test_half_opaque_layers_over_transparency_match_photoshop(name):
     assert colour_errors.max() <= 3.0
     assert colour_errors.mean() <= 0.4
     assert alpha_errors.max() <= 1.0
+
+
+# --- adjustments -------------------------------------------------------------------------
+
+ADJUSTMENT_DIR = "psd-tools+psd-tools/tests/psd_files/adjustments"
+
+
+def mask_on_canvas(layer, canvas_size) -> np.ndarray:
+    """The layer's raster mask (1 where there is none) as (H, W, 1) in [0, 1]."""
+    width, height = canvas_size
+    mask = np.ones((height, width, 1), np.float32)
+    if not layer.has_mask():
+        return mask
+    mask[:] = layer.mask.background_color / 255
+    left, top, right, bottom = layer.mask.bbox
+    if right > left and bottom > top:
+        values = np.asarray(layer.mask.topil(), np.float32) / 255
+        x0, y0 = max(left, 0), max(top, 0)
+        x1, y1 = min(right, width), min(bottom, height)
+        mask[y0:y1, x0:x1, 0] = values[y0 - top : y1 - top, x0 - left : x1 - left]
+    return mask
+
+
+def adjusted_strips(relative_path):
+    """These files hold a photo and colour swatches, then adjustment layers
+    whose masks cover vertical strips. Returns our render, Photoshop's, and
+    per adjustment layer (its name, the pixels only it covers)."""
+    from compositor.adjustments import read_adjustment
+
+    psd = open_psd(relative_path)
+    reference, _ = photoshop_composite(psd)
+    pixel_layers = [
+        layer for layer in psd.descendants()
+        if layer.kind == "pixel" and layer.visible and layer.bbox != (0, 0, 0, 0)
+    ]
+    colour, alpha = flat_stack(psd, pixel_layers)
+    coverage = []
+    for layer in psd.descendants():
+        if layer in pixel_layers or layer.is_group() or not layer.visible:
+            continue
+        try:
+            adjustment = read_adjustment(layer)
+        except ValueError:  # an empty pixel layer (the files keep a few)
+            continue
+        mask = mask_on_canvas(layer, psd.size) * (layer.opacity / 255)
+        colour, alpha = adjustment.composite(FROM_PSD_TOOLS[layer.blend_mode], colour, alpha, mask)
+        coverage.append((layer.name, mask[..., 0] > 0))
+    regions = []
+    for name, covered in coverage:
+        only_this = covered.copy()
+        for other_name, other in coverage:
+            if other_name != name:
+                only_this &= ~other
+        regions.append((name, only_this))
+    return colour, reference, regions
+
+
+# file -> {layer name: (mean, p99)} in levels; measured + headroom.
+ADJUSTMENT_BOUNDS = {
+    "brightnesscontrast_legacy_rgb.psd": {"Brightness/Contrast 1": (0.3, 1.0)},
+    "curves_rgb.psd": {f"Curves {i}": (0.5, 1.5) for i in range(1, 5)},
+    "exposure_rgb.psd": {f"Exposure {i}": (0.4, 1.0) for i in range(1, 5)},
+    "levels_rgb.psd": {"Levels 1": (0.5, 1.5), "Levels 2": (0.6, 2.0),
+                       "Levels 3": (0.6, 2.0), "Levels 4": (0.5, 5.0)},
+    "invert_rgb.psd": {"Invert 1": (0.1, 0.5)},
+    "posterize_rgb.psd": {f"Posterize {i}": (0.5, 1.0) for i in range(1, 5)},
+    "threshold_rgb.psd": {f"Threshold {i}": (0.1, 0.5) for i in range(1, 5)},
+    "huesaturation_colorize_rgb.psd": {f"Hue/Saturation {i}": (0.8, 3.0) for i in range(1, 5)},
+    # Ranges: one active colour range each except where noted in
+    # HueSaturation.approximate (overlapping ranges: larger bounds).
+    "huesaturation_lightness_rgb.psd": {"Hue/Saturation 1": (0.9, 10.0), "Hue/Saturation 2": (0.5, 2.0),
+                                        "Hue/Saturation 3": (3.5, 40.0), "Hue/Saturation 4": (1.0, 8.0)},
+    "huesaturation_rgb.psd": {"Hue/Saturation 1": (0.6, 3.0), "Hue/Saturation 2": (5.0, 45.0),
+                              "Hue/Saturation 3": (4.5, 60.0), "Hue/Saturation 4": (1.5, 18.0)},
+    "huesaturation_saturation_rgb.psd": {"Hue/Saturation 3": (0.6, 2.0),
+                                         "Hue/Saturation 2 copy": (5.0, 35.0),
+                                         "Hue/Saturation 4": (7.0, 60.0),
+                                         "Hue/Saturation 2": (22.0, 110.0)},
+    # Non-legacy Brightness/Contrast is a model (flagged approximate).
+    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (12.0, 62.0), "Brightness/Contrast 2": (12.5, 20.0),
+                                   "Brightness/Contrast 3": (14.5, 26.0), "Brightness/Contrast 4": (30.0, 50.0)},
+}
+
+
+@pytest.mark.parametrize("file_name", sorted(ADJUSTMENT_BOUNDS))
+def test_adjustment_matches_photoshop(file_name):
+    colour, reference, regions = adjusted_strips(f"{ADJUSTMENT_DIR}/{file_name}")
+    errors = np.abs(colour - reference) * 255
+    bounds = ADJUSTMENT_BOUNDS[file_name]
+    checked = set()
+    for name, region in regions:
+        if name not in bounds or not region.any():
+            continue
+        mean_bound, p99_bound = bounds[name]
+        inside = errors[region]
+        assert inside.mean() <= mean_bound, name
+        assert np.percentile(inside, 99) <= p99_bound, name
+        checked.add(name)
+    assert checked == set(bounds), "every adjustment layer was found and checked"
+
+
+def test_color_lookup_with_a_table_is_reported():
+    from compositor.adjustments import read_adjustment
+    from compositor.errors import UnsupportedFeature
+
+    psd = open_psd("Agamnentzar+ag-psd/test/read-write/adjustments/src.psd")
+    layer = next(layer for layer in psd.descendants() if layer.kind == "colorlookup")
+    with pytest.raises(UnsupportedFeature, match="Color Lookup"):
+        read_adjustment(layer)
