@@ -68,6 +68,7 @@ class Effect:
     gradient_scale: float = 1.0
     reverse: bool = False
     glow_source: str = "edge"  # inner glow: "edge" or "center"
+    glow_range: float = 0.5  # glows' contour "Range": the blurred alpha is stretched by 1 / range
 
 
 @dataclass
@@ -115,7 +116,11 @@ def _value(descriptor, key, default=None):
 
 
 def _enum(descriptor, key, default=None):
-    value = _value(descriptor, key, default)
+    """An enumerated descriptor value as text ("OutF"), or `default`."""
+    if descriptor is None or key not in descriptor:
+        return default
+    value = descriptor[key]
+    value = getattr(value, "enum", getattr(value, "value", value))
     if isinstance(value, bytes):
         return value.decode("latin-1").strip()
     return value
@@ -257,6 +262,8 @@ def _read_one(effect, layer) -> Effect:
         settings.distance = float(_value(d, b"Dstn", 0))
         use_global = bool(_value(d, b"uglg", False))
         settings.angle = _global_angle(layer) if use_global else float(_value(d, b"lagl", 120))
+    if kind in ("outer_glow", "inner_glow"):
+        settings.glow_range = max(float(_value(d, b"Inpr", 50)) / 100, 0.01)
     if kind == "inner_glow":
         settings.glow_source = "center" if _enum(d, b"glwS") == "SrcC" else "edge"
     return settings
@@ -372,7 +379,7 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             shadow = _soft(_shift(alpha, dx, dy), effect)
             stack.below.append(EffectPart("drop shadow", colour, shadow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "outer_glow":
-            glow = _soft(alpha, effect)
+            glow = np.clip(_soft(alpha, effect) / effect.glow_range, 0, 1)
             stack.below.append(EffectPart("outer glow", colour, glow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "color_overlay":
             stack.overlays.append(EffectPart("color overlay", colour, alpha[..., None] * effect.opacity, effect.mode))
