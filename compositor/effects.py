@@ -295,8 +295,11 @@ def _grow(alpha: np.ndarray, radius: float) -> np.ndarray:
     if radius <= 0:
         return alpha
     outside = (alpha < 0.5).astype(np.uint8)
+    # Distance from each outside pixel's centre to the nearest inside pixel's
+    # centre; the shape's edge lies half a pixel before that one, so a pixel
+    # is covered by radius + 1 - distance (1 px of stroke = 1 full pixel).
     distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.maximum(alpha, np.clip(radius + 0.5 - distance, 0, 1)).astype(np.float32)
+    return np.maximum(alpha, np.clip(radius + 1 - distance, 0, 1)).astype(np.float32)
 
 
 def _shrink(alpha: np.ndarray, radius: float) -> np.ndarray:
