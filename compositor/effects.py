@@ -375,6 +375,10 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
     layer_box = (reach, reach, reach + right - left, reach + bottom - top)
     order = ["drop_shadow", "outer_glow", "gradient_overlay", "color_overlay",
              "inner_glow", "inner_shadow", "stroke"]
+    # Several strokes form rings: each one only covers what the layer and the
+    # strokes listed before it leave free (Photoshop draws the first listed
+    # innermost), so they never blend into each other.
+    stroked = np.zeros_like(alpha)
     for effect in sorted(effects, key=lambda e: order.index(e.kind)):
         colour = np.float32(effect.color).reshape(1, 1, 3)
         if effect.kind == "drop_shadow":
@@ -401,7 +405,9 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             shadow = alpha * _soft(inverse, effect)
             stack.above.append(EffectPart("inner shadow", colour, shadow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "stroke":
-            stroke = _stroke_alpha(alpha, effect)
+            own = _stroke_alpha(alpha, effect)
+            stroke = np.clip(own - stroked, 0, 1)
+            stroked = np.maximum(stroked, own)
             stack.above.append(EffectPart("stroke", colour, stroke[..., None] * effect.opacity, effect.mode))
     return stack
 
