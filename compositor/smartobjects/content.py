@@ -70,26 +70,27 @@ def _decode_psd(data: bytes) -> np.ndarray:
         document = PSDImage.open(io.BytesIO(data))
     except Exception as exc:
         raise SmartObjectError(f"embedded PSD/PSB content cannot be read: {exc}") from exc
-    # Photoshop's own merged image is what it rendered the smart object from;
-    # only documents saved without "maximize compatibility" lack it.
-    if document.has_preview():
-        image = document.topil(apply_icc=True)
-    else:
-        image = document.composite(apply_icc=True)
+    image = document.topil(apply_icc=True) if _merged_image_is_valid(document) else None
+    if image is None:
+        # No trustworthy merged image: render the embedded layers instead.
+        image = document.composite(ignore_preview=True, apply_icc=True)
     if image is None:
         raise SmartObjectError("embedded PSD/PSB content has no pixels")
-    rgba = pil_to_rgba(image)
-    if image.mode in ("RGB", "L", "CMYK", "I;16", "I") and _has_transparency(document):
-        # The merged image of a document with transparent areas carries its
-        # alpha as the first extra channel; psd-tools keeps it in numpy().
-        alpha = document.numpy(channel="alpha") if hasattr(document, "numpy") else None
-        if alpha is not None and alpha.shape[:2] == rgba.shape[:2]:
-            rgba[..., 3] = np.asarray(alpha, dtype=np.float32).reshape(rgba.shape[:2])
-    return rgba
+    return pil_to_rgba(image)
 
 
-def _has_transparency(document) -> bool:
-    try:
-        return bool(document.has_transparency()) if hasattr(document, "has_transparency") else False
-    except Exception:
+def _merged_image_is_valid(document) -> bool:
+    """Whether the embedded document's merged image is what Photoshop rendered.
+
+    Photoshop writes the merged image only with "maximize compatibility" and
+    says so in its version-info resource; files without that resource (other
+    writers) may hold a blank merged image next to real layers.
+    """
+    from psd_tools.constants import Resource
+
+    if not document.has_preview():
         return False
+    info = document.image_resources.get_data(Resource.VERSION_INFO) if document.image_resources else None
+    if info is not None:
+        return bool(info.has_composite)
+    return len(document) == 0  # no layers: the merged image is all there is

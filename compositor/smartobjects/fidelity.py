@@ -31,6 +31,16 @@ def _premultiplied(rgba):
     return out
 
 
+def crop_to_canvas(pixels, box, canvas_size):
+    """Photoshop keeps layer pixels beyond the canvas; we render only inside it."""
+    left, top, right, bottom = box
+    c_left, c_top = max(left, 0), max(top, 0)
+    c_right, c_bottom = min(right, canvas_size[0]), min(bottom, canvas_size[1])
+    c_right, c_bottom = max(c_right, c_left), max(c_bottom, c_top)
+    cropped = pixels[c_top - top : c_bottom - top, c_left - left : c_right - left]
+    return cropped, (c_left, c_top, c_right, c_bottom)
+
+
 def compare_boxes(ours, our_box, theirs, their_box):
     """MAE (0..255) and PSNR (dB) of premultiplied RGBA over the union box."""
     left = min(our_box[0], their_box[0])
@@ -82,5 +92,6 @@ def layer_fidelity(psd) -> list[dict]:
             row["skipped"] = str(exc)
             continue
         ours = warp_content(warp_map, so.content)
-        row["mae"], row["psnr"] = compare_boxes(ours, warp_map.box, cached, tuple(layer.bbox))
+        cached, cached_box = crop_to_canvas(cached, tuple(layer.bbox), canvas)
+        row["mae"], row["psnr"] = compare_boxes(ours, warp_map.box, cached, cached_box)
     return rows
