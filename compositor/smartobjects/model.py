@@ -32,6 +32,9 @@ class SmartObject:
     smart_filters: list[SmartFilter] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     layer_bbox: tuple[int, int, int, int] | None = None  # the box Photoshop cached
+    # Preset warps without a known formula: 4x4 Bezier control points in canvas
+    # pixels fitted to the layer's cached pixels at ingest (see fit.py).
+    fitted_control: np.ndarray | None = None
 
 
 # Smart filters we reproduce in `filters.py`; every other enabled one is reported.
@@ -82,13 +85,7 @@ def read_smart_object(layer, psd=None) -> SmartObject:
     for flt in filters:
         if flt.enabled and flt.filter_id not in SUPPORTED_FILTER_IDS:
             unsupported.append(f"smart filter: {flt.name}")
-    if warp.style not in ("none", "custom", "quilt") and warp.mesh_x is None:
-        from .presets import PRESET_STYLES
-
-        if warp.style not in PRESET_STYLES:
-            unsupported.append(f"warp style: {warp.style}")
-
-    return SmartObject(
+    so = SmartObject(
         name=layer.name,
         content_size=size,
         content=content,
@@ -100,3 +97,24 @@ def read_smart_object(layer, psd=None) -> SmartObject:
         unsupported=unsupported,
         layer_bbox=tuple(layer.bbox) if layer.bbox else None,
     )
+    if warp.style not in ("none", "custom", "quilt") and warp.mesh_x is None:
+        _fit_preset(so, layer)
+    return so
+
+
+def _fit_preset(so: SmartObject, layer) -> None:
+    """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
+    from .fidelity import cached_layer_rgba
+    from .fit import fit_preset_mesh
+    from .presets import PRESET_STYLES
+
+    if so.warp.style in PRESET_STYLES:
+        return
+    cached = cached_layer_rgba(layer)
+    if so.content is None or cached is None:
+        so.unsupported.append(f"warp style {so.warp.style}: no formula and nothing to fit it to")
+        return
+    # A smart filter changes the cached pixels, so they no longer show the warp alone.
+    if any(f.enabled for f in so.smart_filters):
+        so.unsupported.append(f"warp style {so.warp.style}: fitted through smart filters, approximate")
+    so.fitted_control = fit_preset_mesh(so, cached, tuple(layer.bbox))

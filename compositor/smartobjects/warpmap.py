@@ -74,8 +74,11 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
-    mesh, slices = mesh_for(so)
-    surface = surface_for(so, mesh, slices)
+    if getattr(so, "fitted_control", None) is not None:
+        surface = BezierSurface(so.fitted_control)
+    else:
+        mesh, slices = mesh_for(so)
+        surface = surface_for(so, mesh, slices)
     pad = filter_padding(so.smart_filters)
 
     outline = _outline(surface)
