@@ -17,7 +17,7 @@ from .warpmap import build_warp_map, warp_content
 
 def cached_layer_rgba(layer) -> np.ndarray | None:
     """The layer pixels Photoshop cached, float32 straight RGBA (h, w, 4), or None."""
-    image = layer.topil()
+    image = layer.topil(apply_icc=False)
     if image is None:
         return None
     from .content import pil_to_rgba

@@ -60,7 +60,8 @@ def read_smart_object(layer, psd=None) -> SmartObject:
     if linked is None:
         unsupported.append("smart object content not found in the document")
     else:
-        filetype = (linked.filetype or "").strip().lower()
+        # Some writers leave the file type blank; psd-tools then sniffs the bytes.
+        filetype = (linked.filetype or getattr(linked, "detected_filetype", None) or "").strip().lower()
         kind = getattr(linked, "kind", "data")
         if kind != "data":
             unsupported.append(f"{kind} content ({linked.filename or 'unnamed'}) is not embedded")

@@ -56,7 +56,7 @@ def test_scaled_placement_samples_every_second_content_pixel():
     assert wm.map_y[row, 50 - left] == pytest.approx(2 * (30 - 20) + 0.5, abs=1e-4)
     assert wm.coverage[row, 10 - left] == pytest.approx(1.0)
     assert wm.coverage[row, 9 - left] == pytest.approx(0.0)
-    assert wm.content_scale == pytest.approx(2.0, rel=1e-3)
+    assert wm.content_scale == pytest.approx((2.0, 2.0), rel=1e-3)
 
 
 def test_edge_coverage_is_the_covered_fraction_of_the_pixel():
