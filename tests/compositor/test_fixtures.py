@@ -203,6 +203,26 @@ def test_each_smart_object_links_to_its_own_embedded_file():
     assert psd[2].smart_object.data == second
 
 
+def test_duplicated_smart_objects_share_one_embedded_file():
+    content = png_bytes(quadrants(40, 40))
+    shared_id = "5d0c1b7e-8a3f-4e0a-9d8c-2f4b6a1e3c55"
+    document = Document(120, 120, [
+        PixelLayer("Background", solid(120, 120, (255, 255, 255))),
+        SmartObjectLayer("Front", content, quad=((10, 10), (50, 10), (50, 50), (10, 50)), unique_id=shared_id),
+        SmartObjectLayer("Back", content, quad=((60, 60), (110, 65), (105, 100), (62, 95)), unique_id=shared_id),
+    ])
+    psd = open_psd(write_psd(document))
+    links = psd._record.layer_and_mask_information.tagged_blocks.get_data(Tag.LINKED_LAYER2)
+    assert [link.uuid for link in links] == [shared_id]
+    assert psd[1].smart_object.data == psd[2].smart_object.data == content
+    placed = [smart_object_descriptor(layer)[b"placed"].value for layer in (psd[1], psd[2])]
+    assert placed[0] != placed[1]
+
+    document.layers[2].content = png_bytes(solid(40, 40, (0, 0, 0)))
+    with pytest.raises(ValueError, match="shares unique_id"):
+        write_psd(document)
+
+
 def test_warp_mesh_reads_back():
     content = png_bytes(quadrants(150, 100))
     grid = np.linspace(0, 1, 4)
