@@ -390,6 +390,22 @@ def test_merged_image_is_ours_and_psd_tools_agrees():
     assert np.abs(ours[:, :, :3].astype(int) - (200, 180, 150)).max() > 100
 
 
+def test_pillow_reads_the_same_file():
+    """A second, independent parser: Pillow's PSD reader walks the same records."""
+    document, _ = sample_document()
+    data = write_psd(document)
+    with Image.open(io.BytesIO(data)) as image:
+        assert (image.format, image.size) == ("PSD", (300, 200))
+        np.testing.assert_array_equal(np.asarray(image.convert("RGBA")), composite_document(document))
+        # Pillow lists only layers of at most four channels: the masked glare is left out.
+        assert [(name, box) for name, _, box, *_ in image.layers] == [
+            ("Background", (0, 0, 300, 200)),
+            ("Design", tuple(open_psd(data)[1].bbox)),
+            ("Shading", (0, 0, 300, 200)),
+            ("Hidden", (5, 5, 25, 25)),
+        ]
+
+
 def test_transparent_merged_image_reads_back():
     document = Document(50, 40, [PixelLayer("Half", solid(20, 30, (40, 90, 200), alpha=128), left=10, top=10)])
     psd = open_psd(write_psd(document))
