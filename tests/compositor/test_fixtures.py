@@ -548,6 +548,17 @@ def test_small_demo_is_fast_and_deterministic():
     assert demo.build_demo_template(size=400, seed=1) != first
 
 
+def test_ensure_demo_template_builds_once(tmp_path: Path):
+    path = demo.ensure_demo_template(tmp_path / "state", size=128, seed=4)
+    assert path.read_bytes() == demo.build_demo_template(size=128, seed=4)
+    path.write_bytes(b"kept")  # a second call must reuse the file, not rebuild it
+    assert demo.ensure_demo_template(tmp_path / "state", size=128, seed=4) == path
+    assert path.read_bytes() == b"kept"
+    other = demo.ensure_demo_template(tmp_path / "state", size=128, seed=5)
+    assert other != path and other.read_bytes()[:4] == b"8BPS"
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == sorted([path.name, other.name])
+
+
 def test_demo_rejects_bad_sizes():
     with pytest.raises(ValueError, match="size must be an integer"):
         demo.build_demo_template(size=10)
