@@ -390,6 +390,22 @@ def test_merged_image_is_ours_and_psd_tools_agrees():
     assert np.abs(ours[:, :, :3].astype(int) - (200, 180, 150)).max() > 100
 
 
+@pytest.mark.parametrize("build", [
+    lambda: write_psd(sample_document()[0]),
+    lambda: write_psd(sample_document(psb=True)[0]),
+    lambda: demo.build_demo_template(size=200),
+], ids=["psd", "psb", "demo"])
+def test_every_length_and_padding_is_consistent(build):
+    """Parsed into psd-tools' structures and written back, the file is byte-identical:
+    no length field, padding or count disagrees with what it describes."""
+    from psd_tools.psd import PSD
+
+    data = build()
+    again = io.BytesIO()
+    PSD.read(io.BytesIO(data)).write(again)
+    assert again.getvalue() == data
+
+
 def test_pillow_reads_the_same_file():
     """A second, independent parser: Pillow's PSD reader walks the same records."""
     document, _ = sample_document()
