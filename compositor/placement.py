@@ -557,3 +557,22 @@ def place_artwork(artwork: Artwork | np.ndarray | None, content_size,
 def without_color(options: PlacementOptions) -> PlacementOptions:
     """The same placement with no colour overlay (print files leave it out)."""
     return replace(options, color=None)
+
+
+def scaled_options(options: PlacementOptions, factor: float) -> PlacementOptions:
+    """The same placement for content `factor` times larger on each side: every
+    length in content pixels (size, position, print area, pattern spacing and
+    offset, blur radius) scales; ratios and angles do not. Raises InvalidOption
+    (naming the option) when a scaled length leaves its range."""
+    def scale(pair):
+        return None if pair is None else (pair[0] * factor, pair[1] * factor)
+
+    area = options.print_area
+    if area is not None:
+        area = PrintAreaPreset(area.name, scale(area.size), scale(area.position))
+    pattern = options.pattern
+    if pattern is not None:
+        pattern = replace(pattern, spacing=scale(pattern.spacing), offset=scale(pattern.offset))
+    layers = replace(options.adjustment_layers, blur=options.adjustment_layers.blur * factor)
+    return replace(options, size=scale(options.size), position=scale(options.position), print_area=area,
+                   pattern=pattern, adjustment_layers=layers)
