@@ -24,7 +24,7 @@ from PIL import Image, ImageCms
 
 from compositor.errors import InvalidOption
 from compositor.limits import MAX_OUTPUT_PIXELS, MAX_OUTPUT_WIDTH, MIN_OUTPUT_WIDTH
-from compositor.placement import ColorOverlay, resize_premultiplied
+from compositor.placement import ColorOverlay, premultiplied, resize_premultiplied, unpremultiply_in_place
 
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -114,12 +114,7 @@ def _check_pixels(rgba) -> np.ndarray:
 def _resized(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgba.shape[1], rgba.shape[0]) == size:
         return rgba
-    premultiplied = np.array(rgba, np.float32)
-    premultiplied[..., :3] *= premultiplied[..., 3:4]
-    premultiplied = resize_premultiplied(premultiplied, size)
-    alpha = premultiplied[..., 3:4]
-    np.divide(premultiplied[..., :3], alpha, out=premultiplied[..., :3], where=alpha > 1e-6)
-    return premultiplied
+    return unpremultiply_in_place(resize_premultiplied(premultiplied(rgba), size))
 
 
 def _flatten(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 
 from compositor.adjustments import BrightnessContrast, HueSaturation, Vibrance
 from compositor.artwork import Artwork
-from compositor.blend import BLEND_MODES, blend, dissolve_alpha
+from compositor.blend import BLEND_MODES, blend, composite, dissolve_alpha
 from compositor.errors import InvalidOption
 from compositor.limits import MAX_CONTENT_PIXELS, MAX_CONTENT_SIDE
 
@@ -145,14 +145,19 @@ class ColorOverlay:
     hex: "#RRGGBB" or "RRGGBB". blend_mode: any of `compositor.blend.BLEND_MODES`
     (e.g. "multiply" to recolour a white garment while keeping its shading).
     opacity: 0..100 percent.
-    Over artwork it behaves as Photoshop's Color Overlay effect: the colour is
-    blended with the artwork's colour and only where the artwork is (its alpha
-    is kept). Without artwork it fills the print area in that colour.
+    fill_area: False (default): over artwork it behaves as Photoshop's Color
+        Overlay effect: the colour is blended with the artwork's colour only
+        where the artwork is (its alpha is kept). True: a colour-fill layer over
+        the whole print area, blended with the artwork where there is some and
+        plain colour where there is none (a garment colour behind a design,
+        the way Dynamic Mockups applies "color" over the entire smart object).
+    Without artwork the colour fills the print area either way.
     """
 
     hex: str
     blend_mode: str = "normal"
     opacity: float = 100.0
+    fill_area: bool = False
 
     def __post_init__(self):
         match = _HEX.fullmatch(self.hex.strip()) if isinstance(self.hex, str) else None
@@ -162,6 +167,7 @@ class ColorOverlay:
         if self.blend_mode not in BLEND_MODES:
             raise InvalidOption("color.blend_mode", f"must be one of {', '.join(BLEND_MODES)}; got {self.blend_mode!r}")
         _set(self, "opacity", _number("color.opacity", self.opacity, 0, 100))
+        _set(self, "fill_area", _flag("color.fill_area", self.fill_area))
 
     @property
     def rgb(self) -> np.ndarray:
@@ -201,7 +207,7 @@ class AdjustmentLayers:
 class PlacementOptions:
     """How artwork lands in a smart object's content (see the module docstring).
 
-    fit: "fill" stretches the artwork to the print area; "contain" fits it
+    fit: "fill" (or "stretch") stretches the artwork to the print area; "contain" fits it
         inside keeping its aspect (transparent elsewhere); "cover" fills the
         area keeping its aspect, cropping what overflows. Default "fill".
     rotate: -360..360 degrees, positive clockwise, about the placed box's centre.
@@ -228,6 +234,8 @@ class PlacementOptions:
     adjustment_layers: AdjustmentLayers = field(default_factory=AdjustmentLayers)
 
     def __post_init__(self):
+        if self.fit == "stretch":  # Dynamic Mockups' name for fill
+            _set(self, "fit", "fill")
         if self.fit not in FITS:
             raise InvalidOption("fit", f"must be one of {', '.join(FITS)}; got {self.fit!r}")
         _set(self, "rotate", _number("rotate", self.rotate, -360, 360))
@@ -258,6 +266,9 @@ class PlacementOptions:
             if key not in known:
                 raise InvalidOption(key, f"unknown option; expected one of {sorted(known)}")
         values = dict(data)
+        position = values.get("position")
+        if isinstance(position, dict) and set(position) == {"top", "left"}:
+            values["position"] = (position["left"], position["top"])  # Dynamic Mockups' spelling
         if values.get("print_area") is not None:
             values["print_area"] = find_print_area(values["print_area"], presets)
         pattern = values.get("pattern")
@@ -354,17 +365,29 @@ def required_artwork_size(content_size, options: PlacementOptions | None = None)
 # --- pixels ---------------------------------------------------------------------------
 
 
-def _premultiplied(rgba: np.ndarray) -> np.ndarray:
-    out = np.array(rgba, np.float32)  # a copy: the input may be a shared, read-only array
-    out[..., :3] *= out[..., 3:4]
-    return out
+def premultiplied(rgba: np.ndarray) -> np.ndarray:
+    """Straight float32 RGBA -> premultiplied. Opaque images are returned as
+    they are (premultiplying changes nothing); otherwise a new array, so the
+    input (perhaps a shared, read-only artwork) is never written to."""
+    alpha = np.ascontiguousarray(rgba[..., 3], dtype=np.float32)
+    if alpha.min() >= 1:
+        return rgba
+    # One whole-array multiply by (a, a, a, 1): about 3x faster than
+    # multiplying the strided colour channels in numpy.
+    factor = cv2.merge([alpha, alpha, alpha, np.ones_like(alpha)])
+    return cv2.multiply(np.asarray(rgba, np.float32), factor)
 
 
-def _straight(premultiplied: np.ndarray) -> np.ndarray:
-    alpha = premultiplied[..., 3:4]
-    colour = np.divide(premultiplied[..., :3], alpha, out=np.zeros_like(premultiplied[..., :3]),
-                       where=alpha > 1e-6)
-    premultiplied[..., :3] = np.clip(colour, 0, 1)
+def unpremultiply_in_place(premultiplied: np.ndarray) -> np.ndarray:
+    """Premultiplied float32 RGBA -> straight, in place; colour is 0 where
+    there is no coverage."""
+    alpha = np.ascontiguousarray(premultiplied[..., 3])
+    if alpha.min() < 1:
+        inverse = np.zeros_like(alpha)
+        np.divide(np.float32(1), alpha, out=inverse, where=alpha > 1e-6)
+        factor = cv2.merge([inverse, inverse, inverse, np.ones_like(inverse)])
+        cv2.multiply(premultiplied, factor, dst=premultiplied)
+    np.clip(premultiplied, 0, 1, out=premultiplied)
     return premultiplied
 
 
@@ -468,7 +491,7 @@ def _artwork_pixels(artwork) -> np.ndarray | None:
     if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 4 \
             or pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise InvalidOption("artwork", "must be an Artwork or a float32 (h, w, 4) RGBA array")
-    return pixels
+    return np.asarray(pixels, np.float32)
 
 
 def _place(pixels: np.ndarray, options: PlacementOptions, content_size, area) -> np.ndarray:
@@ -476,7 +499,7 @@ def _place(pixels: np.ndarray, options: PlacementOptions, content_size, area) ->
     box = placed_box((pixels.shape[1], pixels.shape[0]), options, content_size)
     scale = options.pattern.scale if options.pattern is not None else 1.0
     tile_size = (max(1, round(box[2] * scale)), max(1, round(box[3] * scale)))
-    tile = resize_premultiplied(_flipped(_premultiplied(pixels), options), tile_size)
+    tile = resize_premultiplied(_flipped(premultiplied(pixels), options), tile_size)
     if options.pattern is not None:
         placed = _tile_pattern(tile, options.pattern, options.rotate, area, content_size)
     else:
@@ -488,12 +511,17 @@ def _place(pixels: np.ndarray, options: PlacementOptions, content_size, area) ->
 
 
 def _apply_color(rgba: np.ndarray, color: ColorOverlay, has_artwork: bool, area, content_size) -> np.ndarray:
-    """Color Overlay over the artwork, or a solid fill of the area without artwork."""
+    """Color Overlay over the artwork, or a colour layer over the print area."""
     strength = np.float32(color.opacity / 100)
-    if not has_artwork:
+    if color.fill_area or not has_artwork:
+        # A colour layer over the artwork, as Photoshop composites layers.
         coverage = _area_coverage(area, content_size)
-        rgba[..., :3] = color.rgb
-        rgba[..., 3:4] = strength if coverage is None else coverage * strength
+        source_alpha = np.full(rgba.shape[:2] + (1,), strength, np.float32)
+        if coverage is not None:
+            source_alpha *= coverage
+        source = np.broadcast_to(color.rgb, rgba.shape[:2] + (3,))
+        rgba[..., :3], rgba[..., 3:4] = composite(color.blend_mode, rgba[..., :3], rgba[..., 3:4],
+                                                  source, source_alpha)
         return rgba
     colour = rgba[..., :3]
     blended = blend(color.blend_mode, colour, np.broadcast_to(color.rgb, colour.shape))
@@ -520,11 +548,10 @@ def _apply_adjustments(rgba: np.ndarray, layers: AdjustmentLayers) -> np.ndarray
 def _apply_blur(rgba: np.ndarray, radius: float) -> np.ndarray:
     if radius <= 0:
         return rgba
-    premultiplied = _premultiplied(rgba)
     # Outside the content is transparent: blurred edges fade out, as a layer's do.
-    blurred = cv2.GaussianBlur(premultiplied, (0, 0), sigmaX=radius, sigmaY=radius,
+    blurred = cv2.GaussianBlur(premultiplied(rgba), (0, 0), sigmaX=radius, sigmaY=radius,
                                borderType=cv2.BORDER_CONSTANT)
-    return _straight(blurred)
+    return unpremultiply_in_place(blurred)
 
 
 def place_artwork(artwork: Artwork | np.ndarray | None, content_size,
@@ -541,7 +568,7 @@ def place_artwork(artwork: Artwork | np.ndarray | None, content_size,
         raise InvalidOption("artwork", "nothing to place: give artwork, a color, or both")
 
     if pixels is not None:
-        rgba = _straight(_place(pixels, options, (width, height), area))
+        rgba = unpremultiply_in_place(_place(pixels, options, (width, height), area))
     else:
         rgba = np.zeros((height, width, 4), np.float32)
     if options.color is not None:

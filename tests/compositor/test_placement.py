@@ -265,6 +265,20 @@ def test_color_alone_is_a_solid_fill():
     np.testing.assert_allclose(out[..., 3], [[0.4, 0, 0], [0.4, 0, 0]], atol=1e-6)
 
 
+def test_color_filling_the_area_blends_with_the_artwork_and_fills_around_it():
+    art = solid(2, 4, (0.5, 0.5, 0.5, 1))
+    art[:, 2:] = CLEAR  # right half: no artwork
+    color = ColorOverlay("#FF8000", "multiply", fill_area=True)
+    out = place_artwork(art, (4, 2), PlacementOptions(color=color))
+    np.testing.assert_allclose(out[:, :2], np.broadcast_to([0.5, 0.5 * 128 / 255, 0, 1], (2, 2, 4)), atol=1e-6)
+    np.testing.assert_allclose(out[:, 2:], np.broadcast_to([1, 128 / 255, 0, 1], (2, 2, 4)), atol=1e-6)
+    # at 50 % over a transparent pixel: the colour at half coverage
+    half = ColorOverlay("#FF8000", "multiply", opacity=50, fill_area=True)
+    out = place_artwork(art, (4, 2), PlacementOptions(color=half))
+    np.testing.assert_allclose(out[0, 3], [1, 128 / 255, 0, 0.5], atol=1e-6)
+    np.testing.assert_allclose(out[0, 0], [0.5, 0.5 * (1 + 128 / 255) / 2, 0.25, 1], atol=1e-6)
+
+
 def test_every_blend_mode_is_accepted_for_color():
     from compositor.blend import BLEND_MODES, blend
 
@@ -336,7 +350,8 @@ def test_blur_is_a_gaussian_with_the_radius_as_sigma():
 
 
 @pytest.mark.parametrize("make, field", [
-    (lambda: PlacementOptions(fit="stretch"), "fit"),
+    (lambda: PlacementOptions(fit="squash"), "fit"),
+    (lambda: ColorOverlay("#FFFFFF", fill_area="yes"), "color.fill_area"),
     (lambda: PlacementOptions(rotate=361), "rotate"),
     (lambda: PlacementOptions(rotate=float("nan")), "rotate"),
     (lambda: PlacementOptions(rotate="90"), "rotate"),
@@ -384,6 +399,9 @@ def test_options_from_json():
     assert options.adjustment_layers.blur == 1.5 and options.adjustment_layers.opacity == 100
     assert PlacementOptions.from_dict({"color": "#00ff00"}).color == ColorOverlay("#00FF00")
     assert PlacementOptions.from_dict({"pattern": True}).pattern == Pattern()
+    # Dynamic Mockups' spellings
+    assert PlacementOptions.from_dict({"fit": "stretch"}).fit == "fill"
+    assert PlacementOptions.from_dict({"position": {"top": 7, "left": 3}}).position == (3, 7)
 
 
 # --- sizes for decoding and print files -----------------------------------------------------------------------
