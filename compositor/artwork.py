@@ -122,7 +122,8 @@ def _decode(data: bytes, target, max_pixels: int) -> Artwork:
     upright_size = image.size[::-1] if orientation in _SIDEWAYS else image.size
     stored_target = target[::-1] if target and orientation in _SIDEWAYS else target
     full_width = image.size[0]
-    fmt = image.format
+    # Cameras' multi-picture JPEGs (MPO) are JPEGs: Pillow reads the first picture.
+    fmt = "JPEG" if image.format == "MPO" else image.format
 
     if fmt == "JPEG" and stored_target:
         image.draft(None, stored_target)  # DCT scaling: 1/2, 1/4 or 1/8, never below the target

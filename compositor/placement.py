@@ -36,10 +36,10 @@ import cv2
 import numpy as np
 
 from compositor.adjustments import BrightnessContrast, HueSaturation, Vibrance
-from compositor.artwork import Artwork
+from compositor.artwork import Artwork, load_artwork
 from compositor.blend import BLEND_MODES, blend, composite, dissolve_alpha
 from compositor.errors import InvalidOption
-from compositor.limits import MAX_CONTENT_PIXELS, MAX_CONTENT_SIDE
+from compositor.limits import MAX_ARTWORK_PIXELS, MAX_CONTENT_PIXELS, MAX_CONTENT_SIDE
 
 FITS = ("fill", "contain", "cover")
 
@@ -579,6 +579,20 @@ def place_artwork(artwork: Artwork | np.ndarray | None, content_size,
     if layers.opacity < 100:
         rgba[..., 3] *= np.float32(layers.opacity / 100)
     return rgba
+
+
+def place_artwork_bytes(data: bytes | None, content_size, options: PlacementOptions | None = None, *,
+                       max_pixels: int = MAX_ARTWORK_PIXELS) -> np.ndarray:
+    """The artwork -> content step of a render for one smart object: decode the
+    artwork file no larger than this placement needs (cached per process, see
+    `artwork.load_artwork`), then `place_artwork`. `data` may be None for a
+    colour-only placement."""
+    options = options or PlacementOptions()
+    artwork = None
+    if data is not None:
+        target = required_artwork_size(content_size, options)
+        artwork = load_artwork(data, target_size=target, max_pixels=max_pixels)
+    return place_artwork(artwork, content_size, options)
 
 
 def without_color(options: PlacementOptions) -> PlacementOptions:

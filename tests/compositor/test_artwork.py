@@ -49,6 +49,14 @@ def test_jpeg_decodes_to_opaque_rgb():
     assert (artwork.rgba[..., 3] == 1).all()
 
 
+def test_multi_picture_jpeg_is_a_jpeg_and_decodes_reduced():
+    first = Image.new("RGB", (64, 48), (200, 10, 10))
+    data = encode(first, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48), (0, 0, 255))])
+    artwork = load_artwork(data, target_size=(16, 12))
+    assert artwork.format == "JPEG" and artwork.size == (16, 12) and artwork.reduced_by == 4
+    np.testing.assert_allclose(artwork.rgba[6, 8, :3] * 255, (200, 10, 10), atol=4)
+
+
 def test_lossless_webp_keeps_alpha():
     pixels = np.zeros((4, 4, 4), np.uint8)
     pixels[..., 0] = 255

@@ -18,6 +18,7 @@ from compositor.placement import (
     PrintAreaPreset,
     find_print_area,
     place_artwork,
+    place_artwork_bytes,
     placed_box,
     required_artwork_size,
     scaled_options,
@@ -434,6 +435,30 @@ def test_scaled_options_scale_lengths_only():
     assert twice.print_area.size == (60, 80) and twice.print_area.position == (10, 12)
     assert twice.pattern.spacing == (4, 6) and twice.pattern.offset == (8, 10) and twice.pattern.scale == 0.5
     assert twice.adjustment_layers.blur == 3 and twice.adjustment_layers.brightness == 20
+
+
+def test_placing_artwork_bytes_decodes_only_what_the_placement_needs():
+    from PIL import Image
+
+    from compositor.artwork import clear_artwork_cache, load_artwork
+
+    pixels = np.zeros((400, 800, 3), np.uint8)
+    pixels[:, :400] = (255, 0, 0)
+    pixels[:, 400:] = (0, 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    clear_artwork_cache()
+    options = PlacementOptions(fit="contain")
+    out = place_artwork_bytes(buffer.getvalue(), (100, 100), options)
+    # decoded once, at 1/4 (200 x 100, both sides >= the 100 x 100 the placement needs)
+    from compositor.artwork import _cache
+    assert _cache.total_bytes == 200 * 100 * 16
+    assert load_artwork(buffer.getvalue(), target_size=(100, 100)).size == (200, 100)
+    assert (out[:25, :, 3] == 0).all() and (out[75:, :, 3] == 0).all()
+    np.testing.assert_allclose(out[25:75, :49], solid(50, 49, RED), atol=1e-6)
+    np.testing.assert_allclose(out[25:75, 51:], solid(50, 49, BLUE), atol=1e-6)
+    colour_only = place_artwork_bytes(None, (3, 3), PlacementOptions(color=ColorOverlay("#00FF00")))
+    np.testing.assert_allclose(colour_only, solid(3, 3, GREEN))
 
 
 # --- into the smart object ----------------------------------------------------------------------------------
