@@ -7,7 +7,9 @@ steps on a Pillow image, each cheap before the next:
     artwork is far larger than where it lands -> convert the embedded ICC
     profile to sRGB -> apply the EXIF orientation -> float32 RGBA
 
-Accepted formats are PNG, JPEG, WebP and GIF (first frame). Anything else,
+Accepted formats are PNG, JPEG, WebP and GIF (first frame). 16-bit grey PNGs
+keep their precision; 16-bit colour PNGs are read at 8 bits a channel (as
+Pillow reads them), which is what every export format holds. Anything else,
 truncated or corrupt data, a broken ICC profile or more pixels than the limit
 raises `InvalidArtwork` with a message that says which.
 

@@ -103,6 +103,19 @@ def test_16_bit_grayscale_keeps_its_precision():
     assert rgba[1, 1, 3] == 1
 
 
+def test_16_bit_colour_png_with_alpha():
+    import cv2
+
+    pixels = np.zeros((3, 3, 4), np.uint16)  # OpenCV order: blue, green, red, alpha
+    pixels[..., 2] = 65535
+    pixels[..., 1] = 30000
+    pixels[..., 3] = 32768
+    ok, data = cv2.imencode(".png", pixels)
+    rgba = load_artwork(data.tobytes()).rgba
+    # Pillow reads 16-bit colour at 8 bits: each value within half an 8-bit step
+    np.testing.assert_allclose(rgba[1, 1], [1, 30000 / 65535, 0, 32768 / 65535], atol=0.5 / 255 + 1e-6)
+
+
 def test_cmyk_jpeg_without_profile_becomes_rgb():
     data = encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", quality=100)
     rgba = load_artwork(data).rgba
