@@ -64,6 +64,9 @@ class Effect:
     position: str = "outside"  # stroke: "outside", "inside", "center"
     gradient: list | None = None  # [(location 0..1, (r, g, b), alpha 0..1)]
     gradient_type: str = "linear"  # "linear", "radial"
+    # How colours mix between stops: "classic" (sRGB values), "linear"
+    # (linear light) or "perceptual" (Oklab), Photoshop 2022+'s choice.
+    gradient_method: str = "classic"
     gradient_angle: float = 90.0
     gradient_scale: float = 1.0
     reverse: bool = False
@@ -247,6 +250,8 @@ def _read_one(effect, layer) -> Effect:
         settings.gradient_type = {"Lnr": "linear", "Rdl": "radial"}.get(_enum(d, b"Type", "Lnr"))
         if settings.gradient_type is None:
             raise UnsupportedFeature("gradient overlay style", _enum(d, b"Type"))
+        settings.gradient_method = {"Perc": "perceptual", "Lnr": "linear"}.get(
+            _enum(d, b"gs99", "Gcls"), "classic")
         settings.gradient_angle = float(_value(d, b"Angl", 90))
         settings.gradient_scale = float(_value(d, b"Scl ", 100)) / 100
         settings.reverse = bool(_value(d, b"Rvrs", False))
@@ -350,13 +355,57 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     position = np.clip(position, 0, 1)
     if effect.reverse:
         position = 1 - position
-    locations = [s[0] for s in effect.gradient]
-    colour = np.stack(
-        [np.interp(position, locations, [s[1][c] for s in effect.gradient]) for c in range(3)],
-        axis=-1,
-    ).astype(np.float32)
-    alpha = np.interp(position, locations, [s[2] for s in effect.gradient]).astype(np.float32)
+    colour, alpha = sample_gradient(effect.gradient, position, effect.gradient_method)
     return colour, alpha[..., None]
+
+
+def _srgb_to_linear(c):
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(c):
+    c = np.clip(c, 0, 1)
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * c ** (1 / 2.4) - 0.055)
+
+
+_LMS_FROM_LINEAR = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                             [0.2119034982, 0.6806995451, 0.1073969566],
+                             [0.0883024619, 0.2817188376, 0.6299787005]])
+_OKLAB_FROM_LMS = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                            [1.9779984951, -2.4285922050, 0.4505937099],
+                            [0.0259040371, 0.7827717662, -0.8086757660]])
+
+
+def _to_mixing_space(rgb, method):
+    if method == "classic":
+        return rgb
+    linear = _srgb_to_linear(rgb)
+    if method == "linear":
+        return linear
+    return np.cbrt(linear @ _LMS_FROM_LINEAR.T) @ _OKLAB_FROM_LMS.T
+
+
+def _from_mixing_space(values, method):
+    if method == "classic":
+        return values
+    if method == "perceptual":
+        lms = (values @ np.linalg.inv(_OKLAB_FROM_LMS).T) ** 3
+        values = lms @ np.linalg.inv(_LMS_FROM_LINEAR).T
+    return _linear_to_srgb(values)
+
+
+def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
+    """Colour (..., 3) and alpha (...) of a gradient at positions in [0, 1].
+    `stops` = [(location, (r, g, b), alpha)]; `method` as Effect.gradient_method."""
+    locations = [s[0] for s in stops]
+    mixed = _to_mixing_space(np.array([s[1] for s in stops], np.float64), method)
+    # Sample a fine table, then look it up: cheap for whole images.
+    table_positions = np.linspace(0, 1, 1024)
+    table = np.stack([np.interp(table_positions, locations, mixed[:, c]) for c in range(3)], axis=-1)
+    table = np.clip(_from_mixing_space(table, method), 0, 1).astype(np.float32)
+    alpha_table = np.interp(table_positions, locations, [s[2] for s in stops]).astype(np.float32)
+    index = np.clip(np.round(np.asarray(position) * 1023), 0, 1023).astype(np.int32)
+    return table[index], alpha_table[index]
 
 
 def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> EffectStack:
