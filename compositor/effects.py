@@ -278,13 +278,12 @@ def _read_one(effect, layer) -> Effect:
 
 
 def _reach(effect: Effect) -> int:
-    if effect.kind in ("drop_shadow",):
-        return int(math.ceil(effect.size + effect.distance)) + 2
-    if effect.kind == "outer_glow":
-        return int(math.ceil(effect.size)) + 2
-    if effect.kind == "stroke" and effect.position != "inside":
-        return int(math.ceil(effect.size)) + 2
-    return 0
+    """How far past the layer's box an effect may reach, in px. Inner effects
+    get the same margin: their erosion and blur must see transparency
+    outside the box, even when the layer fills its box."""
+    if effect.kind in ("color_overlay", "gradient_overlay"):
+        return 0
+    return int(math.ceil(effect.size + effect.distance)) + 2
 
 
 def _blur(alpha: np.ndarray, size: float) -> np.ndarray:
