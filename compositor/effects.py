@@ -442,10 +442,8 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             fill, fill_alpha = _gradient_fill(effect, alpha.shape, layer_box)
             stack.overlays.append(EffectPart("gradient overlay", fill, fill_alpha * alpha[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "inner_glow":
-            if effect.glow_source == "edge":
-                glow = alpha * _soft(1 - alpha, effect)
-            else:
-                glow = alpha * (1 - _soft(1 - alpha, effect))
+            edge = np.clip(_soft(1 - alpha, effect) / effect.glow_range, 0, 1)
+            glow = alpha * (edge if effect.glow_source == "edge" else 1 - edge)
             stack.above.append(EffectPart("inner glow", colour, glow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "inner_shadow":
             dx, dy = _offset(effect)
