@@ -276,9 +276,10 @@ ADJUSTMENT_BOUNDS = {
                                          "Hue/Saturation 2 copy": (5.0, 35.0),
                                          "Hue/Saturation 4": (7.0, 60.0),
                                          "Hue/Saturation 2": (22.0, 110.0)},
-    # Non-legacy Brightness/Contrast is a model (flagged approximate).
-    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (12.0, 62.0), "Brightness/Contrast 2": (12.5, 20.0),
-                                   "Brightness/Contrast 3": (14.5, 26.0), "Brightness/Contrast 4": (30.0, 50.0)},
+    # Non-legacy Brightness/Contrast is a model fitted to this very file
+    # (flagged approximate): these bounds show the fit, not generalisation.
+    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (2.0, 7.5), "Brightness/Contrast 2": (5.0, 8.5),
+                                   "Brightness/Contrast 3": (4.8, 10.5), "Brightness/Contrast 4": (1.7, 4.5)},
 }
 
 
