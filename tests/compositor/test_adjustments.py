@@ -166,11 +166,19 @@ def test_vibrance_leaves_grey_and_saturates_dull_colours_more():
     assert gain_dull > gain_vivid >= 1
 
 
-def test_color_balance_midtones_push_red_in_the_middle_only():
-    # Midtone weight for 0.5: both ramps saturate -> 0.7; +100 red -> +0.7.
-    balance = ColorBalance((0, 0, 0), (100, 0, 0), (0, 0, 0), preserve_luminosity=False)
-    out = balance.apply(px(0.5, 0.5, 0.0))
-    np.testing.assert_allclose(out, px(1.0, 0.5, 0.0), atol=1e-5)
+def test_color_balance_midtones_are_a_gamma_per_channel():
+    # +100 red: red ** 0.5; -100 blue: blue ** 2; black and white stay put.
+    balance = ColorBalance((0, 0, 0), (100, 0, -100), (0, 0, 0), preserve_luminosity=False)
+    np.testing.assert_allclose(balance.apply(px(0.25, 0.25, 0.5)), px(0.5, 0.25, 0.25), atol=1e-5)
+    np.testing.assert_allclose(balance.apply(px(0.0, 1.0, 1.0)), px(0.0, 1.0, 1.0), atol=1e-5)
+
+
+def test_color_balance_preserving_luminosity_keeps_hsl_lightness():
+    balance = ColorBalance((0, 0, 0), (60, -30, 10), (0, 0, 0), preserve_luminosity=True)
+    before = px(0.3, 0.5, 0.7)
+    after = balance.apply(before)
+    lightness = lambda c: (c.max() + c.min()) / 2  # noqa: E731
+    assert lightness(after) == pytest.approx(lightness(before), abs=1e-5)
 
 
 def test_black_and_white_weights_primaries_and_secondaries():

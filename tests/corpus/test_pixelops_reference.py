@@ -278,8 +278,8 @@ ADJUSTMENT_BOUNDS = {
                                          "Hue/Saturation 2": (22.0, 110.0)},
     # Non-legacy Brightness/Contrast is a model fitted to this very file
     # (flagged approximate): these bounds show the fit, not generalisation.
-    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (2.0, 7.5), "Brightness/Contrast 2": (5.0, 8.5),
-                                   "Brightness/Contrast 3": (4.8, 10.5), "Brightness/Contrast 4": (1.7, 4.5)},
+    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (1.9, 9.5), "Brightness/Contrast 2": (1.9, 3.6),
+                                   "Brightness/Contrast 3": (2.4, 5.4), "Brightness/Contrast 4": (2.8, 6.5)},
 }
 
 
@@ -437,3 +437,54 @@ def test_unsupported_effects_are_named():
     assert named["Satin"] == ["satin effect"]
     assert named["Pattern Overlay"] == ["pattern overlay effect"]
     assert named["Drop Shadow"] == []
+
+
+# --- single adjustment layers in other documents ---------------------------------------
+
+
+def adjustment_over_layers_below(relative_path, adjustment_name):
+    """Our adjustment applied to psd-tools' composite of the layers below it,
+    Photoshop's composite, and where nothing above the adjustment covers."""
+    from compositor.adjustments import read_adjustment
+
+    psd = open_psd(relative_path)
+    layers = list(psd.descendants())
+    names = [layer.name for layer in layers]
+    position = names.index(adjustment_name)
+    below = {id(layer) for layer in layers[:position]}
+    backdrop = np.asarray(
+        psd.composite(layer_filter=lambda layer: id(layer) in below and layer.is_visible(),
+                      ignore_preview=True).convert("RGB"),
+        np.float32,
+    ) / 255
+    uncovered = np.ones(backdrop.shape[:2], bool)
+    for layer in layers[position + 1 :]:
+        if layer.is_visible() and not layer.is_group() and layer.bbox != (0, 0, 0, 0):
+            uncovered &= layer_on_canvas(layer, psd.size)[..., 3] == 0
+    adjustment = read_adjustment(layers[position])
+    reference, _ = photoshop_composite(psd)
+    return adjustment.apply(backdrop), reference, backdrop, uncovered
+
+
+def test_color_balance_midtones_match_photoshop():
+    # Midtones (13, 0, 70), no luminosity preservation, over a whole photo.
+    ours, reference, backdrop, uncovered = adjustment_over_layers_below(
+        "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/ShowCases/MaskExample.psd",
+        "Color Balance 1",
+    )
+    errors = (np.abs(ours - reference) * 255)[uncovered]
+    assert (np.abs(backdrop - reference) * 255)[uncovered].mean() > 7  # it does change things
+    assert errors.mean() <= 0.6  # measured 0.48
+    assert np.percentile(errors, 99) <= 8.0  # measured 7.4
+
+
+def test_brightness_model_on_a_setting_it_was_not_fitted_to():
+    # Brightness 14, contrast 0, clipped to a flat pink shape: 204 -> 219 in
+    # Photoshop, 215 with our model.
+    ours, reference, backdrop, _ = adjustment_over_layers_below(
+        "psd-tools+psd-tools/tests/psd_files/clipping-mask2.psd", "Brightness/Contrast 1"
+    )
+    pink = np.all(np.abs(backdrop * 255 - [255, 204, 204]) < 0.5, axis=-1)
+    assert pink.sum() > 1000
+    errors = (np.abs(ours - reference) * 255)[pink]
+    assert errors.max() <= 5.0  # measured 4 on green and blue, 0 on red
