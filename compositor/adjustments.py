@@ -65,9 +65,14 @@ def hsl_to_rgb(hue, saturation, lightness) -> np.ndarray:
 
 
 def _apply_curve_lut(values: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Evaluate a curve sampled at len(lut) evenly spaced inputs."""
-    positions = np.linspace(0, 1, len(lut), dtype=np.float32)
-    return np.interp(values, positions, lut).astype(np.float32)
+    """Evaluate a curve sampled at len(lut) evenly spaced inputs, by linear
+    interpolation in float32 (np.interp would make a float64 copy)."""
+    lut = np.asarray(lut, np.float32)
+    last = len(lut) - 1
+    position = np.clip(np.asarray(values, np.float32), 0, 1) * np.float32(last)
+    index = np.minimum(position.astype(np.int32), last - 1)
+    fraction = position - index
+    return lut[index] * (1 - fraction) + lut[index + 1] * fraction
 
 
 def natural_cubic_spline(xs, ys, samples: int = 1024) -> np.ndarray:
