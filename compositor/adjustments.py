@@ -71,7 +71,7 @@ def _apply_curve_lut(values: np.ndarray, lut: np.ndarray) -> np.ndarray:
     last = len(lut) - 1
     position = np.clip(np.asarray(values, np.float32), 0, 1) * np.float32(last)
     index = np.minimum(position.astype(np.int32), last - 1)
-    fraction = position - index
+    fraction = position - index.astype(np.float32)
     return lut[index] * (1 - fraction) + lut[index + 1] * fraction
 
 
