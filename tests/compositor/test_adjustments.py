@@ -268,3 +268,27 @@ def test_reading_a_non_adjustment_layer_is_a_clear_error():
 
     with pytest.raises(ValueError, match="'Background' is not an adjustment layer"):
         read_adjustment(FakeLayer())
+
+
+@pytest.mark.parametrize(
+    "adjustment",
+    [
+        Invert(), Posterize(4), Threshold(128),
+        Levels([(10, 240, 1.2, 0, 255)] + [IDENTITY_LEVEL] * 3),
+        Curves({0: [(0, 0), (128, 160), (255, 255)], 1: [(0, 10), (255, 250)]}),
+        Exposure(0.5, 0.01, 1.1), BrightnessContrast(30, 20, False), BrightnessContrast(30, 20, True),
+        HueSaturation((10, 20, 5), [((315, 345, 15, 45), (5, 10, 30))]),
+        HueSaturation((0, 0, 0), [], colorize=(30, 50, 10)), Vibrance(30, 10),
+        ColorBalance((5, 5, 5), (10, -10, 10), (3, 3, 3), True),
+        BlackAndWhite((40, 60, 40, 60, 20, 80), (1, 0.5, 0)), PhotoFilter((1, 0.5, 0), 0.3, True),
+        ChannelMixer([(100, 0, 0, 0), (0, 100, 0, 0), (0, 0, 100, 0)]),
+        GradientMap([(0, 0.5, (0, 0, 1)), (1, 0.5, (1, 1, 0))]),
+        SelectiveColor({"reds": (10, 0, 0, 0)}, absolute=False), Identity(),
+    ],
+    ids=lambda adjustment: type(adjustment).__name__,
+)
+def test_every_adjustment_keeps_float32_shape_and_range(adjustment):
+    image = np.random.default_rng(0).random((8, 9, 3), dtype=np.float32)
+    out = adjustment.apply(image)
+    assert out.dtype == np.float32 and out.shape == image.shape
+    assert out.min() >= 0 and out.max() <= 1

@@ -173,6 +173,16 @@ def test_dissolve_shows_the_layer_in_proportion_to_its_alpha(rgb_blend_modes):
         assert errors.mean() <= 3.0, artboard_name
 
 
+def test_dissolve_at_half_opacity_covers_as_much_as_photoshop():
+    # Three ellipses at 50 % opacity in Dissolve over transparency: Photoshop
+    # keeps pixels whole or drops them; compare how much is kept.
+    psd = open_psd(f"{BLEND_DIR}/dissolve.psd")
+    _, reference_alpha = photoshop_composite(psd)
+    _, alpha = flat_stack(psd, list(psd.descendants()))
+    assert alpha.mean() == pytest.approx(reference_alpha.mean(), abs=0.02)  # 0.402 vs 0.405
+    assert (alpha > 0.99).mean() == pytest.approx((reference_alpha > 0.99).mean(), abs=0.03)
+
+
 # Three overlapping ellipses at 50 % opacity over transparency, one file per
 # mode: exercises the alpha terms of the compositing equation.
 ELLIPSE_FILES = sorted(
