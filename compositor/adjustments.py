@@ -427,7 +427,11 @@ class ColorBalance(Adjustment):
     highlights: tuple[int, int, int]
     preserve_luminosity: bool
     name = "Color Balance"
-    approximate = True  # not measured against Photoshop yet
+
+    @property
+    def approximate(self):
+        # Only the midtones without luminosity preservation are measured.
+        return self.preserve_luminosity or any(self.shadows) or any(self.highlights)
 
     def apply(self, rgb):
         rgb = _check_rgb(rgb)

@@ -292,3 +292,9 @@ def test_every_adjustment_keeps_float32_shape_and_range(adjustment):
     out = adjustment.apply(image)
     assert out.dtype == np.float32 and out.shape == image.shape
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_only_measured_colour_balance_settings_claim_accuracy():
+    assert not ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), False).approximate
+    assert ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), True).approximate
+    assert ColorBalance((5, 0, 0), (0, 0, 0), (0, 0, 0), False).approximate
