@@ -154,6 +154,12 @@ def descriptor_color(colour) -> tuple[float, float, float]:
         rgb = lab_to_rgb(float(_value(colour, b"Lmnc")), float(_value(colour, b"A   ")),
                          float(_value(colour, b"B   ")))
         return tuple(float(c) for c in rgb)
+    if {b"Cyn ", b"Mgnt", b"Ylw ", b"Blck"} <= keys:
+        # Without the document's CMYK profile: the plain complement, which
+        # is only an approximation of Photoshop's colour-managed conversion.
+        black = float(_value(colour, b"Blck")) / 100
+        return tuple((1 - float(_value(colour, k)) / 100) * (1 - black)
+                     for k in (b"Cyn ", b"Mgnt", b"Ylw "))
     raise UnsupportedFeature("effect colour", f"colour model with keys {sorted(keys)}")
 
 
