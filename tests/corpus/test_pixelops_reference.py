@@ -356,6 +356,10 @@ def render_with_effects(psd):
         pixels = layer.numpy().astype(np.float32)
         if pixels.shape[-1] == 3:
             pixels = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=-1)
+        if layer.has_mask() and not layer.mask.disabled:
+            # Effects follow the masked shape.
+            mask = _crop(mask_on_canvas(layer, psd.size), layer.bbox, psd.size)
+            pixels[..., 3:] *= mask
         effects = read_effects(layer)
         stack = render_effects(pixels, layer.bbox, effects)
         fill = layer.tagged_blocks.get_data(b"iOpa", 255) / 255
@@ -424,6 +428,8 @@ EFFECT_CASES = {
     "two 1 px strokes": ("psd-tools+psd-tools/tests/psd_files/effects/double-stroke-effects.psd", None, 0.01, 0.1),
     "two strokes, multiply": ("Agamnentzar+ag-psd/test/read-write/strokes/src.psd", None, 1.03, 32.5),
     "four strokes": ("Agamnentzar+ag-psd/test/multiple-strokes-test.psd", None, 4.45, 134.4),
+    "gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd", None, 1.48, 12.6),
+    "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.73, 40.3),
     "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 4.82, 57.1),
 }
 
