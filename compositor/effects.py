@@ -11,7 +11,9 @@ Interface for the renderer
    `unsupported_effects(layer)` by name so the template can list them.
 2. `render_effects(layer_rgba, box, effects) -> EffectStack` per render.
    `layer_rgba` is the layer's straight float32 RGBA (h, w, 4) covering
-   `box` = (left, top, right, bottom) in canvas pixels. The stack covers the
+   `box` = (left, top, right, bottom) in canvas pixels, with its layer and
+   vector masks already multiplied into the alpha (effects follow the
+   masked shape; checked on the phone-case mockups). The stack covers the
    grown box `stack.box` (the layer box grown by the effects' reach), and
    `stack.layer_rgba` is the layer padded to it. It holds three lists of
    `EffectPart` (colour (h, w, 3) or (1, 1, 3), alpha (h, w, 1) already
