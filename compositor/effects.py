@@ -19,7 +19,7 @@ Interface for the renderer
    `EffectPart` (colour (h, w, 3) or (1, 1, 3), alpha (h, w, 1) already
    multiplied by the effect's opacity, blend mode name), bottom to top:
    - `below`: drop shadow, outer glow -- composited under the layer;
-   - `overlays`: gradient/colour overlay -- composited, in their own mode,
+   - `overlays`: pattern/gradient/colour overlay -- composited, in their own mode,
      over the result of the layer's blend, inside the layer's shape (its
      pixel alpha, not scaled by fill). Measured: a Difference overlay on a
      Difference layer differences the backdrop twice, as Photoshop shows;
@@ -74,6 +74,10 @@ class Effect:
     reverse: bool = False
     glow_source: str = "edge"  # inner glow: "edge" or "center"
     glow_range: float = 0.5  # glows' contour "Range": the blurred alpha is stretched by 1 / range
+    pattern: np.ndarray | None = None  # pattern overlay tile, float32 RGBA (h, w, 4)
+    pattern_scale: float = 1.0
+    pattern_linked: bool = True  # tiles start at the layer's corner, else at the canvas origin
+    pattern_phase: tuple[float, float] = (0.0, 0.0)  # tile origin offset, px
 
 
 @dataclass
@@ -109,7 +113,7 @@ _KINDS = {
 }
 SUPPORTED_KINDS = frozenset(
     {"drop_shadow", "inner_shadow", "outer_glow", "inner_glow", "color_overlay",
-     "gradient_overlay", "stroke"}
+     "gradient_overlay", "pattern_overlay", "stroke"}
 )
 
 
@@ -264,6 +268,16 @@ def _read_one(effect, layer) -> Effect:
         settings.gradient_scale = float(_value(d, b"Scl ", 100)) / 100
         settings.reverse = bool(_value(d, b"Rvrs", False))
         return settings
+    if kind == "pattern_overlay":
+        if float(_value(d, b"Angl", 0) or 0) != 0:
+            raise UnsupportedFeature("rotated pattern overlay")
+        settings.pattern = _pattern_tile(layer, d.get(b"Ptrn"))
+        settings.pattern_scale = float(_value(d, b"Scl ", 100)) / 100
+        settings.pattern_linked = bool(_value(d, b"Algn", True))
+        phase = d.get(b"phase")
+        if phase is not None:
+            settings.pattern_phase = (float(_value(phase, b"Hrzn", 0)), float(_value(phase, b"Vrtc", 0)))
+        return settings
     if kind in ("outer_glow", "inner_glow") and b"Clr " not in d:
         raise UnsupportedFeature(f"{kind.replace('_', ' ')} with a gradient")
     settings.color = descriptor_color(d.get(b"Clr "))
@@ -280,6 +294,42 @@ def _read_one(effect, layer) -> Effect:
     if kind == "inner_glow":
         settings.glow_source = "center" if _enum(d, b"glwS") == "SrcC" else "edge"
     return settings
+
+
+def _pattern_tile(layer, pattern_descriptor) -> np.ndarray:
+    """The document's pattern named by the descriptor, as float32 RGBA."""
+    from psd_tools.api import numpy_io
+
+    psd = getattr(layer, "_psd", None)
+    if pattern_descriptor is None or psd is None:
+        raise UnsupportedFeature("pattern overlay", "no pattern reference")
+    pattern_id = str(_value(pattern_descriptor, b"Idnt", "")).rstrip("\x00")
+    pattern = psd._get_pattern(pattern_id)
+    if pattern is None:
+        raise UnsupportedFeature("pattern overlay", f"pattern {pattern_id!r} not stored in the file")
+    if int(pattern.image_mode) not in (1, 3):  # grayscale, RGB
+        raise UnsupportedFeature("pattern overlay", f"pattern in image mode {int(pattern.image_mode)} (indexed?)")
+    tile = numpy_io.get_pattern(pattern).astype(np.float32)
+    colour_channels = numpy_io.get_pattern_color_channels(pattern)
+    colour = tile[..., :colour_channels]
+    if colour_channels == 1:
+        colour = np.repeat(colour, 3, axis=-1)
+    elif colour_channels != 3:
+        raise UnsupportedFeature("pattern overlay", f"{colour_channels}-channel pattern")
+    alpha = tile[..., -1:] if tile.shape[-1] > colour_channels else np.ones_like(tile[..., :1])
+    return np.concatenate([colour, alpha], axis=-1)
+
+
+def _tiled_pattern(effect: Effect, shape, origin) -> np.ndarray:
+    """The pattern tiled over an array of `shape`, a tile corner at `origin`."""
+    tile = effect.pattern
+    if effect.pattern_scale != 1:
+        height = max(1, round(tile.shape[0] * effect.pattern_scale))
+        width = max(1, round(tile.shape[1] * effect.pattern_scale))
+        tile = cv2.resize(tile, (width, height), interpolation=cv2.INTER_LINEAR)
+    rows = (np.arange(shape[0]) - int(round(origin[1]))) % tile.shape[0]
+    cols = (np.arange(shape[1]) - int(round(origin[0]))) % tile.shape[1]
+    return tile[rows[:, None], cols[None, :]]
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -429,7 +479,7 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
                         layer_rgba=padded)
     alpha = np.ascontiguousarray(padded[..., 3])
     layer_box = (reach, reach, reach + right - left, reach + bottom - top)
-    order = ["drop_shadow", "outer_glow", "gradient_overlay", "color_overlay",
+    order = ["drop_shadow", "outer_glow", "pattern_overlay", "gradient_overlay", "color_overlay",
              "inner_glow", "inner_shadow", "stroke"]
     # Several strokes form rings: each one only covers what the layer and the
     # strokes listed before it leave free (Photoshop draws the first listed
@@ -446,6 +496,14 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             stack.below.append(EffectPart("outer glow", colour, glow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "color_overlay":
             stack.overlays.append(EffectPart("color overlay", colour, alpha[..., None] * effect.opacity, effect.mode))
+        elif effect.kind == "pattern_overlay":
+            if effect.pattern_linked:
+                origin = (layer_box[0] + effect.pattern_phase[0], layer_box[1] + effect.pattern_phase[1])
+            else:  # the canvas origin, in the stack's coordinates
+                origin = (effect.pattern_phase[0] - stack.box[0], effect.pattern_phase[1] - stack.box[1])
+            tiled = _tiled_pattern(effect, alpha.shape, origin)
+            stack.overlays.append(EffectPart("pattern overlay", tiled[..., :3],
+                                             tiled[..., 3:] * alpha[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "gradient_overlay":
             fill, fill_alpha = _gradient_fill(effect, alpha.shape, layer_box)
             stack.overlays.append(EffectPart("gradient overlay", fill, fill_alpha * alpha[..., None] * effect.opacity, effect.mode))

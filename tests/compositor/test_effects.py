@@ -184,3 +184,21 @@ def test_bad_layer_pixels_are_a_clear_error():
         render_effects(np.zeros((2, 2, 3), np.float32), (0, 0, 2, 2), [])
     with pytest.raises(ValueError, match="does not match"):
         render_effects(np.zeros((2, 2, 4), np.float32), (0, 0, 3, 2), [])
+
+
+def test_pattern_overlay_tiles_from_the_layer_corner():
+    # A 2x2 tile: red, green / blue, white; linked to a layer at (10, 20).
+    tile = np.ones((2, 2, 4), np.float32)
+    tile[0, 0, :3], tile[0, 1, :3], tile[1, 0, :3] = (1, 0, 0), (0, 1, 0), (0, 0, 1)
+    overlay = Effect("pattern_overlay", pattern=tile, pattern_linked=True)
+    stack = render_effects(np.ones((3, 3, 4), np.float32), (10, 20, 13, 23), [overlay])
+    colour = stack.overlays[0].colour
+    np.testing.assert_allclose(colour[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(colour[0, 1], [0, 1, 0])
+    np.testing.assert_allclose(colour[1, 0], [0, 0, 1])
+    np.testing.assert_allclose(colour[2, 2], [1, 0, 0])
+    # Not linked: tiles start at the canvas origin, (10, 20) is even -> same here;
+    # a layer at (11, 20) starts on the tile's second column.
+    unlinked = Effect("pattern_overlay", pattern=tile, pattern_linked=False)
+    stack = render_effects(np.ones((3, 3, 4), np.float32), (11, 20, 14, 23), [unlinked])
+    np.testing.assert_allclose(stack.overlays[0].colour[0, 0], [0, 1, 0])

@@ -430,6 +430,8 @@ EFFECT_CASES = {
     "four strokes": ("Agamnentzar+ag-psd/test/multiple-strokes-test.psd", None, 4.45, 134.4),
     "gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd", None, 1.48, 12.6),
     "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.73, 40.3),
+    "pattern overlay, 75 % scale": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1252/zendeya_warp.psd", None, 6.64, 82.5),
+    "pattern overlay with fill 0": ("psd-tools+psd-tools/tests/psd_files/transparency/fill-opacity.psd", None, 1.94, 35.5),
     "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 4.82, 57.1),
 }
 
@@ -451,7 +453,7 @@ def test_unsupported_effects_are_named():
     named = {layer.name: unsupported_effects(layer) for layer in psd.descendants()}
     assert named["Bevel"] == ["bevel emboss effect"]
     assert named["Satin"] == ["satin effect"]
-    assert named["Pattern Overlay"] == ["pattern overlay effect"]
+    assert named["Pattern Overlay"] == []  # rendered since patterns are read
     assert named["Drop Shadow"] == []
 
 
@@ -504,3 +506,12 @@ def test_brightness_model_on_a_setting_it_was_not_fitted_to():
     assert pink.sum() > 1000
     errors = (np.abs(ours - reference) * 255)[pink]
     assert errors.max() <= 5.0  # measured 4 on green and blue, 0 on red
+
+
+def test_indexed_colour_patterns_are_reported():
+    from compositor.effects import unsupported_effects
+
+    psd = open_psd("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1234/test.psd")
+    layer = next(layer for layer in psd.descendants() if layer.name == "Layer 1")
+    (problem,) = unsupported_effects(layer)
+    assert "pattern overlay" in problem and "image mode 2" in problem
