@@ -32,7 +32,7 @@ Interface for the renderer
 Blur: Photoshop's "size" is the reach of a soft edge; we use a Gaussian with
 sigma = size / 2.5 (measured on the corpus drop shadows), after a
 spread/choke of size x spread % by dilation/erosion. Contours, noise and
-jitter are ignored (linear contour); they are listed as unsupported when set.
+jitter are ignored (linear contour); `unsupported_effects` lists them when set.
 """
 
 from __future__ import annotations
@@ -219,11 +219,30 @@ def unsupported_effects(layer) -> list[str]:
         if kind not in SUPPORTED_KINDS:
             names.append(kind.replace("_", " ") + " effect")
             continue
+        label = kind.replace("_", " ") + " effect"
         try:
             _read_one(effect, layer)
         except UnsupportedFeature as problem:
-            names.append(f"{kind.replace('_', ' ')} effect: {problem}")
+            names.append(f"{label}: {problem}")
+            continue
+        names.extend(f"{label}: {setting} ignored" for setting in _ignored_settings(effect.value))
     return names
+
+
+def _ignored_settings(descriptor) -> list[str]:
+    """Settings we render as if left at their defaults: noise, jitter and a
+    contour other than the linear one."""
+    ignored = []
+    if float(_value(descriptor, b"Nose", 0) or 0) > 0:
+        ignored.append("noise")
+    if float(_value(descriptor, b"ShdN", 0) or 0) > 0:
+        ignored.append("jitter")
+    contour = descriptor.get(b"TrnS") if b"TrnS" in descriptor else None
+    if contour is not None and b"Crv " in contour:
+        points = [(float(_value(p, b"Hrzn", 0)), float(_value(p, b"Vrtc", 0))) for p in contour[b"Crv "]]
+        if points != [(0.0, 0.0), (255.0, 255.0)]:
+            ignored.append("contour")
+    return ignored
 
 
 def read_effects(layer) -> list[Effect]:
