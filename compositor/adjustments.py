@@ -538,15 +538,18 @@ class GradientMap(Adjustment):
     # [(location 0..1, midpoint 0..1, (r, g, b) 0..1)] sorted by location
     stops: list[tuple[float, float, tuple[float, float, float]]]
     reverse: bool = False
+    method: str = "classic"  # how colours mix: "classic", "linear" or "perceptual" (see effects)
     name = "Gradient Map"
     approximate = True  # not measured against Photoshop yet
 
     def lut(self, samples: int = 1024) -> np.ndarray:
         """The gradient sampled at `samples` evenly spaced positions, (n, 3)."""
+        from compositor.effects import from_mixing_space, to_mixing_space
+
         t = np.linspace(0, 1, samples)
         locations = [s[0] for s in self.stops]
         out = np.zeros((samples, 3))
-        colours = np.array([s[2] for s in self.stops], np.float64)
+        colours = to_mixing_space(np.array([s[2] for s in self.stops], np.float64), self.method)
         out[:] = colours[0]
         for i in range(len(self.stops) - 1):
             start, end = locations[i], locations[i + 1]
@@ -559,6 +562,7 @@ class GradientMap(Adjustment):
             u = np.where(u < midpoint, 0.5 * u / midpoint, 0.5 + 0.5 * (u - midpoint) / (1 - midpoint))
             out[inside] = colours[i] + u[:, None] * (colours[i + 1] - colours[i])
         out[t > locations[-1]] = colours[-1]
+        out = np.clip(from_mixing_space(out, self.method), 0, 1)
         if self.reverse:
             out = out[::-1]
         return out.astype(np.float32)
@@ -728,7 +732,8 @@ def _read_gradient_map(block):
         colour = tuple(c / 65535 for c in stop.color[:3])
         stops.append((stop.location / 4096, stop.midpoint / 100, colour))
     stops.sort(key=lambda s: s[0])
-    return GradientMap(stops=stops, reverse=bool(block.is_reversed))
+    method = {b"Perc": "perceptual", b"Lnr ": "linear"}.get(block.method, "classic")
+    return GradientMap(stops=stops, reverse=bool(block.is_reversed), method=method)
 
 
 def _read_selective_color(block):

@@ -462,7 +462,8 @@ _OKLAB_FROM_LMS = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
                             [0.0259040371, 0.7827717662, -0.8086757660]])
 
 
-def _to_mixing_space(rgb, method):
+def to_mixing_space(rgb, method):
+    """sRGB colours (n, 3) into the space a gradient mixes them in."""
     if method == "classic":
         return rgb
     linear = _srgb_to_linear(rgb)
@@ -471,7 +472,7 @@ def _to_mixing_space(rgb, method):
     return np.cbrt(linear @ _LMS_FROM_LINEAR.T) @ _OKLAB_FROM_LMS.T
 
 
-def _from_mixing_space(values, method):
+def from_mixing_space(values, method):
     if method == "classic":
         return values
     if method == "perceptual":
@@ -484,11 +485,11 @@ def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
     """Colour (..., 3) and alpha (...) of a gradient at positions in [0, 1].
     `stops` = [(location, (r, g, b), alpha)]; `method` as Effect.gradient_method."""
     locations = [s[0] for s in stops]
-    mixed = _to_mixing_space(np.array([s[1] for s in stops], np.float64), method)
+    mixed = to_mixing_space(np.array([s[1] for s in stops], np.float64), method)
     # Sample a fine table, then look it up: cheap for whole images.
     table_positions = np.linspace(0, 1, 1024)
     table = np.stack([np.interp(table_positions, locations, mixed[:, c]) for c in range(3)], axis=-1)
-    table = np.clip(_from_mixing_space(table, method), 0, 1).astype(np.float32)
+    table = np.clip(from_mixing_space(table, method), 0, 1).astype(np.float32)
     alpha_table = np.interp(table_positions, locations, [s[2] for s in stops]).astype(np.float32)
     index = np.clip(np.round(np.asarray(position) * 1023), 0, 1023).astype(np.int32)
     return table[index], alpha_table[index]

@@ -298,3 +298,12 @@ def test_only_measured_colour_balance_settings_claim_accuracy():
     assert not ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), False).approximate
     assert ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), True).approximate
     assert ColorBalance((5, 0, 0), (0, 0, 0), (0, 0, 0), False).approximate
+
+
+def test_gradient_map_mixes_in_the_files_colour_space():
+    stops = [(0.0, 0.5, (1.0, 0.0, 0.0)), (1.0, 0.5, (0.0, 0.0, 1.0))]
+    classic = GradientMap(stops=stops).apply(px(0.5, 0.5, 0.5))
+    perceptual = GradientMap(stops=stops, method="perceptual").apply(px(0.5, 0.5, 0.5))
+    np.testing.assert_allclose(classic, px(0.5, 0.0, 0.5), atol=3e-3)
+    assert perceptual[0, 0] > 0.55 and perceptual[0, 2] > 0.55  # Oklab keeps it brighter
+    np.testing.assert_allclose(GradientMap(stops=stops, method="perceptual").apply(px(0, 0, 0)), px(1, 0, 0), atol=2e-3)
