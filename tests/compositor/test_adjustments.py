@@ -305,5 +305,6 @@ def test_gradient_map_mixes_in_the_files_colour_space():
     classic = GradientMap(stops=stops).apply(px(0.5, 0.5, 0.5))
     perceptual = GradientMap(stops=stops, method="perceptual").apply(px(0.5, 0.5, 0.5))
     np.testing.assert_allclose(classic, px(0.5, 0.0, 0.5), atol=3e-3)
-    assert perceptual[0, 0] > 0.55 and perceptual[0, 2] > 0.55  # Oklab keeps it brighter
+    # Oklab keeps the middle brighter than the sRGB average.
+    assert perceptual[0, 0] > classic[0, 0] + 0.03 and perceptual[0, 2] > classic[0, 2] + 0.03
     np.testing.assert_allclose(GradientMap(stops=stops, method="perceptual").apply(px(0, 0, 0)), px(1, 0, 0), atol=2e-3)
