@@ -7,7 +7,8 @@ colour is the adjusted backdrop, with the layer's own blend mode, opacity and
 mask: `Adjustment.composite(mode, cb, ab, strength)` does exactly that and
 keeps the backdrop's alpha (an adjustment never adds coverage).
 
-Unsupported kinds (Color Lookup with a LUT, CMYK/Lab-only settings) raise
+Unsupported settings (Color Lookup tables other than an embedded .cube,
+Photo Filter colours not stored as Lab, non-RGB gradient stops) raise
 `UnsupportedFeature` naming the adjustment, so the renderer can list them.
 
 Accuracy against Photoshop differs per kind (tests/corpus/test_pixelops_reference.py
@@ -21,7 +22,9 @@ holds the measured bounds). Mean error in 8-bit levels on the references:
   overlapping colour ranges 1-20;
 - not measured, no isolated reference in the corpus (`approximate` is True):
   Vibrance, Color Balance shadows/highlights and preserve luminosity,
-  Black & White, Photo Filter, Channel Mixer, Gradient Map, Selective Color.
+  Black & White, Photo Filter, Channel Mixer, Color Lookup (trilinear);
+  Gradient Map and Selective Color only on one colour at the end of a
+  16-adjustment chain (within 2 levels).
 `Adjustment.approximate` tells the renderer which ones to report per template.
 """
 
@@ -620,6 +623,58 @@ class SelectiveColor(Adjustment):
 
 
 @dataclass
+class ColorLookup(Adjustment):
+    """A 3D lookup table, indexed table[blue, green, red] -> RGB, sampled on
+    an even grid over [0, 1]; trilinear interpolation between grid points."""
+
+    table: np.ndarray  # (n, n, n, 3) float32
+    name = "Color Lookup"
+    approximate = True  # Photoshop's interpolation between grid points is unmeasured
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        size = self.table.shape[0]
+        position = np.clip(rgb, 0, 1) * np.float32(size - 1)
+        low = np.minimum(position.astype(np.int32), size - 2)
+        fraction = position - low.astype(np.float32)
+        r0, g0, b0 = low[..., 0], low[..., 1], low[..., 2]
+        fr, fg, fb = fraction[..., 0:1], fraction[..., 1:2], fraction[..., 2:3]
+        out = np.zeros_like(rgb)
+        for db, wb in ((0, 1 - fb), (1, fb)):
+            for dg, wg in ((0, 1 - fg), (1, fg)):
+                for dr, wr in ((0, 1 - fr), (1, fr)):
+                    out += wb * wg * wr * self.table[b0 + db, g0 + dg, r0 + dr]
+        return _clip01(out)
+
+
+def parse_cube(text: str) -> np.ndarray:
+    """A .cube 3D LUT (Adobe/Resolve text format) as table[b, g, r] -> RGB."""
+    size, values = None, []
+    domain_min, domain_max = np.zeros(3), np.ones(3)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("TITLE"):
+            continue
+        key, *rest = line.split()
+        if key == "LUT_3D_SIZE":
+            size = int(rest[0])
+        elif key == "LUT_1D_SIZE":
+            raise UnsupportedFeature("Color Lookup adjustment", "1D lookup tables")
+        elif key == "DOMAIN_MIN":
+            domain_min = np.array(rest, float)
+        elif key == "DOMAIN_MAX":
+            domain_max = np.array(rest, float)
+        elif key[0].isdigit() or key[0] in "-.":
+            values.append([float(key), *map(float, rest[:2])])
+    if size is None or len(values) != size**3:
+        raise UnsupportedFeature("Color Lookup adjustment", "malformed .cube table")
+    if not (np.allclose(domain_min, 0) and np.allclose(domain_max, 1)):
+        raise UnsupportedFeature("Color Lookup adjustment", "table domain other than 0..1")
+    # Red varies fastest, then green, then blue.
+    return np.asarray(values, np.float32).reshape(size, size, size, 3)
+
+
+@dataclass
 class Identity(Adjustment):
     """An adjustment whose settings change nothing (e.g. Color Lookup with no
     table loaded)."""
@@ -747,8 +802,14 @@ def _read_selective_color(block):
 
 def _read_color_lookup(data):
     if data is None or len(data) == 0:
-        return Identity()
-    raise UnsupportedFeature("Color Lookup adjustment", "3D LUTs are not re-applied")
+        return Identity()  # no table loaded: Photoshop leaves the image as is
+    table_format = data.get(b"LUTFormat")
+    table_format = getattr(table_format, "enum", table_format)
+    if table_format != b"LUTFormatCUBE" or b"LUT3DFileData" not in data:
+        raise UnsupportedFeature("Color Lookup adjustment", f"table format {table_format!r}")
+    raw = data[b"LUT3DFileData"]
+    text = getattr(raw, "value", raw).decode("latin-1")
+    return ColorLookup(table=parse_cube(text))
 
 
 def read_adjustment(layer) -> Adjustment:

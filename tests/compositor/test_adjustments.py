@@ -308,3 +308,23 @@ def test_gradient_map_mixes_in_the_files_colour_space():
     # Oklab keeps the middle brighter than the sRGB average.
     assert perceptual[0, 0] > classic[0, 0] + 0.03 and perceptual[0, 2] > classic[0, 2] + 0.03
     np.testing.assert_allclose(GradientMap(stops=stops, method="perceptual").apply(px(0, 0, 0)), px(1, 0, 0), atol=2e-3)
+
+
+def test_color_lookup_identity_cube_and_a_channel_swap():
+    from compositor.adjustments import ColorLookup, parse_cube
+
+    grid = np.linspace(0, 1, 3)
+    # Red fastest, then green, then blue.
+    lines = [f"{r} {g} {b}" for b in grid for g in grid for r in grid]
+    identity = parse_cube("TITLE \"id\"\nLUT_3D_SIZE 3\n" + "\n".join(lines))
+    image = np.random.default_rng(1).random((5, 3), dtype=np.float32)
+    np.testing.assert_allclose(ColorLookup(identity).apply(image), image, atol=1e-6)
+    swapped = parse_cube("LUT_3D_SIZE 3\n" + "\n".join(f"{b} {g} {r}" for b in grid for g in grid for r in grid))
+    np.testing.assert_allclose(ColorLookup(swapped).apply(px(0.2, 0.5, 0.9)), px(0.9, 0.5, 0.2), atol=1e-6)
+
+
+def test_malformed_cube_is_reported():
+    from compositor.adjustments import parse_cube
+
+    with pytest.raises(UnsupportedFeature, match="malformed"):
+        parse_cube("LUT_3D_SIZE 3\n0 0 0\n")
