@@ -247,6 +247,8 @@ def _ignored_settings(descriptor) -> list[str]:
         ignored.append("noise")
     if float(_value(descriptor, b"ShdN", 0) or 0) > 0:
         ignored.append("jitter")
+    if _enum(descriptor, b"GlwT") == "PrBL":
+        ignored.append("precise technique (rendered as softer)")
     contour = descriptor.get(b"TrnS") if b"TrnS" in descriptor else None
     if contour is not None and b"Crv " in contour:
         points = [(float(_value(p, b"Hrzn", 0)), float(_value(p, b"Vrtc", 0))) for p in contour[b"Crv "]]
