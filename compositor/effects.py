@@ -36,8 +36,7 @@ modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
 strokes 4.5), gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
 perceptual interpolation, pattern overlay 1.9-6.6.
 Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
-gradient or pattern strokes, gradient glows, angle/reflected/diamond
-gradients, rotated or indexed-colour patterns.
+gradient or pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
 
 Blur: Photoshop's "size" is the reach of a soft edge; we use a Gaussian with
 sigma = size / 2.5 (measured on the corpus drop shadows), after a
@@ -75,7 +74,7 @@ class Effect:
     angle: float = 120.0  # degrees, where the light comes from
     position: str = "outside"  # stroke: "outside", "inside", "center"
     gradient: list | None = None  # [(location 0..1, (r, g, b), alpha 0..1)]
-    gradient_type: str = "linear"  # "linear", "radial"
+    gradient_type: str = "linear"  # "linear", "radial", "reflected", "angle"
     # How colours mix between stops: "classic" (sRGB values), "linear"
     # (linear light) or "perceptual" (Oklab), Photoshop 2022+'s choice.
     gradient_method: str = "classic"
@@ -290,7 +289,8 @@ def _read_one(effect, layer) -> Effect:
         return settings
     if kind == "gradient_overlay":
         settings.gradient = descriptor_gradient(d.get(b"Grad"))
-        settings.gradient_type = {"Lnr": "linear", "Rdl": "radial"}.get(_enum(d, b"Type", "Lnr"))
+        settings.gradient_type = {"Lnr": "linear", "Rdl": "radial", "Rflc": "reflected",
+                                  "Angl": "angle"}.get(_enum(d, b"Type", "Lnr"))
         if settings.gradient_type is None:
             raise UnsupportedFeature("gradient overlay style", _enum(d, b"Type"))
         settings.gradient_method = {"Perc": "perceptual", "Lnr": "linear"}.get(
@@ -432,12 +432,21 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     ys = ys + 0.5 - centre_y
     radians = math.radians(effect.gradient_angle)
     direction = (math.cos(radians), -math.sin(radians))
+    along = xs * direction[0] + ys * direction[1]
     if effect.gradient_type == "linear":
         # The gradient spans the layer box's extent along its direction.
         half = (abs(direction[0]) * (right - left) + abs(direction[1]) * (bottom - top)) / 2
         half = max(half * effect.gradient_scale, 1e-3)
-        position = (xs * direction[0] + ys * direction[1]) / (2 * half) + 0.5
-    else:
+        position = along / (2 * half) + 0.5
+    elif effect.gradient_type == "reflected":
+        # From the centre line out to both edges (0.25 levels on the corpus).
+        half = (abs(direction[0]) * (right - left) + abs(direction[1]) * (bottom - top)) / 2
+        position = np.abs(along) / max(half * effect.gradient_scale, 1e-3)
+    elif effect.gradient_type == "angle":
+        # Sweeps once round the centre, starting along the gradient's angle (unmeasured).
+        sweep = np.arctan2(-ys, xs) - np.float32(radians)
+        position = (sweep % np.float32(2 * math.pi)) / np.float32(2 * math.pi)
+    else:  # radial
         radius = max(max(right - left, bottom - top) / 2 * effect.gradient_scale, 1e-3)
         position = np.sqrt(xs**2 + ys**2) / radius
     position = np.clip(position, 0, 1)

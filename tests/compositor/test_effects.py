@@ -202,3 +202,18 @@ def test_pattern_overlay_tiles_from_the_layer_corner():
     unlinked = Effect("pattern_overlay", pattern=tile, pattern_linked=False)
     stack = render_effects(np.ones((3, 3, 4), np.float32), (11, 20, 14, 23), [unlinked])
     np.testing.assert_allclose(stack.overlays[0].colour[0, 0], [0, 1, 0])
+
+
+def test_reflected_and_angle_gradients():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    reflected = Effect("gradient_overlay", gradient=stops, gradient_type="reflected", gradient_angle=0)
+    stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [reflected])
+    row = stack.overlays[0].colour[0, :, 0]
+    # Centre black, both ends white: |x - 5| / 5 at pixel centres.
+    np.testing.assert_allclose(row, np.abs(np.arange(10) + 0.5 - 5) / 5, atol=2e-3)
+    angle = Effect("gradient_overlay", gradient=stops, gradient_type="angle", gradient_angle=0)
+    stack = render_effects(np.ones((2, 2, 4), np.float32), (0, 0, 2, 2), [angle])
+    colour = stack.overlays[0].colour[..., 0]
+    # Pixel (1, 0) is up-right of the centre: 45 degrees -> 1/8 of the sweep.
+    assert colour[0, 1] == pytest.approx(0.125, abs=2e-3)
+    assert colour[1, 0] == pytest.approx(0.625, abs=2e-3)
