@@ -217,3 +217,15 @@ def test_reflected_and_angle_gradients():
     # Pixel (1, 0) is up-right of the centre: 45 degrees -> 1/8 of the sweep.
     assert colour[0, 1] == pytest.approx(0.125, abs=2e-3)
     assert colour[1, 0] == pytest.approx(0.625, abs=2e-3)
+
+
+def test_gradient_stroke_runs_across_the_strokes_outer_box():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    stroke = Effect("stroke", size=2, position="outside", gradient=stops, gradient_angle=0)
+    stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
+    part = stack.above[0]
+    reach = -stack.box[0]
+    row = part.colour[reach + 1, :, 0]
+    # The stroke's outer box is 8 px wide starting 2 px left of the square.
+    assert row[reach - 2] == pytest.approx(0.5 / 8, abs=2e-3)
+    assert row[reach + 5] == pytest.approx(7.5 / 8, abs=2e-3)

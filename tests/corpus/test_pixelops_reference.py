@@ -443,6 +443,7 @@ EFFECT_CASES = {
     "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.73, 40.3),
     "pattern overlay, 75 % scale": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1252/zendeya_warp.psd", None, 6.64, 82.5),
     "pattern overlay with fill 0": ("psd-tools+psd-tools/tests/psd_files/transparency/fill-opacity.psd", None, 1.94, 35.5),
+    "gradient stroke": ("psd-tools+psd-tools/tests/psd_files/effect-stroke-gradient.psd", "Text", 7.94, 85.0),
     "reflected gradient overlay": ("psd-tools+psd-tools/tests/psd_files/masks.psb", "divider", 0.25, 1.6),
     "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 4.82, 57.1),
 }
