@@ -25,6 +25,7 @@ Interface for the renderer
      Difference layer differences the backdrop twice, as Photoshop shows;
      recolouring the layer before its blend does not match;
    - `above`: inner glow, inner shadow, stroke -- composited over the layer.
+   `effects_reach(effects)` is that margin, for the box a change affects.
 3. `composite_with_effects(...)` does the whole thing for one layer over a
    backdrop crop of `stack.box`; the renderer may use it or reorder the parts.
    Opacity scales the layer and all its effects; fill only the layer pixels.
@@ -384,6 +385,12 @@ def _reach(effect: Effect) -> int:
     return int(math.ceil(effect.size + effect.distance)) + 2
 
 
+def effects_reach(effects: list[Effect]) -> int:
+    """How many pixels `effects` can reach past the layer's box (the margin
+    `render_effects` grows the box by): for re-rendering only what changes."""
+    return max((_reach(e) for e in effects), default=0)
+
+
 def _blur(alpha: np.ndarray, size: float) -> np.ndarray:
     """Soften a (h, w) alpha the way a shadow or glow of `size` px does."""
     if size <= 0:
@@ -523,7 +530,7 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
     left, top, right, bottom = box
     if (bottom - top, right - left) != layer_rgba.shape[:2]:
         raise ValueError(f"box {box} does not match layer pixels {layer_rgba.shape[:2]}")
-    reach = max((_reach(e) for e in effects), default=0)
+    reach = effects_reach(effects)
     padded = np.pad(layer_rgba, ((reach, reach), (reach, reach), (0, 0)))
     stack = EffectStack(box=(left - reach, top - reach, right + reach, bottom + reach),
                         layer_rgba=padded)

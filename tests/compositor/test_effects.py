@@ -229,3 +229,12 @@ def test_gradient_stroke_runs_across_the_strokes_outer_box():
     # The stroke's outer box is 8 px wide starting 2 px left of the square.
     assert row[reach - 2] == pytest.approx(0.5 / 8, abs=2e-3)
     assert row[reach + 5] == pytest.approx(7.5 / 8, abs=2e-3)
+
+
+def test_effects_reach_is_the_margin_render_effects_adds():
+    from compositor.effects import effects_reach
+
+    effects = [Effect("drop_shadow", size=10, distance=5), Effect("stroke", size=3)]
+    stack = render_effects(square(4), (0, 0, 4, 4), effects)
+    assert effects_reach(effects) == -stack.box[0] == 17
+    assert effects_reach([]) == 0
