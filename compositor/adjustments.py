@@ -30,6 +30,7 @@ holds the measured bounds). Mean error in 8-bit levels on the references:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -123,7 +124,7 @@ def natural_cubic_spline(xs, ys, samples: int = 1024) -> np.ndarray:
 
 
 @dataclass
-class Adjustment:
+class Adjustment(ABC):
     """One adjustment layer's settings; subclasses implement `apply`."""
 
     name: ClassVar[str] = "adjustment"
@@ -131,8 +132,9 @@ class Adjustment:
     # could not be measured): the renderer should list it per template.
     approximate: ClassVar[bool] = False
 
-    def apply(self, rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """The adjusted colours of straight float32 RGB (..., 3)."""
 
     def composite(self, mode: str, cb: np.ndarray, ab: np.ndarray, strength: np.ndarray | float):
         """Apply as a layer over the backdrop (cb, ab): the layer's colour is
