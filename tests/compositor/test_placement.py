@@ -230,6 +230,15 @@ def test_pattern_scale_tiles_the_whole_artwork():
     np.testing.assert_allclose(out, np.tile(art, (2, 2, 1)))  # 2 x 2 copies at the art's own size
 
 
+def test_rotate_turns_the_whole_pattern():
+    # 1-px columns, one on, one off; turned a quarter: 1-px rows.
+    options = PlacementOptions(size=(1, 6), pattern=Pattern(spacing=(1, 0)), rotate=90)
+    alpha = place_artwork(solid(6, 1), (6, 6), options)[..., 3]
+    np.testing.assert_array_equal(alpha, np.repeat(alpha[:, :1], 6, axis=1))  # each row uniform
+    assert sorted(alpha[:, 0].tolist()) == [0, 0, 0, 1, 1, 1]
+    assert (np.abs(np.diff(alpha[:, 0])) == 1).all()  # alternating
+
+
 def test_pattern_clipped_to_the_print_area():
     area = PrintAreaPreset("band", size=(6, 2), position=(2, 1))
     options = PlacementOptions(size=(1, 1), print_area=area, pattern=Pattern())
