@@ -215,7 +215,8 @@ class PlacementOptions:
     size: (w, h) 1..30000 content pixels: the placed box's size, overriding
         `fit` (the artwork is stretched to it).
     position: (x, y) -30000..30000: the placed box's top left in content
-        pixels; default: centred in the print area.
+        pixels; default: centred in the print area. Not with `pattern`
+        (whose `offset` moves the tiles).
     print_area: a `PrintAreaPreset`: the box `fit` fills and the placement is
         clipped to; default the whole content.
     pattern: a `Pattern` to tile the artwork; color: a `ColorOverlay`;
@@ -250,6 +251,9 @@ class PlacementOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, cls):
                 raise InvalidOption(name, f"must be a {cls.__name__}, got {value!r}")
+        if self.pattern is not None and self.position is not None:
+            # A pattern has no single box to move: it would be silently ignored.
+            raise InvalidOption("position", "cannot be combined with pattern; use pattern.offset to move the tiles")
 
     @classmethod
     def from_dict(cls, data: dict, presets=()) -> "PlacementOptions":

@@ -371,6 +371,7 @@ def test_blur_is_a_gaussian_with_the_radius_as_sigma():
     (lambda: PlacementOptions(size=(10,)), "size"),
     (lambda: PlacementOptions(position=(0, 1e9)), "position.y"),
     (lambda: PlacementOptions(pattern=Pattern(scale=0)), "pattern.scale"),
+    (lambda: PlacementOptions(pattern=Pattern(), position=(1, 1)), "position"),
     (lambda: PlacementOptions(pattern=Pattern(spacing=-1)), "pattern.spacing.x"),
     (lambda: PlacementOptions(pattern=Pattern(offset=(0, "a"))), "pattern.offset.y"),
     (lambda: ColorOverlay("#GG0000"), "color"),
@@ -400,11 +401,12 @@ def test_bad_values_name_the_field(make, field):
 def test_options_from_json():
     options = PlacementOptions.from_dict({
         "fit": "cover", "rotate": -15, "flip_vertical": True, "size": {"width": 100, "height": 50},
-        "position": [3, 4], "pattern": {"scale": 0.5, "spacing": 4},
+        "position": [3, 4],
         "color": {"hex": "ff0000", "blend_mode": "multiply"}, "adjustment_layers": {"blur": 1.5},
     })
     assert options.size == (100, 50) and options.position == (3, 4)
-    assert options.pattern == Pattern(scale=0.5, spacing=(4, 4))
+    patterned = PlacementOptions.from_dict({"pattern": {"scale": 0.5, "spacing": 4}})
+    assert patterned.pattern == Pattern(scale=0.5, spacing=(4, 4))
     assert options.color.hex == "#FF0000" and options.color.blend_mode == "multiply"
     assert options.adjustment_layers.blur == 1.5 and options.adjustment_layers.opacity == 100
     assert PlacementOptions.from_dict({"color": "#00ff00"}).color == ColorOverlay("#00FF00")
@@ -437,13 +439,13 @@ def test_artwork_of_the_required_size_is_never_enlarged():
 def test_scaled_options_scale_lengths_only():
     options = PlacementOptions(rotate=30, size=(10, 20), position=(1, 2),
                                print_area=PrintAreaPreset("a", (30, 40), (5, 6)),
-                               pattern=Pattern(scale=0.5, spacing=(2, 3), offset=(4, 5)),
                                adjustment_layers=AdjustmentLayers(blur=1.5, brightness=20))
     twice = scaled_options(options, 2)
     assert twice.size == (20, 40) and twice.position == (2, 4) and twice.rotate == 30
     assert twice.print_area.size == (60, 80) and twice.print_area.position == (10, 12)
-    assert twice.pattern.spacing == (4, 6) and twice.pattern.offset == (8, 10) and twice.pattern.scale == 0.5
     assert twice.adjustment_layers.blur == 3 and twice.adjustment_layers.brightness == 20
+    tiled = scaled_options(PlacementOptions(pattern=Pattern(scale=0.5, spacing=(2, 3), offset=(4, 5))), 2)
+    assert tiled.pattern.spacing == (4, 6) and tiled.pattern.offset == (8, 10) and tiled.pattern.scale == 0.5
 
 
 def test_placing_artwork_bytes_decodes_only_what_the_placement_needs():
