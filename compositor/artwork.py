@@ -120,25 +120,31 @@ def clear_artwork_cache() -> None:
 
 def _decode(data: bytes, target, max_pixels: int) -> Artwork:
     image = _open(data, max_pixels)
-    orientation = _exif_orientation(image)
-    upright_size = image.size[::-1] if orientation in _SIDEWAYS else image.size
-    stored_target = target[::-1] if target and orientation in _SIDEWAYS else target
-    full_width = image.size[0]
+    full_size = image.size  # as stored
     # Cameras' multi-picture JPEGs (MPO) are JPEGs: Pillow reads the first picture.
     fmt = "JPEG" if image.format == "MPO" else image.format
 
-    if fmt == "JPEG" and stored_target:
-        image.draft(None, stored_target)  # DCT scaling: 1/2, 1/4 or 1/8, never below the target
+    if fmt == "JPEG" and target:
+        # JPEG's EXIF comes before the pixels, so the orientation is known
+        # before decoding: DCT scaling by 1/2, 1/4 or 1/8, never below the target.
+        image.draft(None, _stored(target, _exif_orientation(image)))
     _load(image)
+    orientation = _exif_orientation(image)  # PNG and WebP may keep EXIF after the pixels
     image = _plain_mode(image)
-    image = _reduce(image, stored_target)
-    reduced_by = max(1, round(full_width / image.size[0]))
+    image = _reduce(image, _stored(target, orientation))
+    reduced_by = max(1, round(full_size[0] / image.size[0]))
     image, profile = _to_srgb(image)
     if orientation in _UPRIGHT:
         image = image.transpose(_UPRIGHT[orientation])
     rgba = _to_float_rgba(image)
     rgba.setflags(write=False)
+    upright_size = full_size[::-1] if orientation in _SIDEWAYS else full_size
     return Artwork(rgba, fmt, tuple(upright_size), reduced_by, profile)
+
+
+def _stored(target, orientation: int):
+    """A target size for the upright image, as a size in the stored pixels."""
+    return target[::-1] if target and orientation in _SIDEWAYS else target
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:

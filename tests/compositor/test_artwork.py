@@ -144,6 +144,17 @@ def test_exif_orientation_6_turns_the_image_upright():
     assert rgba[2:8, 2:8, 0].mean() < 0.05  # top left: black
 
 
+def test_exif_orientation_in_png_and_webp():
+    pixels = np.zeros((2, 3, 3), np.uint8)
+    pixels[0, 0] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 8  # displaying needs 90 degrees anticlockwise: top-left goes bottom-left
+    for fmt, options in (("PNG", {}), ("WEBP", {"lossless": True})):
+        rgba = load_artwork(encode(Image.fromarray(pixels), fmt, exif=exif.tobytes(), **options)).rgba
+        assert rgba.shape[:2] == (3, 2), fmt
+        assert np.argwhere(rgba[..., 0] > 0.5).tolist() == [[2, 0]], fmt
+
+
 def test_exif_orientation_3_turns_it_half_way():
     rgba = load_artwork(marked_jpeg(3)).rgba
     assert rgba.shape[:2] == (20, 30)
