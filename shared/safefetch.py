@@ -20,13 +20,15 @@ messages name the URL, with secrets in it masked, and the reason.
 """
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlencode, urljoin
 
 import certifi
@@ -151,7 +153,12 @@ class FetchPolicy:
         try:
             return cls(**values)
         except ValueError as exc:
-            raise ValueError(f"fetch settings from the environment: {exc}") from None
+            # Validation messages start with the field's name; say which variable set it.
+            message = str(exc)
+            for variable, name, _ in _ENV_VARIABLES:
+                if message.startswith(name + " "):
+                    message = f"{variable}: {message}"
+            raise ValueError(message) from None
 
 
 def _split_list(raw: str) -> list[str]:
@@ -193,7 +200,7 @@ def _parse_network(value: str | IPNetwork) -> IPNetwork:
         # strict: "10.0.5.1/24" is probably a typo for 10.0.5.0/24 (or /32); say so.
         return ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
-        raise ValueError(f"allow_networks: {value!r} is not a network in CIDR form ({exc})") from None
+        raise ValueError(f"allow_networks entry {value!r} is not a network in CIDR form ({exc})") from None
 
 
 def _normalise_host(host: str) -> str:
@@ -473,8 +480,7 @@ def _open_connection(target: _Target, policy: FetchPolicy, deadline: _Deadline) 
     for address in target.addresses:
         if deadline.expired or deadline.remaining() == 0:
             break
-        timeout = urllib3.Timeout(connect=min(policy.connect_timeout, deadline.remaining()),
-                                  read=policy.read_timeout)
+        timeout = min(policy.connect_timeout, deadline.remaining())
         if target.scheme == "https":
             connection = urllib3.connection.HTTPSConnection(
                 str(address), target.port, timeout=timeout,
@@ -486,6 +492,8 @@ def _open_connection(target: _Target, policy: FetchPolicy, deadline: _Deadline) 
         try:
             connection.connect()
             deadline.watch(connection)
+            # From now on each socket operation waits at most read_timeout.
+            connection.timeout = policy.read_timeout
             return connection
         except _NETWORK_ERRORS as exc:
             connection.close()
@@ -497,7 +505,8 @@ def _open_connection(target: _Target, policy: FetchPolicy, deadline: _Deadline) 
 
 # What a failed connection, TLS handshake or exchange can raise. CertificateError is
 # a ValueError raised by urllib3's own host name check.
-_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError, CertificateError)
+# HTTPException: a server sending garbage instead of HTTP (or cut off mid-line).
+_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, CertificateError)
 
 
 def _describe(exc: BaseException) -> str:
@@ -506,8 +515,10 @@ def _describe(exc: BaseException) -> str:
     return text.split(">: ", 1)[-1]
 
 
-def _send(target: _Target, method: str, headers: Mapping[str, str], body: bytes | None,
-          policy: FetchPolicy, deadline: _Deadline) -> urllib3.response.HTTPResponse:
+@contextmanager
+def _exchange(target: _Target, method: str, headers: Mapping[str, str], body: bytes | None,
+              policy: FetchPolicy, deadline: _Deadline) -> Iterator[urllib3.response.HTTPResponse]:
+    """Send one request to the target's checked address; yield the response, unread."""
     connection = _open_connection(target, policy, deadline)
     all_headers = urllib3.HTTPHeaderDict(headers)
     all_headers["Host"] = target.host_header
@@ -515,15 +526,19 @@ def _send(target: _Target, method: str, headers: Mapping[str, str], body: bytes 
     # One request per connection: nothing is reused for another user's URL.
     all_headers["Connection"] = "close"
     try:
-        connection.request(method, target.request_uri, body=body, headers=all_headers,
-                           preload_content=False, decode_content=True)
-        return connection.getresponse()
-    except _NETWORK_ERRORS as exc:
-        if deadline.expired:
-            raise DownloadFailed(target.url, f"no answer within the total time limit of {deadline.seconds:g} s") from None
-        raise DownloadFailed(target.url, f"request failed ({_describe(exc)})") from None
+        try:
+            connection.request(method, target.request_uri, body=body, headers=all_headers,
+                               preload_content=False, decode_content=True)
+            response = connection.getresponse()
+        except _NETWORK_ERRORS as exc:
+            if deadline.expired:
+                raise DownloadFailed(target.url, f"no answer within the total time limit of {deadline.seconds:g} s") from None
+            raise DownloadFailed(target.url, f"request failed ({_describe(exc)})") from None
+        try:
+            yield response
+        finally:
+            response.close()
     finally:
-        # The response holds its own reference to the socket and closes it when closed.
         connection.close()
 
 
@@ -561,8 +576,7 @@ def fetch(url: str, policy: FetchPolicy, *, max_bytes: int, resolver: Resolver =
                 if hop == 0:
                     raise
                 raise type(exc)(url, f"redirected to {exc.url}, and {exc.reason}") from None
-            response = _send(target, "GET", headers, None, policy, deadline)
-            try:
+            with _exchange(target, "GET", headers, None, policy, deadline) as response:
                 if response.status in _REDIRECT_STATUSES:
                     location = response.headers.get("Location")
                     if not location:
@@ -576,8 +590,6 @@ def fetch(url: str, policy: FetchPolicy, *, max_bytes: int, resolver: Resolver =
                 if content_type:
                     content_type = content_type.split(";", 1)[0].strip().lower() or None
                 return Fetched(content=content, content_type=content_type, final_url=current)
-            finally:
-                response.close()
         raise DownloadFailed(url, f"more than {policy.max_redirects} redirects")
 
 
@@ -625,13 +637,10 @@ def post_json(url: str, body: bytes, headers: Mapping[str, str], policy: FetchPo
     target = _resolve(_parse(url, policy), policy, resolver)
     with _Deadline(policy.total_timeout) as deadline:
         all_headers = {"Content-Type": "application/json", **headers, "Content-Length": str(len(body))}
-        response = _send(target, "POST", all_headers, body, policy, deadline)
-        try:
+        with _exchange(target, "POST", all_headers, body, policy, deadline) as response:
             elapsed = time.monotonic() - started
             try:
                 response.read(_WEBHOOK_RESPONSE_BYTES)
             except _NETWORK_ERRORS:
                 pass  # the status is what counts
             return Delivered(status=response.status, elapsed=elapsed)
-        finally:
-            response.close()
