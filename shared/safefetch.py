@@ -125,6 +125,9 @@ class FetchPolicy:
     ca_bundle: str | None = None
 
     def __post_init__(self):
+        for name in ("allow_networks", "allow_hosts", "allowed_schemes"):
+            if isinstance(getattr(self, name), str):  # would be read letter by letter
+                raise ValueError(f"{name} must be a list of entries, not the string {getattr(self, name)!r}")
         # Frozen: normalise through object.__setattr__ so callers may pass plain strings.
         object.__setattr__(self, "allowed_schemes", frozenset(s.lower() for s in self.allowed_schemes))
         object.__setattr__(self, "allow_networks", tuple(_parse_network(n) for n in self.allow_networks))

@@ -7,6 +7,7 @@ assert there were none. Host names are resolved by resolvers passed in, never DN
 """
 from __future__ import annotations
 
+import gzip
 import http.server
 import shutil
 import socket
@@ -85,6 +86,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             chunk = b"x" * 10_000
             chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(LARGE_SIZE // len(chunk)))
             self._respond("200 OK", {"Transfer-Encoding": "chunked"}, chunks + b"0\r\n\r\n")
+        elif path == "/gzip-bomb":
+            # 20 MB of zeros in about 20 kB: what counts is what it decodes to.
+            bomb = gzip.compress(bytes(20 * 1024 * 1024))
+            self._respond("200 OK", {"Content-Encoding": "gzip", "Content-Length": str(len(bomb))}, bomb)
         elif path == "/endless":
             # Never ends on its own; the client must stop reading at its cap.
             self._respond("200 OK", {"Connection": "close"})
@@ -229,6 +234,11 @@ def test_declared_length_over_the_cap_is_refused_unread(server, connections):
 def test_cap_is_enforced_while_streaming_without_content_length(server, connections, path):
     with pytest.raises(TooLarge, match=path):
         fetch(url(server, path), LOOPBACK, max_bytes=50_000, resolver=no_dns)
+
+
+def test_the_cap_counts_decoded_bytes_of_a_compressed_body(server, connections):
+    with pytest.raises(TooLarge):
+        fetch(url(server, "/gzip-bomb"), LOOPBACK, max_bytes=1024 * 1024, resolver=no_dns)
 
 
 @pytest.mark.parametrize("path", ["/large-with-length", "/large-close-delimited", "/large-chunked"])
@@ -587,6 +597,11 @@ def test_from_env_reads_every_setting():
     assert (policy.connect_timeout, policy.read_timeout, policy.total_timeout) == (2.5, 7, 30)
     assert (policy.max_redirects, policy.max_asset_bytes, policy.max_psd_bytes) == (2, 1000, 2000)
     assert (policy.user_agent, policy.ca_bundle) == ("farm/1", "/etc/ssl/internal.pem")
+
+
+def test_a_single_string_is_not_taken_for_a_list():
+    with pytest.raises(ValueError, match="allow_networks must be a list"):
+        FetchPolicy(allow_networks="10.0.0.0/8")
 
 
 def test_from_env_defaults():
