@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import math
 import os
 import socket
 import threading
@@ -102,7 +103,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Every limit on outgoing requests made for users, in one place (README, "Limits")."""
+    """Every limit on outgoing requests made for users, in one place (README, "Limits and hostile input")."""
 
     allowed_schemes: frozenset[str] = frozenset({"http", "https"})
     # On-premises sources: addresses in these networks are allowed although private,
@@ -136,8 +137,9 @@ class FetchPolicy:
         if unknown:
             raise ValueError(f"allowed_schemes may only hold http and https, not {sorted(unknown)}")
         for name in ("connect_timeout", "read_timeout", "total_timeout", "max_asset_bytes", "max_psd_bytes"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
         if self.max_redirects < 0:
             raise ValueError(f"max_redirects must be 0 or more, got {self.max_redirects!r}")
 
@@ -342,8 +344,10 @@ def _literal_address(host: str) -> IPAddress | None:
 
 def _parse(url: str, policy: FetchPolicy) -> _Target:
     """Check what can be checked without the network: scheme, credentials, host, port."""
-    if not isinstance(url, str) or not url.strip():
-        raise URLNotAllowed(str(url), "the URL is empty")
+    if not isinstance(url, str):
+        raise URLNotAllowed(repr(url), f"the URL must be text, not {type(url).__name__}")
+    if not url.strip():
+        raise URLNotAllowed(url, "the URL is empty")
     url = url.strip()
     try:
         parts = parse_url(url)

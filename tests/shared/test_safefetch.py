@@ -462,6 +462,7 @@ def test_public_addresses_are_allowed(address):
     ("http://example.com:0/", "port 0"),
     ("http://exa mple.com/", "not a valid URL"),
     ("", "empty"),
+    (None, "must be text, not NoneType"),
 ])
 def test_malformed_urls_are_refused(connections, bad, reason):
     with pytest.raises(URLNotAllowed, match=reason):
@@ -617,6 +618,7 @@ def test_from_env_defaults():
     ("MOCKFARM_FETCH_ALLOW_NETWORKS", "intranet", "intranet"),
     ("MOCKFARM_FETCH_TIMEOUT", "soon", "seconds"),
     ("MOCKFARM_FETCH_TIMEOUT", "0", "positive"),
+    ("MOCKFARM_FETCH_READ_TIMEOUT", "inf", "positive"),
     ("MOCKFARM_FETCH_MAX_REDIRECTS", "-1", "0 or more"),
     ("MOCKFARM_MAX_PSD_BYTES", "500MB", "whole number"),
 ])
