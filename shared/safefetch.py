@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlencode, urljoin
 
@@ -317,7 +317,7 @@ class _Target:
     host: str           # as written in the URL (lowercase, IDNA); the TLS name and Host header
     port: int
     request_uri: str    # path and query, percent-encoded
-    addresses: tuple[IPAddress, ...] = field(default=())  # checked, in the resolver's order
+    addresses: tuple[IPAddress, ...] = ()  # checked, in the resolver's order
 
     @property
     def host_header(self) -> str:
