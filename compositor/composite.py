@@ -1,0 +1,420 @@
+"""The layer-tree renderer: draws a Template the way Photoshop composites it.
+
+Pixels are float32 in [0, 1], straight (non-premultiplied) colour, in the
+document's own colour space (RGB, CMYK as stored, grayscale, Lab...), as
+Photoshop composites there; `to_pil` converts the result to an image at the end.
+
+Everything is drawn inside one `region` (a box in canvas pixels): a render that
+only changes a smart object passes that object's reach as the region and pastes
+the result over a composite made once at ingest (see `affected_box`).
+
+The compositing equation is the W3C/PDF one Photoshop follows:
+    as = pixel alpha * mask * opacity * fill
+    ao = as + ab (1 - as)
+    co = [as ((1 - ab) cs + ab B(cb, cs)) + (1 - as) ab cb] / ao
+Groups are isolated (children drawn on transparent, then blended as one layer)
+unless pass-through; clipped layers are drawn inside their base's alpha.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from psd_tools.api import pil_io
+from psd_tools.api.utils import get_color_channels
+from psd_tools.composite import paint, utils as pt_utils, vector
+from psd_tools.composite.widen import make_widen
+from psd_tools.constants import BlendMode, ColorMode
+
+from compositor.model import Box, LayerNode, Template, TemplateError
+
+SMART_OBJECT_MODES = ("cached", "rerender")
+
+
+# --- boxes -----------------------------------------------------------------
+
+def intersect(a: Box, b: Box) -> Box:
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[0] < box[2] and box[1] < box[3] else (0, 0, 0, 0)
+
+
+def is_empty(box: Box) -> bool:
+    return box[0] >= box[2] or box[1] >= box[3]
+
+
+def paste(region: Box, box: Box, values: np.ndarray, background: float = 0.0) -> np.ndarray:
+    """`values` (covering `box`) placed on an array covering `region`, `background` elsewhere."""
+    height, width = region[3] - region[1], region[2] - region[0]
+    out = np.full((height, width, values.shape[2]), background, dtype=np.float32)
+    inter = intersect(region, box)
+    if is_empty(inter):
+        return out
+    out[inter[1] - region[1]:inter[3] - region[1], inter[0] - region[0]:inter[2] - region[0]] = \
+        values[inter[1] - box[1]:inter[3] - box[1], inter[0] - box[0]:inter[2] - box[0]]
+    return out
+
+
+# --- blending: the one place that chooses the blend-mode implementation --------
+
+def _blend_function(mode: BlendMode, color_mode: ColorMode):
+    """B(cb, cs) for a blend mode.
+
+    Uses `compositor.blend` when present; until then the blend functions psd-tools
+    ships (the same W3C formulas).
+    """
+    try:
+        from compositor import blend as our_blend  # noqa: PLC0415
+    except ImportError:
+        our_blend = None
+    if our_blend is not None and color_mode in (ColorMode.RGB, ColorMode.GRAYSCALE):
+        return lambda cb, cs: our_blend.blend(mode, cb, cs)
+    from psd_tools.composite.blend import get_blend_func  # noqa: PLC0415
+    return get_blend_func(mode, color_mode)
+
+
+def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarray,
+                   blend) -> tuple[np.ndarray, np.ndarray]:
+    """The W3C compositing equation on straight colour; returns (co, ao)."""
+    ao = as_ + ab * (1.0 - as_)
+    mixed = (1.0 - ab) * cs + ab * blend(cb, cs)
+    premultiplied = as_ * mixed + (1.0 - as_) * ab * cb
+    co = np.divide(premultiplied, ao, out=np.array(cs, dtype=np.float32, copy=True),
+                   where=ao > 0)
+    return np.clip(co, 0.0, 1.0, out=co).astype(np.float32, copy=False), ao.astype(np.float32)
+
+
+# --- the render --------------------------------------------------------------
+
+@dataclass
+class Canvas:
+    """What has been drawn so far inside `box`: straight colour and alpha."""
+
+    box: Box
+    color: np.ndarray  # (h, w, C)
+    alpha: np.ndarray  # (h, w, 1)
+
+    @classmethod
+    def blank(cls, box: Box, channels: int, color: float = 1.0) -> "Canvas":
+        h, w = box[3] - box[1], box[2] - box[0]
+        return cls(box, np.full((h, w, channels), color, np.float32), np.zeros((h, w, 1), np.float32))
+
+    def copy(self) -> "Canvas":
+        return Canvas(self.box, self.color.copy(), self.alpha.copy())
+
+
+@dataclass
+class RenderResult:
+    box: Box
+    color: np.ndarray  # (h, w, C) straight, document colour space
+    alpha: np.ndarray  # (h, w, 1)
+    unsupported: list[str] = field(default_factory=list)
+
+
+class Renderer:
+    """Draws one Template. Keeps what can be reused between renders (warp maps)."""
+
+    def __init__(self, template: Template, smart_objects: str = "cached"):
+        if smart_objects not in SMART_OBJECT_MODES:
+            raise ValueError(f"smart_objects must be one of {SMART_OBJECT_MODES}, got {smart_objects!r}")
+        self.template = template
+        self.smart_objects = smart_objects
+        self.psd = template.psd
+        self.channels = get_color_channels(self.psd)
+        self._widen = make_widen(self.psd)
+        self._notes: list[str] = []
+        self._warp_cache: dict = {}
+        self._artwork: dict[str, np.ndarray] = {}
+
+    # public ---------------------------------------------------------------
+
+    def render(self, region: Box | None = None,
+               artwork: dict[str, np.ndarray] | None = None) -> RenderResult:
+        """Composite the whole tree inside `region` (default: the canvas).
+
+        `artwork` maps smart-object names to straight RGBA float32 images that
+        replace the objects' content (re-rendered through their transform).
+        """
+        region = intersect(region or self.template.canvas_box, self.template.canvas_box)
+        if is_empty(region):
+            raise TemplateError(f"render region {region} is empty or outside the canvas")
+        self._notes = []
+        self._artwork = dict(artwork or {})
+        known = {n.name for n in self.template.smart_objects}
+        for name in self._artwork:
+            if name not in known:
+                self.template.find(name)  # raises with the list of names
+        canvas = Canvas.blank(region, self.channels)
+        for node in self.template.layers:
+            self._draw(node, canvas)
+        return RenderResult(region, canvas.color, canvas.alpha, list(dict.fromkeys(self._notes)))
+
+    # tree -----------------------------------------------------------------
+
+    def _draw(self, node: LayerNode, canvas: Canvas) -> None:
+        if not node.visible:
+            return
+        if node.kind == "adjustment":
+            self._draw_adjustment(node, canvas)
+            return
+        if node.pass_through and not node.clip_layers:
+            self._draw_pass_through(node, canvas)
+            return
+        if not node.is_group and is_empty(intersect(node.box, canvas.box)):
+            return
+        source = self._source(node, canvas)
+        if source is None:
+            return
+        color, alpha = source
+        if node.clip_layers:
+            color = self._draw_clipped(node, color, alpha, canvas.box)
+        coverage = self._mask(node, canvas.box)
+        alpha = alpha * coverage * (node.opacity * node.fill_opacity)
+        mode = BlendMode.NORMAL if node.blend_mode in (BlendMode.PASS_THROUGH, BlendMode.DISSOLVE) \
+            else node.blend_mode
+        canvas.color, canvas.alpha = composite_over(
+            canvas.color, canvas.alpha, color, alpha,
+            _blend_function(mode, self.template.color_mode))
+
+    def _source(self, node: LayerNode, canvas: Canvas):
+        """(colour, alpha) of a node over the canvas box, before mask and opacity."""
+        if node.is_group:
+            inner = Canvas.blank(canvas.box, self.channels)
+            if node.pass_through:  # a pass-through base of a clipping group
+                inner = canvas.copy()
+            for child in node.children:
+                self._draw(child, inner)
+            return inner.color, inner.alpha
+        if node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork):
+            warped = self._smart_object_pixels(node, canvas.box)
+            if warped is not None:
+                return warped
+        return self._layer_pixels(node, canvas.box)
+
+    def _draw_pass_through(self, node: LayerNode, canvas: Canvas) -> None:
+        """Children straight onto the live backdrop, then mixed back by opacity and mask."""
+        before = canvas.copy()
+        group_alpha = Canvas.blank(canvas.box, 1)  # coverage the children add
+        for child in node.children:
+            self._draw(child, canvas)
+            self._track_coverage(child, group_alpha)
+        m = self._mask(node, canvas.box) * (node.opacity * node.fill_opacity)
+        if np.all(m == 1.0):
+            return
+        # C·ao = (1-m)·ab·Cb + m·aG·G, with aG the alpha after the children.
+        ab, cb = before.alpha, before.color
+        ag, g = canvas.alpha, canvas.color
+        ao = (1.0 - m) * ab + m * ag
+        premultiplied = (1.0 - m) * ab * cb + m * ag * g
+        canvas.color = np.divide(premultiplied, ao, out=g.copy(), where=ao > 0).astype(np.float32)
+        canvas.alpha = ao.astype(np.float32)
+
+    def _track_coverage(self, child: LayerNode, coverage: Canvas) -> None:
+        # Only needed for the pass-through mix, which uses the canvas alpha
+        # directly; kept as a hook for knockout later.
+        return None
+
+    def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
+        """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""
+        inner = Canvas(box, self._widen(color, self.channels), alpha.copy())
+        for clipped in base.clip_layers:
+            self._draw(clipped, inner)
+        return inner.color
+
+    # layer content ----------------------------------------------------------
+
+    def _layer_pixels(self, node: LayerNode, box: Box):
+        layer = node.layer
+        color = layer.numpy("color")
+        shape = layer.numpy("shape")
+        if not layer.has_pixels() and pt_utils.has_fill(layer):
+            color, shape = paint.create_fill(layer, layer.bbox)
+            if shape is None and color is not None:
+                shape = np.ones(color.shape[:2] + (1,), np.float32)
+        if color is None:
+            return None
+        lbox = tuple(layer.bbox)
+        color = self._widen(paste(box, lbox, color.astype(np.float32), 1.0), self.channels)
+        if shape is None:
+            shape = np.ones(color.shape[:2] + (1,), np.float32)
+            shape = paste(box, lbox, np.ones((lbox[3] - lbox[1], lbox[2] - lbox[0], 1), np.float32))
+        else:
+            shape = paste(box, lbox, shape.astype(np.float32))
+        if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
+            shape = shape * 0.0
+        return color, shape
+
+    def _smart_object_pixels(self, node: LayerNode, box: Box):
+        """The smart object re-rendered from its content (or the user's artwork)."""
+        if self.template.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE):
+            self._notes.append(f"layer {node.name!r}: smart object in a "
+                               f"{self.template.color_mode.name} document drawn from cache")
+            return None
+        try:
+            from compositor.smartobjects import build_warp_map, read_smart_object, warp_content  # noqa
+        except ImportError:
+            self._notes.append(f"layer {node.name!r}: smart-object re-rendering not available, drawn from cache")
+            return None
+        so = self._warp_cache.get(("so", node.name, id(node)))
+        if so is None:
+            so = read_smart_object(node.layer, self.psd)
+            self._warp_cache[("so", node.name, id(node))] = so
+        content = self._artwork.get(node.name)
+        if content is None:
+            content = so.content
+        if content is None:
+            self._notes.extend(f"layer {node.name!r}: {u}" for u in so.unsupported)
+            self._notes.append(f"layer {node.name!r}: smart object content not decodable, drawn from cache")
+            return None
+        size = (content.shape[1], content.shape[0])
+        key = ("map", id(node), size)
+        warp_map = self._warp_cache.get(key)
+        if warp_map is None:
+            warp_map = build_warp_map(so, (self.template.width, self.template.height), content_size=size)
+            self._warp_cache[key] = warp_map
+        for note in so.unsupported:
+            self._notes.append(f"layer {node.name!r}: {note}")
+        pixels = warp_content(warp_map, content)
+        color, alpha = pixels[..., :3], pixels[..., 3:4]
+        if self.template.color_mode == ColorMode.GRAYSCALE:
+            # Photoshop converts placed RGB content with the document's gray profile;
+            # the Rec.601 luma is the closest colour-managed-free stand-in.
+            color = color @ np.array([[0.299], [0.587], [0.114]], np.float32)
+        return paste(box, warp_map.box, color, 1.0), paste(box, warp_map.box, alpha)
+
+    def _mask(self, node: LayerNode, box: Box):
+        """Raster mask times vector mask (where Photoshop applies it), over `box`."""
+        layer = node.layer
+        coverage = 1.0
+        mask = node.mask
+        if mask is not None and not mask.disabled:
+            values = layer.numpy("mask")
+            if values is not None:
+                coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
+            elif mask.background < 1.0:
+                coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)
+            coverage = mask.density * coverage + (1.0 - mask.density)
+        if node.has_vector_mask and layer.vector_mask is not None and not layer.vector_mask.disabled \
+                and not node.is_group and self._vector_mask_not_in_pixels(layer):
+            coverage = coverage * vector.draw_vector_mask(layer, box)
+            density = None
+            if layer.mask is not None and layer.mask.parameters:
+                density = layer.mask.parameters.vector_mask_density
+            if density is not None:
+                coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
+        if node.is_group and node.has_vector_mask and layer.vector_mask is not None \
+                and not layer.vector_mask.disabled:
+            coverage = coverage * vector.draw_vector_mask(layer, box)
+        return coverage
+
+    @staticmethod
+    def _vector_mask_not_in_pixels(layer) -> bool:
+        # A shape or fill layer's cached pixels already carry its path, and a
+        # pixel layer whose mask is only vector-derived has it baked in too;
+        # otherwise the path still has to cut the pixels.
+        if not layer.has_pixels():
+            return True
+        return not pt_utils.has_fill(layer) and layer.mask is not None and not layer.mask.has_real()
+
+    # adjustments ------------------------------------------------------------
+
+    def _draw_adjustment(self, node: LayerNode, canvas: Canvas) -> None:
+        adjust = self._adjustment_function(node)
+        if adjust is None:
+            return
+        adjusted = adjust(canvas.color)
+        if node.clip_layers:
+            adjusted = self._draw_clipped(node, adjusted, canvas.alpha, canvas.box)
+        amount = self._mask(node, canvas.box) * (node.opacity * node.fill_opacity)
+        blend = _blend_function(node.blend_mode if node.blend_mode != BlendMode.PASS_THROUGH
+                                else BlendMode.NORMAL, self.template.color_mode)
+        blended = blend(canvas.color, self._widen(adjusted, self.channels))
+        canvas.color = np.clip(canvas.color + amount * (blended - canvas.color), 0.0, 1.0).astype(np.float32)
+
+    def _adjustment_function(self, node: LayerNode):
+        """A function rgb -> rgb for an adjustment layer, or None (noted as unsupported)."""
+        where = f"layer {node.name!r}"
+        try:
+            from compositor.adjustments import read_adjustment  # noqa: PLC0415
+            from compositor.errors import UnsupportedFeature  # noqa: PLC0415
+        except ImportError:
+            read_adjustment = None
+        if read_adjustment is not None and self.template.color_mode == ColorMode.RGB:
+            try:
+                adjustment = read_adjustment(node.layer)
+            except UnsupportedFeature as exc:
+                self._notes.append(f"{where}: {exc}")
+                return None
+            return adjustment.apply
+        # Until our own adjustments exist: the ones psd-tools implements.
+        from psd_tools.composite.adjustments import ADJUSTMENT_FUNC  # noqa: PLC0415
+        function = ADJUSTMENT_FUNC.get(node.adjustment_kind)
+        if function is None or getattr(node.layer, "_data", None) is None or \
+                self.template.color_mode not in (ColorMode.RGB, ColorMode.CMYK, ColorMode.GRAYSCALE):
+            self._notes.append(f"{where}: adjustment {node.adjustment_kind} not applied")
+            return None
+        color_mode, layer = self.template.color_mode, node.layer
+        return lambda color: function(color, color_mode, layer)
+
+
+def render(template: Template, *, smart_objects: str = "cached", region: Box | None = None,
+           artwork: dict[str, np.ndarray] | None = None) -> RenderResult:
+    """One-shot render of a template (see `Renderer` to reuse warp maps between renders)."""
+    return Renderer(template, smart_objects).render(region=region, artwork=artwork)
+
+
+def affected_box(template: Template, name: str) -> Box:
+    """The canvas box a smart object's content can change: its layer box, grown by its effects.
+
+    A render that only swaps this object's artwork recomposites this box and
+    pastes it over the ingest-time composite.
+    """
+    node = template.find(name)
+    left, top, right, bottom = node.box
+    try:
+        from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
+        so = read_smart_object(node.layer, template.psd)
+        wbox = build_warp_map(so, (template.width, template.height)).box
+        left, top, right, bottom = min(left, wbox[0]), min(top, wbox[1]), max(right, wbox[2]), max(bottom, wbox[3])
+    except ImportError:
+        pass
+    # Effects (shadows, glows, strokes) reach outside the layer; until they are
+    # measured, redraw the whole canvas for layers that have any.
+    if node.effects:
+        return template.canvas_box
+    return intersect((left, top, right, bottom), template.canvas_box)
+
+
+# --- output -----------------------------------------------------------------
+
+def to_pil(template: Template, result: RenderResult) -> Image.Image:
+    """The render as a PIL image converted like Photoshop's own composite is read.
+
+    RGB and grayscale keep their alpha (RGBA / LA); other modes have no alpha
+    variant in PIL and are flattened over white in their own colour space, then
+    CMYK and Lab go through the document's ICC profile to RGB.
+    """
+    color, alpha = result.color, result.alpha
+    mode = template.color_mode
+    keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
+    if not keeps_alpha:
+        color = color * alpha + 1.0 * (1.0 - alpha)
+    pixels = np.round(np.clip(color, 0.0, 1.0) * 255.0).astype(np.uint8)
+    alpha8 = np.round(np.clip(alpha[..., 0], 0.0, 1.0) * 255.0).astype(np.uint8)
+    if mode == ColorMode.RGB or mode == ColorMode.INDEXED:
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
+    elif mode in (ColorMode.GRAYSCALE, ColorMode.BITMAP, ColorMode.MULTICHANNEL, ColorMode.DUOTONE):
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., 0]), "L")
+    elif mode == ColorMode.CMYK:
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., :4]), "CMYK")
+    elif mode == ColorMode.LAB:
+        # Band by band: PIL's LAB raw mode would read a/b as signed.
+        image = Image.merge("LAB", [Image.fromarray(np.ascontiguousarray(pixels[..., i]), "L")
+                                    for i in range(3)])
+    else:
+        raise TemplateError(f"colour mode {mode.name} cannot be converted to an image")
+    if mode == ColorMode.INDEXED:
+        keeps_alpha = True
+    image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
+                                template.icc_profile)
+    return image
