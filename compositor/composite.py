@@ -88,19 +88,45 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 
 @dataclass
 class Canvas:
-    """What has been drawn so far inside `box`: straight colour and alpha."""
+    """What has been drawn so far inside `box`: straight colour and alpha.
+
+    `coverage` is the alpha the layers drawn on this canvas added by themselves
+    (the backdrop it was seeded with excluded): a group's own opacity.
+    `isolate_adjustments` makes adjustment layers reach only that coverage, as
+    in a pass-through group that Photoshop composites as one layer.
+    """
 
     box: Box
     color: np.ndarray  # (h, w, C)
     alpha: np.ndarray  # (h, w, 1)
+    coverage: np.ndarray  # (h, w, 1)
+    isolate_adjustments: bool = False
 
     @classmethod
     def blank(cls, box: Box, channels: int, color: float = 1.0) -> "Canvas":
         h, w = box[3] - box[1], box[2] - box[0]
-        return cls(box, np.full((h, w, channels), color, np.float32), np.zeros((h, w, 1), np.float32))
+        return cls(box, np.full((h, w, channels), color, np.float32),
+                   np.zeros((h, w, 1), np.float32), np.zeros((h, w, 1), np.float32))
 
-    def copy(self) -> "Canvas":
-        return Canvas(self.box, self.color.copy(), self.alpha.copy())
+    def seeded(self) -> "Canvas":
+        """A canvas showing this one's pixels as backdrop, with nothing drawn on it yet."""
+        return Canvas(self.box, self.color.copy(), self.alpha.copy(),
+                      np.zeros_like(self.coverage), self.isolate_adjustments)
+
+    def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
+        """Composite a source (straight colour, alpha) onto this canvas."""
+        self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
+        self.coverage = (self.coverage + alpha * (1.0 - self.coverage)).astype(np.float32)
+
+    def isolated_color(self, backdrop: "Canvas") -> np.ndarray:
+        """The colour that, put with alpha `coverage` over `backdrop`, gives this canvas.
+
+        Undoes the backdrop a group was drawn over, so the group can be
+        composited as one layer: Cs = (C·a − (1 − ag)·ab·Cb) / ag.
+        """
+        premultiplied = self.color * self.alpha - (1.0 - self.coverage) * backdrop.alpha * backdrop.color
+        color = np.divide(premultiplied, self.coverage, out=self.color.copy(), where=self.coverage > 0)
+        return np.clip(color, 0.0, 1.0).astype(np.float32)
 
 
 @dataclass
@@ -157,10 +183,13 @@ class Renderer:
         if node.kind == "adjustment":
             self._draw_adjustment(node, canvas)
             return
-        if node.pass_through and not node.clip_layers:
+        if node.pass_through and not node.clip_layers and node.fill_opacity == 1.0:
             self._draw_pass_through(node, canvas)
             return
-        if not node.is_group and is_empty(intersect(node.box, canvas.box)):
+        if not node.is_group and is_empty(intersect(node.box, canvas.box)) and not node.effects:
+            return
+        if node.effects and not node.is_group and not self._redraws_smart_object(node):
+            self._draw_with_effects(node, canvas)
             return
         source = self._source(node, canvas)
         if source is None:
@@ -172,20 +201,44 @@ class Renderer:
         alpha = alpha * coverage * (node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode in (BlendMode.PASS_THROUGH, BlendMode.DISSOLVE) \
             else node.blend_mode
-        canvas.color, canvas.alpha = composite_over(
-            canvas.color, canvas.alpha, color, alpha,
-            _blend_function(mode, self.template.color_mode))
+        canvas.put(color, alpha, _blend_function(mode, self.template.color_mode))
+
+    def _redraws_smart_object(self, node: LayerNode) -> bool:
+        return node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork)
+
+    def _draw_with_effects(self, node: LayerNode, canvas: Canvas) -> None:
+        """A layer with effects, drawn from its own (cached) pixels.
+
+        Until `compositor.effects` exists, psd-tools draws the layer with its
+        overlays and strokes (and its mask, opacity and clipped layers) on a
+        transparent canvas; we only blend that result in. Other effects are
+        listed as unsupported by the model.
+        """
+        from psd_tools.composite import composite as psd_tools_composite  # noqa: PLC0415
+        color, _, alpha = psd_tools_composite(node.layer, color=1.0, alpha=0.0,
+                                              viewport=canvas.box, as_layer=True)
+        mode = BlendMode.NORMAL if node.blend_mode == BlendMode.DISSOLVE else node.blend_mode
+        canvas.put(self._widen(color.astype(np.float32), self.channels), alpha.astype(np.float32),
+                   _blend_function(mode, self.template.color_mode))
 
     def _source(self, node: LayerNode, canvas: Canvas):
         """(colour, alpha) of a node over the canvas box, before mask and opacity."""
         if node.is_group:
+            if node.pass_through:
+                # A pass-through group that is a clipping base or has fill
+                # opacity below 100 %: Photoshop composites it as one layer, but
+                # its children still blend with what lies below; its
+                # adjustments only reach the group's own pixels.
+                inner = canvas.seeded()
+                inner.isolate_adjustments = True
+                for child in node.children:
+                    self._draw(child, inner)
+                return inner.isolated_color(canvas), inner.coverage
             inner = Canvas.blank(canvas.box, self.channels)
-            if node.pass_through:  # a pass-through base of a clipping group
-                inner = canvas.copy()
             for child in node.children:
                 self._draw(child, inner)
             return inner.color, inner.alpha
-        if node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork):
+        if self._redraws_smart_object(node):
             warped = self._smart_object_pixels(node, canvas.box)
             if warped is not None:
                 return warped
@@ -193,15 +246,17 @@ class Renderer:
 
     def _draw_pass_through(self, node: LayerNode, canvas: Canvas) -> None:
         """Children straight onto the live backdrop, then mixed back by opacity and mask."""
-        before = canvas.copy()
-        group_alpha = Canvas.blank(canvas.box, 1)  # coverage the children add
+        before = canvas.seeded()
+        before.coverage = canvas.coverage
+        canvas.coverage = np.zeros_like(canvas.coverage)
         for child in node.children:
             self._draw(child, canvas)
-            self._track_coverage(child, group_alpha)
         m = self._mask(node, canvas.box) * (node.opacity * node.fill_opacity)
+        group_coverage = canvas.coverage * m
+        canvas.coverage = (before.coverage + group_coverage * (1.0 - before.coverage)).astype(np.float32)
         if np.all(m == 1.0):
             return
-        # C·ao = (1-m)·ab·Cb + m·aG·G, with aG the alpha after the children.
+        # C·ao = (1−m)·ab·Cb + m·aG·G, with G, aG the canvas after the children.
         ab, cb = before.alpha, before.color
         ag, g = canvas.alpha, canvas.color
         ao = (1.0 - m) * ab + m * ag
@@ -209,14 +264,9 @@ class Renderer:
         canvas.color = np.divide(premultiplied, ao, out=g.copy(), where=ao > 0).astype(np.float32)
         canvas.alpha = ao.astype(np.float32)
 
-    def _track_coverage(self, child: LayerNode, coverage: Canvas) -> None:
-        # Only needed for the pass-through mix, which uses the canvas alpha
-        # directly; kept as a hook for knockout later.
-        return None
-
     def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
         """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""
-        inner = Canvas(box, self._widen(color, self.channels), alpha.copy())
+        inner = Canvas(box, self._widen(color, self.channels), alpha.copy(), np.zeros_like(alpha))
         for clipped in base.clip_layers:
             self._draw(clipped, inner)
         return inner.color
@@ -295,16 +345,13 @@ class Renderer:
                 coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)
             coverage = mask.density * coverage + (1.0 - mask.density)
         if node.has_vector_mask and layer.vector_mask is not None and not layer.vector_mask.disabled \
-                and not node.is_group and self._vector_mask_not_in_pixels(layer):
+                and self._vector_mask_not_in_pixels(layer):
             coverage = coverage * vector.draw_vector_mask(layer, box)
             density = None
             if layer.mask is not None and layer.mask.parameters:
                 density = layer.mask.parameters.vector_mask_density
             if density is not None:
                 coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
-        if node.is_group and node.has_vector_mask and layer.vector_mask is not None \
-                and not layer.vector_mask.disabled:
-            coverage = coverage * vector.draw_vector_mask(layer, box)
         return coverage
 
     @staticmethod
@@ -326,6 +373,8 @@ class Renderer:
         if node.clip_layers:
             adjusted = self._draw_clipped(node, adjusted, canvas.alpha, canvas.box)
         amount = self._mask(node, canvas.box) * (node.opacity * node.fill_opacity)
+        if canvas.isolate_adjustments:
+            amount = amount * canvas.coverage
         blend = _blend_function(node.blend_mode if node.blend_mode != BlendMode.PASS_THROUGH
                                 else BlendMode.NORMAL, self.template.color_mode)
         blended = blend(canvas.color, self._widen(adjusted, self.channels))

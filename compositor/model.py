@@ -32,9 +32,9 @@ from psd_tools.constants import BlendMode, ColorMode, Resource, Tag
 
 Box = tuple[int, int, int, int]
 
-# Effects the renderer draws itself (`compositor.effects` once it exists); any
-# other enabled effect is reported as unsupported.
-RENDERED_EFFECTS: frozenset[str] = frozenset()
+# Effects the renderer draws from a layer's cached pixels; any other enabled
+# effect is reported as unsupported.
+RENDERED_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke"})
 
 
 class TemplateError(ValueError):
@@ -200,8 +200,13 @@ def _read_mask(layer) -> RasterMask | None:
     density, feather = 1.0, 0.0
     params = mask.parameters
     if params is not None:
-        if params.user_mask_density is not None:
-            density = params.user_mask_density / 255.0
+        # A mask without a density of its own takes the vector mask's (this
+        # matches Photoshop's composite on files with only a vector density).
+        user_density = params.user_mask_density
+        if user_density is None:
+            user_density = params.vector_mask_density
+        if user_density is not None:
+            density = user_density / 255.0
         if params.user_mask_feather is not None:
             feather = float(params.user_mask_feather)
     return RasterMask(box=tuple(mask.bbox), background=mask.background_color / 255.0,
