@@ -171,6 +171,11 @@ class Renderer:
             if name not in known:
                 self.template.find(name)  # raises with the list of names
         canvas = Canvas.blank(region, self.channels)
+        if not self.template.layers:
+            # A flat document (no layer records): its image is the merged data itself.
+            window = (slice(region[1], region[3]), slice(region[0], region[2]))
+            canvas.color = self._widen(self.psd.numpy("color")[window].astype(np.float32), self.channels)
+            canvas.alpha = self.psd.numpy("shape")[window].astype(np.float32)
         for node in self.template.layers:
             self._draw(node, canvas)
         return RenderResult(region, canvas.color, canvas.alpha, list(dict.fromkeys(self._notes)))
@@ -214,9 +219,14 @@ class Renderer:
         transparent canvas; we only blend that result in. Other effects are
         listed as unsupported by the model.
         """
-        from psd_tools.composite import composite as psd_tools_composite  # noqa: PLC0415
-        color, _, alpha = psd_tools_composite(node.layer, color=1.0, alpha=0.0,
-                                              viewport=canvas.box, as_layer=True)
+        from psd_tools.composite.composite import Compositor  # noqa: PLC0415
+        h, w = canvas.box[3] - canvas.box[1], canvas.box[2] - canvas.box[0]
+        drawer = Compositor(canvas.box, np.ones((h, w, self.channels), np.float32),
+                            np.zeros((h, w, 1), np.float32), layer_filter=lambda layer: layer.visible,
+                            widen=self._widen, color_mode=self.template.color_mode)
+        # clip_compositing: a clipped layer is drawn too (we do the clipping).
+        drawer.apply(node.layer, clip_compositing=True)
+        color, _, alpha = drawer.finish()
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.DISSOLVE else node.blend_mode
         canvas.put(self._widen(color.astype(np.float32), self.channels), alpha.astype(np.float32),
                    _blend_function(mode, self.template.color_mode))
@@ -295,40 +305,50 @@ class Renderer:
         return color, shape
 
     def _smart_object_pixels(self, node: LayerNode, box: Box):
-        """The smart object re-rendered from its content (or the user's artwork)."""
-        if self.template.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE):
-            self._notes.append(f"layer {node.name!r}: smart object in a "
-                               f"{self.template.color_mode.name} document drawn from cache")
+        """The smart object re-rendered from its content (or the user's artwork).
+
+        Returns None to fall back to Photoshop's cached pixels (noted as
+        unsupported) when the object cannot be re-rendered; with user artwork
+        that would draw the wrong picture, so it raises instead.
+        """
+        artwork = self._artwork.get(node.name)
+
+        def cannot(reason: str):
+            if artwork is not None:
+                raise TemplateError(f"smart object {node.name!r}: {reason}")
+            self._notes.append(f"layer {node.name!r}: {reason}, drawn from Photoshop's cached pixels")
             return None
+
+        if self.template.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE):
+            return cannot(f"re-rendering in a {self.template.color_mode.name} document is not supported")
         try:
             from compositor.smartobjects import build_warp_map, read_smart_object, warp_content  # noqa
         except ImportError:
-            self._notes.append(f"layer {node.name!r}: smart-object re-rendering not available, drawn from cache")
-            return None
-        so = self._warp_cache.get(("so", node.name, id(node)))
-        if so is None:
-            so = read_smart_object(node.layer, self.psd)
-            self._warp_cache[("so", node.name, id(node))] = so
-        content = self._artwork.get(node.name)
-        if content is None:
-            content = so.content
-        if content is None:
-            self._notes.extend(f"layer {node.name!r}: {u}" for u in so.unsupported)
-            self._notes.append(f"layer {node.name!r}: smart object content not decodable, drawn from cache")
-            return None
-        size = (content.shape[1], content.shape[0])
-        key = ("map", id(node), size)
-        warp_map = self._warp_cache.get(key)
-        if warp_map is None:
-            warp_map = build_warp_map(so, (self.template.width, self.template.height), content_size=size)
-            self._warp_cache[key] = warp_map
+            return cannot("smart-object re-rendering is not available in this build")
+        try:
+            so = self._warp_cache.get(("so", id(node)))
+            if so is None:
+                so = self._warp_cache[("so", id(node))] = read_smart_object(node.layer, self.psd)
+            content = artwork if artwork is not None else so.content
+            if content is None:
+                return cannot("content cannot be decoded (" + "; ".join(so.unsupported or ["unknown format"]) + ")")
+            size = (content.shape[1], content.shape[0])
+            key = ("map", id(node), size)
+            warp_map = self._warp_cache.get(key)
+            if warp_map is None:
+                canvas_size = (self.template.width, self.template.height)
+                warp_map = self._warp_cache[key] = build_warp_map(so, canvas_size, content_size=size)
+            pixels = warp_content(warp_map, content)
+        except TemplateError:
+            raise
+        except Exception as exc:  # geometry errors name the feature they met
+            return cannot(f"{type(exc).__name__}: {exc}")
         for note in so.unsupported:
             self._notes.append(f"layer {node.name!r}: {note}")
-        pixels = warp_content(warp_map, content)
         color, alpha = pixels[..., :3], pixels[..., 3:4]
         if self.template.color_mode == ColorMode.GRAYSCALE:
             # Photoshop converts placed RGB content with the document's gray profile;
-            # the Rec.601 luma is the closest colour-managed-free stand-in.
+            # Rec. 601 luma is the closest stand-in without colour management.
             color = color @ np.array([[0.299], [0.587], [0.114]], np.float32)
         return paste(box, warp_map.box, color, 1.0), paste(box, warp_map.box, alpha)
 
@@ -337,7 +357,7 @@ class Renderer:
         layer = node.layer
         coverage = 1.0
         mask = node.mask
-        if mask is not None and not mask.disabled:
+        if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
             values = layer.numpy("mask")
             if values is not None:
                 coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
@@ -353,6 +373,21 @@ class Renderer:
             if density is not None:
                 coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
         return coverage
+
+    @staticmethod
+    def _mask_repeats_shape(node: LayerNode) -> bool:
+        """Whether a shape or fill layer's mask is just its own transparency again.
+
+        Photoshop writes such a mask for some shape layers; applying it would
+        square the anti-aliased edge.
+        """
+        layer = node.layer
+        if node.kind not in ("shape", "fill") or not layer.has_pixels() or layer.mask.real_flags is not None \
+                or tuple(layer.mask.bbox) != node.box or node.mask.density != 1.0:
+            return False
+        mask, shape = layer.numpy("mask"), layer.numpy("shape")
+        return mask is not None and shape is not None and mask.shape == shape.shape \
+            and bool(np.array_equal(mask, shape))
 
     @staticmethod
     def _vector_mask_not_in_pixels(layer) -> bool:
@@ -436,6 +471,20 @@ def affected_box(template: Template, name: str) -> Box:
 
 # --- output -----------------------------------------------------------------
 
+def to_8bit(values: np.ndarray, depth: int) -> np.ndarray:
+    """Document values in [0, 1] as 8 bits, the way Photoshop's own composite is read.
+
+    Deep documents' merged images are reduced to 8 bits by dropping low bits
+    (16-bit: v // 256; 32-bit: floor(x · 256), clipped), so we quantise ours the
+    same way to compare like with like; 8-bit values are rounded.
+    """
+    if depth == 16:
+        return (np.round(np.clip(values, 0.0, 1.0) * 65535.0).astype(np.uint32) // 256).astype(np.uint8)
+    if depth == 32:
+        return np.clip(np.floor(values * 256.0), 0, 255).astype(np.uint8)
+    return np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """The render as a PIL image converted like Photoshop's own composite is read.
 
@@ -448,8 +497,8 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
     if not keeps_alpha:
         color = color * alpha + 1.0 * (1.0 - alpha)
-    pixels = np.round(np.clip(color, 0.0, 1.0) * 255.0).astype(np.uint8)
-    alpha8 = np.round(np.clip(alpha[..., 0], 0.0, 1.0) * 255.0).astype(np.uint8)
+    pixels = to_8bit(color, template.depth)
+    alpha8 = to_8bit(alpha[..., 0], template.depth)
     if mode == ColorMode.RGB or mode == ColorMode.INDEXED:
         image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
     elif mode in (ColorMode.GRAYSCALE, ColorMode.BITMAP, ColorMode.MULTICHANNEL, ColorMode.DUOTONE):
