@@ -101,6 +101,9 @@ class Canvas:
     alpha: np.ndarray  # (h, w, 1)
     coverage: np.ndarray  # (h, w, 1)
     isolate_adjustments: bool = False
+    # What a knockout layer drawn here shows through to: the group's starting
+    # backdrop (None: transparent, as in an isolated group).
+    knockout_backdrop: "Canvas | None" = None
 
     @classmethod
     def blank(cls, box: Box, channels: int, color: float = 1.0) -> "Canvas":
@@ -110,13 +113,31 @@ class Canvas:
 
     def seeded(self) -> "Canvas":
         """A canvas showing this one's pixels as backdrop, with nothing drawn on it yet."""
-        return Canvas(self.box, self.color.copy(), self.alpha.copy(),
-                      np.zeros_like(self.coverage), self.isolate_adjustments)
+        seeded = Canvas(self.box, self.color.copy(), self.alpha.copy(),
+                        np.zeros_like(self.coverage), self.isolate_adjustments)
+        seeded.knockout_backdrop = Canvas(self.box, seeded.color, seeded.alpha, seeded.coverage)
+        return seeded
 
     def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
         """Composite a source (straight colour, alpha) onto this canvas."""
         self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
         self.coverage = (self.coverage + alpha * (1.0 - self.coverage)).astype(np.float32)
+
+    def put_knockout(self, color: np.ndarray, alpha: np.ndarray, shape: np.ndarray, blend) -> None:
+        """Composite a knockout source: inside its shape it replaces what the group
+        drew so far and shows the group's starting backdrop instead."""
+        if self.knockout_backdrop is None:
+            kb_color, kb_alpha = np.ones_like(self.color), np.zeros_like(self.alpha)
+        else:
+            kb_color, kb_alpha = self.knockout_backdrop.color, self.knockout_backdrop.alpha
+        mixed = (1.0 - kb_alpha) * color + kb_alpha * blend(kb_color, color)
+        premultiplied = (1.0 - shape) * self.alpha * self.color \
+            + (shape - alpha) * kb_alpha * kb_color + alpha * mixed
+        new_alpha = (1.0 - shape) * self.alpha + (shape - alpha) * kb_alpha + alpha
+        self.color = np.clip(np.divide(premultiplied, new_alpha, out=np.array(color, np.float32),
+                                       where=new_alpha > 0), 0.0, 1.0).astype(np.float32)
+        self.alpha = new_alpha.astype(np.float32)
+        self.coverage = ((1.0 - shape) * self.coverage + alpha).astype(np.float32)
 
     def isolated_color(self, backdrop: "Canvas") -> np.ndarray:
         """The colour that, put with alpha `coverage` over `backdrop`, gives this canvas.
@@ -202,11 +223,15 @@ class Renderer:
         color, alpha = source
         if node.clip_layers:
             color = self._draw_clipped(node, color, alpha, canvas.box)
-        coverage = self._mask(node, canvas.box)
-        alpha = alpha * coverage * (node.opacity * node.fill_opacity)
+        shape = alpha * self._mask(node, canvas.box)
+        alpha = shape * (node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode in (BlendMode.PASS_THROUGH, BlendMode.DISSOLVE) \
             else node.blend_mode
-        canvas.put(color, alpha, _blend_function(mode, self.template.color_mode))
+        blend = _blend_function(mode, self.template.color_mode)
+        if node.knockout:
+            canvas.put_knockout(color, alpha, shape, blend)
+        else:
+            canvas.put(color, alpha, blend)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:
         return node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork)
@@ -259,8 +284,10 @@ class Renderer:
         before = canvas.seeded()
         before.coverage = canvas.coverage
         canvas.coverage = np.zeros_like(canvas.coverage)
+        outer_knockout_backdrop, canvas.knockout_backdrop = canvas.knockout_backdrop, before
         for child in node.children:
             self._draw(child, canvas)
+        canvas.knockout_backdrop = outer_knockout_backdrop
         m = self._mask(node, canvas.box) * (node.opacity * node.fill_opacity)
         group_coverage = canvas.coverage * m
         canvas.coverage = (before.coverage + group_coverage * (1.0 - before.coverage)).astype(np.float32)

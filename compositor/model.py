@@ -76,6 +76,8 @@ class LayerNode:
     # Layers clipped to this one (filled in by `load_template`), bottom first.
     clip_layers: list["LayerNode"] = field(default_factory=list)
     adjustment_kind: str | None = None
+    # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
+    knockout: int = 0
     layer: Any = field(default=None, repr=False)  # the psd-tools layer
 
     @property
@@ -240,6 +242,8 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         effects=_enabled_effects(layer),
         layer=layer,
     )
+    knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
+    node.knockout = knockout if knockout in (0, 1, 2) else 0
     if kind == "adjustment":
         node.adjustment_kind = getattr(layer, "kind", None)
     if kind == "group":
@@ -256,9 +260,8 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
                 unsupported.append(f"{where}: effect {effect} not rendered")
         if node.blend_mode == BlendMode.DISSOLVE:
             unsupported.append(f"{where}: dissolve drawn as normal")
-        knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
-        if knockout:
-            unsupported.append(f"{where}: knockout ignored")
+        if node.knockout == 2:
+            unsupported.append(f"{where}: deep knockout drawn as shallow")
         if layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, True) is False:
             unsupported.append(f"{where}: 'blend clipped layers as group' off is ignored")
     return node
