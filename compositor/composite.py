@@ -209,7 +209,8 @@ class Renderer:
         if node.kind == "adjustment":
             self._draw_adjustment(node, canvas)
             return
-        if node.pass_through and not node.clip_layers and node.fill_opacity == 1.0:
+        if node.pass_through and not node.clip_layers and node.fill_opacity == 1.0 \
+                and node.artboard_rect is None:
             self._draw_pass_through(node, canvas)
             return
         if not node.is_group and is_empty(intersect(node.box, canvas.box)) and not node.effects:
@@ -259,7 +260,7 @@ class Renderer:
     def _source(self, node: LayerNode, canvas: Canvas):
         """(colour, alpha) of a node over the canvas box, before mask and opacity."""
         if node.is_group:
-            if node.pass_through:
+            if node.pass_through and node.artboard_rect is None:
                 # A pass-through group that is a clipping base or has fill
                 # opacity below 100 %: Photoshop composites it as one layer, but
                 # its children still blend with what lies below; its
@@ -270,14 +271,41 @@ class Renderer:
                     self._draw(child, inner)
                 return inner.isolated_color(canvas), inner.coverage
             inner = Canvas.blank(canvas.box, self.channels)
+            if node.artboard_rect is not None:
+                self._draw_artboard_background(node, inner)
             for child in node.children:
                 self._draw(child, inner)
+            if node.artboard_rect is not None:
+                inner.alpha = inner.alpha * paste(canvas.box, node.artboard_rect, np.ones(
+                    (node.artboard_rect[3] - node.artboard_rect[1], node.artboard_rect[2] - node.artboard_rect[0], 1),
+                    np.float32))
             return inner.color, inner.alpha
         if self._redraws_smart_object(node):
             warped = self._smart_object_pixels(node, canvas.box)
             if warped is not None:
                 return warped
         return self._layer_pixels(node, canvas.box)
+
+    def _draw_artboard_background(self, node: LayerNode, canvas: Canvas) -> None:
+        """An artboard paints its background colour inside its rectangle, under its layers."""
+        rgb = node.artboard_background
+        if rgb is None:
+            return
+        if self.template.color_mode == ColorMode.GRAYSCALE:
+            color = np.array([0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]], np.float32)
+        elif self.template.color_mode == ColorMode.RGB:
+            color = np.array(rgb, np.float32)
+        else:
+            self._notes.append(f"layer {node.name!r}: artboard background in a "
+                               f"{self.template.color_mode.name} document not drawn")
+            return
+        rect = intersect(node.artboard_rect, canvas.box)
+        if is_empty(rect):
+            return
+        h, w = rect[3] - rect[1], rect[2] - rect[0]
+        canvas.put(paste(canvas.box, rect, np.broadcast_to(color, (h, w, len(color))).astype(np.float32), 1.0),
+                   paste(canvas.box, rect, np.ones((h, w, 1), np.float32)),
+                   _blend_function(BlendMode.NORMAL, self.template.color_mode))
 
     def _draw_pass_through(self, node: LayerNode, canvas: Canvas) -> None:
         """Children straight onto the live backdrop, then mixed back by opacity and mask."""

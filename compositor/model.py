@@ -28,7 +28,7 @@ from psd_tools.api.layers import (
     SmartObjectLayer,
     TypeLayer,
 )
-from psd_tools.constants import BlendMode, ColorMode, Resource, Tag
+from psd_tools.constants import BlendMode, Clipping, ColorMode, Resource, Tag
 
 Box = tuple[int, int, int, int]
 
@@ -76,6 +76,10 @@ class LayerNode:
     # Layers clipped to this one (filled in by `load_template`), bottom first.
     clip_layers: list["LayerNode"] = field(default_factory=list)
     adjustment_kind: str | None = None
+    # Artboards: the board rectangle (children are clipped to it) and its
+    # background as RGB in [0, 1], None when transparent.
+    artboard_rect: Box | None = None
+    artboard_background: tuple[float, float, float] | None = None
     # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
     knockout: int = 0
     layer: Any = field(default=None, repr=False)  # the psd-tools layer
@@ -224,6 +228,41 @@ def _enabled_effects(layer) -> list[str]:
         return []
 
 
+# Artboard background types in the artboard descriptor.
+_ARTBOARD_WHITE, _ARTBOARD_BLACK, _ARTBOARD_TRANSPARENT, _ARTBOARD_CUSTOM = 1, 2, 3, 4
+
+
+def _read_artboard(layer, node: LayerNode) -> None:
+    data = None
+    for tag in (Tag.ARTBOARD_DATA1, Tag.ARTBOARD_DATA2, Tag.ARTBOARD_DATA3):
+        data = layer.tagged_blocks.get_data(tag)
+        if data is not None:
+            break
+    if data is None or b"artboardRect" not in data:
+        node.artboard_rect = node.box
+        return
+    rect = data[b"artboardRect"]
+    node.artboard_rect = (int(round(float(rect[b"Left"]))), int(round(float(rect[b"Top "]))),
+                          int(round(float(rect[b"Rght"]))), int(round(float(rect[b"Btom"]))))
+    kind = int(data.get(b"artboardBackgroundType", _ARTBOARD_WHITE))
+    if kind == _ARTBOARD_WHITE:
+        node.artboard_background = (1.0, 1.0, 1.0)
+    elif kind == _ARTBOARD_BLACK:
+        node.artboard_background = (0.0, 0.0, 0.0)
+    elif kind == _ARTBOARD_CUSTOM and b"Clr " in data:
+        color = data[b"Clr "]
+        node.artboard_background = tuple(float(color[key]) / 255.0 for key in (b"Rd  ", b"Grn ", b"Bl  "))
+
+
+def _clipped(layer) -> bool:
+    """Whether the layer is clipped to the one below.
+
+    Read from the layer record: psd-tools reports groups as never clipped, but
+    Photoshop (CC and later) clips groups too and its composite shows it.
+    """
+    return layer._record.clipping == Clipping.NON_BASE
+
+
 def _read_node(layer, unsupported: list[str]) -> LayerNode:
     kind = _kind(layer)
     where = f"layer {layer.name!r}"
@@ -235,7 +274,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         opacity=layer.opacity / 255.0,
         fill_opacity=float(fill),
         visible=bool(layer.visible),
-        clipping=bool(layer.clipping),
+        clipping=_clipped(layer),
         box=tuple(layer.bbox),
         mask=_read_mask(layer),
         has_vector_mask=bool(layer.has_vector_mask()),
@@ -249,9 +288,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
     if kind == "group":
         node.children = _read_group(layer, unsupported)
         if isinstance(layer, Artboard):
-            node.kind = "group"
-            if node.visible:
-                unsupported.append(f"{where}: artboard is drawn as a plain group")
+            _read_artboard(layer, node)
     if node.visible:
         if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
             unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) ignored")
