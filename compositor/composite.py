@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 from psd_tools.api import pil_io
-from psd_tools.api.utils import get_color_channels
 from psd_tools.composite import paint, utils as pt_utils, vector
 from psd_tools.composite.widen import make_widen
 from psd_tools.constants import BlendMode, ColorMode
@@ -167,7 +166,7 @@ class Renderer:
         self.template = template
         self.smart_objects = smart_objects
         self.psd = template.psd
-        self.channels = get_color_channels(self.psd)
+        self.channels = template.channels
         self._widen = make_widen(self.psd)
         self._notes: list[str] = []
         self._warp_cache: dict = {}
@@ -215,10 +214,17 @@ class Renderer:
             return
         if not node.is_group and is_empty(intersect(node.box, canvas.box)) and not node.effects:
             return
-        if node.effects and not node.is_group and not self._redraws_smart_object(node):
+        source = None
+        if self._redraws_smart_object(node):
+            source = self._smart_object_pixels(node, canvas.box)
+            if source is not None and node.effects:
+                self._notes.append(f"layer {node.name!r}: effects of a re-rendered smart object "
+                                   f"not drawn ({', '.join(node.effects)})")
+        if source is None and node.effects and not node.is_group:
             self._draw_with_effects(node, canvas)
             return
-        source = self._source(node, canvas)
+        if source is None:
+            source = self._source(node, canvas)
         if source is None:
             return
         color, alpha = source
@@ -280,10 +286,6 @@ class Renderer:
                     (node.artboard_rect[3] - node.artboard_rect[1], node.artboard_rect[2] - node.artboard_rect[0], 1),
                     np.float32))
             return inner.color, inner.alpha
-        if self._redraws_smart_object(node):
-            warped = self._smart_object_pixels(node, canvas.box)
-            if warped is not None:
-                return warped
         return self._layer_pixels(node, canvas.box)
 
     def _draw_artboard_background(self, node: LayerNode, canvas: Canvas) -> None:
@@ -339,6 +341,10 @@ class Renderer:
     # layer content ----------------------------------------------------------
 
     def _layer_pixels(self, node: LayerNode, box: Box):
+        if node.pixels is not None:
+            color, alpha = node.pixels
+            return (self._widen(paste(box, node.box, color.astype(np.float32), 1.0), self.channels),
+                    paste(box, node.box, alpha.astype(np.float32)))
         layer = node.layer
         color = layer.numpy("color")
         shape = layer.numpy("shape")
@@ -413,13 +419,13 @@ class Renderer:
         coverage = 1.0
         mask = node.mask
         if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
-            values = layer.numpy("mask")
+            values = node.mask_pixels if node.mask_pixels is not None else layer.numpy("mask")
             if values is not None:
                 coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
             elif mask.background < 1.0:
                 coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)
             coverage = mask.density * coverage + (1.0 - mask.density)
-        if node.has_vector_mask and layer.vector_mask is not None and not layer.vector_mask.disabled \
+        if node.has_vector_mask and layer is not None and layer.vector_mask is not None and not layer.vector_mask.disabled \
                 and self._vector_mask_not_in_pixels(layer):
             coverage = coverage * vector.draw_vector_mask(layer, box)
             density = None
@@ -437,7 +443,7 @@ class Renderer:
         square the anti-aliased edge.
         """
         layer = node.layer
-        if node.kind not in ("shape", "fill") or not layer.has_pixels() or layer.mask.real_flags is not None \
+        if layer is None or node.kind not in ("shape", "fill") or not layer.has_pixels() or layer.mask.real_flags is not None \
                 or tuple(layer.mask.bbox) != node.box or node.mask.density != 1.0:
             return False
         mask, shape = layer.numpy("mask"), layer.numpy("shape")

@@ -28,6 +28,7 @@ from psd_tools.api.layers import (
     SmartObjectLayer,
     TypeLayer,
 )
+from psd_tools.api.utils import get_color_channels
 from psd_tools.constants import BlendMode, Clipping, ColorMode, Resource, Tag
 
 Box = tuple[int, int, int, int]
@@ -83,6 +84,12 @@ class LayerNode:
     # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
     knockout: int = 0
     layer: Any = field(default=None, repr=False)  # the psd-tools layer
+    # Pixels known without a PSD (tests, or decoded ahead of time): straight
+    # colour (h, w, C) and alpha (h, w, 1) covering `box`; and the raster mask
+    # values (h, w, 1) covering `mask.box`. When set they are used instead of
+    # decoding `layer`.
+    pixels: tuple[Any, Any] | None = field(default=None, repr=False)
+    mask_pixels: Any = field(default=None, repr=False)
 
     @property
     def is_group(self) -> bool:
@@ -114,6 +121,8 @@ class Template:
     icc_profile: bytes | None
     has_composite: bool
     psd: Any = field(repr=False)
+    # Colour channels the composite carries (3 RGB/Lab, 4 CMYK, 1 gray...).
+    channels: int = 3
 
     @property
     def canvas_box(self) -> Box:
@@ -178,6 +187,7 @@ def load_template(source: str | os.PathLike | bytes | PSDImage) -> Template:
         icc_profile=icc,
         has_composite=psd.has_preview(),
         psd=psd,
+        channels=get_color_channels(psd),
     )
 
 
