@@ -33,9 +33,25 @@ from psd_tools.constants import BlendMode, Clipping, ColorMode, Resource, Tag
 
 Box = tuple[int, int, int, int]
 
-# Effects the renderer draws from a layer's cached pixels; any other enabled
-# effect is reported as unsupported.
-RENDERED_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke"})
+# In documents other than 8-bit RGB, layer effects are drawn by psd-tools,
+# which knows these; any other enabled effect is reported as unsupported.
+PSD_TOOLS_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke"})
+
+
+def psd_color_mode(layer) -> tuple[ColorMode, int]:
+    return layer._psd.color_mode, layer._psd.depth
+
+
+def _unsupported_effects(layer, mode_and_depth, kind: str) -> list[str]:
+    """Names of the enabled effects the renderer will not draw on this layer."""
+    color_mode, depth = mode_and_depth
+    if color_mode == ColorMode.RGB and depth == 8 and kind not in ("shape", "fill"):
+        from compositor.effects import unsupported_effects  # noqa: PLC0415
+        try:
+            return unsupported_effects(layer)
+        except Exception as exc:  # an unreadable effect block
+            return [f"effects ({type(exc).__name__}: {exc})"]
+    return [f"effect {name}" for name in _enabled_effects(layer) if name not in PSD_TOOLS_EFFECTS]
 
 
 class TemplateError(ValueError):
@@ -302,11 +318,11 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
     if node.visible:
         if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
             unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) ignored")
-        for effect in node.effects:
-            if effect not in RENDERED_EFFECTS:
-                unsupported.append(f"{where}: effect {effect} not rendered")
+        for effect in _unsupported_effects(layer, psd_color_mode(layer), kind):
+            unsupported.append(f"{where}: {effect} not rendered")
         if node.blend_mode == BlendMode.DISSOLVE:
-            unsupported.append(f"{where}: dissolve drawn as normal")
+            unsupported.append(f"{where}: dissolve approximated (Photoshop's noise pattern "
+                               f"is not reproducible)")
         if node.knockout == 2:
             unsupported.append(f"{where}: deep knockout drawn as shallow")
         if layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, True) is False:
