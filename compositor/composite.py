@@ -548,6 +548,8 @@ class Renderer:
             except UnsupportedFeature as exc:
                 self._notes.append(f"{where}: {exc}")
                 return None
+            if getattr(adjustment, "approximate", False):
+                self._notes.append(f"{where}: adjustment {adjustment.name} is approximated")
             return adjustment.apply
         # Until our own adjustments exist: the ones psd-tools implements.
         from psd_tools.composite.adjustments import ADJUSTMENT_FUNC  # noqa: PLC0415
