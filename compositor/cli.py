@@ -104,7 +104,10 @@ def render_command(template: str, arts: tuple[str, ...], output: str) -> None:
             if not sep or not name or not image_path:
                 raise click.BadParameter(f'expected "LAYER NAME=image file", got {spec!r}',
                                          param_hint="--art")
-            loaded.find(name)
+            node = loaded.find(name)
+            if not node.layer.is_visible():
+                click.echo(f"warning: smart object {name!r} is hidden in the template; "
+                           f"its artwork will not show", err=True)
             artwork[name] = decode_rgba(image_path)
         result = Renderer(loaded, "cached").render(artwork=artwork)
         image = to_pil(loaded, result)

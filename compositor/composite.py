@@ -568,26 +568,64 @@ def render(template: Template, *, smart_objects: str = "cached", region: Box | N
     return Renderer(template, smart_objects).render(region=region, artwork=artwork)
 
 
-def affected_box(template: Template, name: str) -> Box:
-    """The canvas box a smart object's content can change: its layer box, grown by its effects.
+def _ancestors(layers: list[LayerNode], target: LayerNode) -> list[LayerNode] | None:
+    """The groups (and clipping bases) that contain `target`, outermost first; None if absent."""
+    for node in layers:
+        if node is target:
+            return []
+        found = _ancestors(node.children + node.clip_layers, target)
+        if found is not None:
+            return [node] + found
+    return None
 
-    A render that only swaps this object's artwork recomposites this box and
-    pastes it over the ingest-time composite.
+
+# Pixels added around a smart object's box: its resampling kernel reaches
+# one pixel beyond the warped outline.
+AFFECTED_MARGIN = 2
+
+
+def affected_box(template: Template, name: str) -> Box:
+    """The canvas box a smart object's content can change.
+
+    The layer's box and its warped outline, plus a small margin. Effects
+    (shadows, glows, strokes) on the object or on a group holding it reach
+    further; for those the whole canvas is redrawn (their reach is not
+    measured here yet). A render that only swaps this object's artwork
+    recomposites this box and pastes it over the ingest-time composite.
     """
     node = template.find(name)
+    chain = _ancestors(template.layers, node) or []
+    if node.effects or any(group.effects for group in chain):
+        return template.canvas_box
     left, top, right, bottom = node.box
     try:
         from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
         so = read_smart_object(node.layer, template.psd)
         wbox = build_warp_map(so, (template.width, template.height)).box
         left, top, right, bottom = min(left, wbox[0]), min(top, wbox[1]), max(right, wbox[2]), max(bottom, wbox[3])
-    except ImportError:
+    except Exception:  # no geometry for it: it is drawn from its cached pixels, inside its box
         pass
-    # Effects (shadows, glows, strokes) reach outside the layer; until they are
-    # measured, redraw the whole canvas for layers that have any.
-    if node.effects:
-        return template.canvas_box
-    return intersect((left, top, right, bottom), template.canvas_box)
+    grown = (left - AFFECTED_MARGIN, top - AFFECTED_MARGIN, right + AFFECTED_MARGIN, bottom + AFFECTED_MARGIN)
+    return intersect(grown, template.canvas_box)
+
+
+def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[str, np.ndarray]) -> RenderResult:
+    """A full-canvas render with new artwork, redrawing only the boxes the artwork can reach.
+
+    `base` is the render without artwork (made once, at ingest). Each replaced
+    smart object's `affected_box` is recomposited and pasted over a copy of it.
+    """
+    color, alpha = base.color.copy(), base.alpha.copy()
+    notes = list(base.unsupported)
+    for name in artwork:
+        box = affected_box(renderer.template, name)
+        if is_empty(box):
+            continue
+        part = renderer.render(region=box, artwork=artwork)
+        window = (slice(box[1] - base.box[1], box[3] - base.box[1]), slice(box[0] - base.box[0], box[2] - base.box[0]))
+        color[window], alpha[window] = part.color, part.alpha
+        notes.extend(n for n in part.unsupported if n not in notes)
+    return RenderResult(base.box, color, alpha, notes)
 
 
 # --- output -----------------------------------------------------------------
