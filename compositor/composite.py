@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PIL import Image
 from psd_tools.api import pil_io
@@ -87,6 +88,23 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 
 
 # --- the render --------------------------------------------------------------
+
+# Photoshop's mask feather of radius r looks like a Gaussian blur of sigma
+# r * FEATHER_SIGMA_PER_PIXEL (a guess: on the few corpus masks with a feather
+# 0.33-0.7 all score within 1 dB of each other).
+FEATHER_SIGMA_PER_PIXEL = 0.5
+
+
+def _feathered(values: np.ndarray, mask, box: Box) -> np.ndarray:
+    """A feathered raster mask over `box`: blurred with the background beyond its edges."""
+    sigma = mask.feather * FEATHER_SIGMA_PER_PIXEL
+    margin = int(np.ceil(3 * sigma)) + 1
+    grown = (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
+    wide = paste(grown, mask.box, values, mask.background)
+    blurred = cv2.GaussianBlur(wide[..., 0], (0, 0), sigmaX=sigma, sigmaY=sigma,
+                               borderType=cv2.BORDER_REPLICATE)
+    return blurred[margin:-margin, margin:-margin, None].astype(np.float32)
+
 
 @dataclass
 class Canvas:
@@ -477,7 +495,9 @@ class Renderer:
         mask = node.mask
         if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
             values = node.mask_pixels if node.mask_pixels is not None else layer.numpy("mask")
-            if values is not None:
+            if values is not None and mask.feather > 0:
+                coverage = _feathered(values.astype(np.float32), mask, box)
+            elif values is not None:
                 coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
             elif mask.background < 1.0:
                 coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)

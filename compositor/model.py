@@ -317,7 +317,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
             _read_artboard(layer, node)
     if node.visible:
         if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
-            unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) ignored")
+            unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) approximated by a blur")
         for effect in _unsupported_effects(layer, psd_color_mode(layer), kind):
             unsupported.append(f"{where}: {effect} not rendered")
         if node.blend_mode == BlendMode.DISSOLVE:
