@@ -199,3 +199,17 @@ def test_8bit_quantisation_follows_the_document_depth():
     np.testing.assert_array_equal(to_8bit(values, 8), [254, 255, 0])
     np.testing.assert_array_equal(to_8bit(values, 16), [255, 255, 0])
     np.testing.assert_array_equal(to_8bit(np.array([0.5, 2.0, -1.0], np.float32), 32), [128, 255, 0])
+
+
+def test_feathered_mask_softens_its_edge_symmetrically():
+    layer = solid(BLUE, box=(0, 0, 4, 2))
+    # Hides x < 2 (reaching well beyond the canvas so only the vertical edge
+    # at x = 2 is blurred), shows x >= 2.
+    layer.mask = RasterMask(box=(-20, -20, 2, 22), background=1.0, density=1.0, feather=2.0,
+                            disabled=False)
+    layer.mask_pixels = np.zeros((42, 22, 1), np.float32)
+    renderer = Renderer(template([layer]))
+    coverage = renderer._mask(layer, CANVAS)[0, :, 0]
+    # A blurred step: soft on both sides of the edge, symmetric about it.
+    assert 0 < coverage[1] < 0.5 < coverage[2] < 1
+    assert coverage[1] + coverage[2] == pytest.approx(1.0, abs=1e-5)

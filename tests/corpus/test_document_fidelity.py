@@ -13,7 +13,8 @@ import pytest
 
 from compositor.fidelity import check_file, load_baseline
 
-pytestmark = pytest.mark.corpus
+# The whole corpus is rendered once, in the first test that asks for it.
+pytestmark = [pytest.mark.corpus, pytest.mark.timeout(3600)]
 
 # What the renderer holds today over the whole corpus (issue targets: median
 # >= 50 dB, >= 85 % of files >= 40 dB).
