@@ -17,11 +17,12 @@ unless pass-through; clipped layers are drawn inside their base's alpha.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageCms
 from psd_tools.api import pil_io
 from psd_tools.composite import paint, utils as pt_utils, vector
 from psd_tools.composite.widen import make_widen
@@ -190,7 +191,9 @@ class Renderer:
         self.channels = template.channels
         self._widen = make_widen(self.psd)
         self._notes: list[str] = []
-        self._warp_cache: dict = {}
+        # Per-template work reused between renders: smart-object descriptors,
+        # warp maps, effect settings, the ICC transform.
+        self._cache: dict = {}
         self._artwork: dict[str, np.ndarray] = {}
 
     # public ---------------------------------------------------------------
@@ -245,7 +248,7 @@ class Renderer:
             self._draw_layer_with_effects(node, canvas, source)
             return
         if source is None and node.effects and not node.is_group:
-            self._draw_with_effects(node, canvas)
+            self._draw_with_psd_tools_effects(node, canvas)
             return
         if source is None:
             source = self._source(node, canvas)
@@ -294,9 +297,9 @@ class Renderer:
             color = self._draw_clipped(node, color, alpha, canvas.box)
         shape = alpha * self._mask(node, canvas.box)
         key = ("effects", id(node))
-        if key not in self._warp_cache:
-            self._warp_cache[key] = read_effects(node.layer)
-        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._warp_cache[key])
+        if key not in self._cache:
+            self._cache[key] = read_effects(node.layer)
+        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key])
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]
@@ -318,7 +321,7 @@ class Renderer:
     def _redraws_smart_object(self, node: LayerNode) -> bool:
         return node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork)
 
-    def _draw_with_effects(self, node: LayerNode, canvas: Canvas) -> None:
+    def _draw_with_psd_tools_effects(self, node: LayerNode, canvas: Canvas) -> None:
         """A layer with effects, drawn from its own (cached) pixels.
 
         Until `compositor.effects` exists, psd-tools draws the layer with its
@@ -455,25 +458,26 @@ class Renderer:
             self._notes.append(f"layer {node.name!r}: {reason}, drawn from Photoshop's cached pixels")
             return None
 
-        if self.template.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE):
+        if self.template.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE) and not (
+                self.template.color_mode == ColorMode.CMYK and self.template.icc_profile):
             return cannot(f"re-rendering in a {self.template.color_mode.name} document is not supported")
         try:
             from compositor.smartobjects import build_warp_map, read_smart_object, warp_content  # noqa
         except ImportError:
             return cannot("smart-object re-rendering is not available in this build")
         try:
-            so = self._warp_cache.get(("so", id(node)))
+            so = self._cache.get(("so", id(node)))
             if so is None:
-                so = self._warp_cache[("so", id(node))] = read_smart_object(node.layer, self.psd)
+                so = self._cache[("so", id(node))] = read_smart_object(node.layer, self.psd)
             content = artwork if artwork is not None else so.content
             if content is None:
                 return cannot("content cannot be decoded (" + "; ".join(so.unsupported or ["unknown format"]) + ")")
             size = (content.shape[1], content.shape[0])
             key = ("map", id(node), size)
-            warp_map = self._warp_cache.get(key)
+            warp_map = self._cache.get(key)
             if warp_map is None:
                 canvas_size = (self.template.width, self.template.height)
-                warp_map = self._warp_cache[key] = build_warp_map(so, canvas_size, content_size=size)
+                warp_map = self._cache[key] = build_warp_map(so, canvas_size, content_size=size)
             pixels = warp_content(warp_map, content)
         except TemplateError:
             raise
@@ -482,11 +486,33 @@ class Renderer:
         for note in so.unsupported:
             self._notes.append(f"layer {node.name!r}: {note}")
         color, alpha = pixels[..., :3], pixels[..., 3:4]
-        if self.template.color_mode == ColorMode.GRAYSCALE:
-            # Photoshop converts placed RGB content with the document's gray profile;
-            # Rec. 601 luma is the closest stand-in without colour management.
-            color = color @ np.array([[0.299], [0.587], [0.114]], np.float32)
+        color = self._rgb_to_document(color)
         return paste(box, warp_map.box, color, 1.0), paste(box, warp_map.box, alpha)
+
+    def _rgb_to_document(self, rgb: np.ndarray) -> np.ndarray:
+        """sRGB content (h, w, 3) in the document's colour space.
+
+        Photoshop converts placed RGB content with the document's colour
+        profile: we do the same through the embedded ICC profile (8-bit
+        precision); without a profile, grayscale takes the Rec. 601 luma.
+        """
+        mode = self.template.color_mode
+        if mode == ColorMode.RGB:
+            return rgb
+        if mode == ColorMode.GRAYSCALE and not self.template.icc_profile:
+            return rgb @ np.array([[0.299], [0.587], [0.114]], np.float32)
+        transform = self._cache.get("icc")
+        if transform is None:
+            target = ImageCms.ImageCmsProfile(io.BytesIO(self.template.icc_profile))
+            out_mode = "L" if mode == ColorMode.GRAYSCALE else "CMYK"
+            transform = self._cache["icc"] = ImageCms.buildTransform(
+                ImageCms.createProfile("sRGB"), target, "RGB", out_mode,
+                renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+        image = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8), "RGB")
+        converted = np.asarray(ImageCms.applyTransform(image, transform), np.float32) / 255.0
+        if mode == ColorMode.GRAYSCALE:
+            return converted[..., None]
+        return 1.0 - converted  # Photoshop stores CMYK inverted (1 = no ink)
 
     def _mask(self, node: LayerNode, box: Box):
         """Raster mask times vector mask (where Photoshop applies it), over `box`."""
