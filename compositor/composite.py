@@ -270,15 +270,9 @@ class Renderer:
             canvas.put(color, alpha, blend)
 
     def _draws_own_effects(self, node: LayerNode) -> bool:
-        """Whether we render this layer's effects from its pixels ourselves.
-
-        Our effects work on 8-bit RGB. Shape and fill layers keep psd-tools'
-        overlays and strokes, which follow the vector path rather than the
-        cached pixels (measured better on the corpus: a shape whose fill is
-        off has no pixels to stroke).
-        """
-        return self.template.color_mode == ColorMode.RGB and self.template.depth == 8 \
-            and node.kind not in ("shape", "fill")
+        """Whether we render this layer's effects from its pixels ourselves (see
+        `model._effects_plan`); psd-tools draws the others."""
+        return node.effects_renderer == "ours"
 
     def _draw_layer_with_effects(self, node: LayerNode, canvas: Canvas, source) -> None:
         """A layer and its effects, all rendered from the layer's (possibly new) pixels.

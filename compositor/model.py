@@ -33,25 +33,33 @@ from psd_tools.constants import BlendMode, Clipping, ColorMode, Resource, Tag
 
 Box = tuple[int, int, int, int]
 
-# In documents other than 8-bit RGB, layer effects are drawn by psd-tools,
-# which knows these; any other enabled effect is reported as unsupported.
+# Effects psd-tools draws (from the layer's cached pixels or its vector path).
 PSD_TOOLS_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay", "Stroke"})
 
 
-def psd_color_mode(layer) -> tuple[ColorMode, int]:
-    return layer._psd.color_mode, layer._psd.depth
+def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
+    """Who draws the layer's effects -- "ours" (`compositor.effects`, from the
+    layer's pixels) or "psd-tools" -- and the effects that will not be drawn.
 
-
-def _unsupported_effects(layer, mode_and_depth, kind: str) -> list[str]:
-    """Names of the enabled effects the renderer will not draw on this layer."""
-    color_mode, depth = mode_and_depth
-    if color_mode == ColorMode.RGB and depth == 8 and kind not in ("shape", "fill"):
-        from compositor.effects import unsupported_effects  # noqa: PLC0415
-        try:
-            return unsupported_effects(layer)
-        except Exception as exc:  # an unreadable effect block
-            return [f"effects ({type(exc).__name__}: {exc})"]
-    return [f"effect {name}" for name in _enabled_effects(layer) if name not in PSD_TOOLS_EFFECTS]
+    Smart objects always use ours, in 8-bit RGB, because their effects must
+    follow new artwork. Other layers use whichever leaves fewer effects out
+    (ours on a tie); shape and fill layers keep psd-tools', which traces the
+    vector path rather than the cached pixels.
+    """
+    names = _enabled_effects(layer)
+    if not names:
+        return "none", []
+    psd_tools_missing = [f"effect {name}" for name in names if name not in PSD_TOOLS_EFFECTS]
+    if layer._psd.color_mode != ColorMode.RGB or layer._psd.depth != 8 or kind in ("shape", "fill"):
+        return "psd-tools", psd_tools_missing
+    from compositor.effects import unsupported_effects  # noqa: PLC0415
+    try:
+        ours_missing = unsupported_effects(layer)
+    except Exception as exc:  # an unreadable effects block
+        ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
+    if kind == "smartobject" or len(ours_missing) <= len(psd_tools_missing):
+        return "ours", ours_missing
+    return "psd-tools", psd_tools_missing
 
 
 class TemplateError(ValueError):
@@ -97,6 +105,8 @@ class LayerNode:
     # background as RGB in [0, 1], None when transparent.
     artboard_rect: Box | None = None
     artboard_background: tuple[float, float, float] | None = None
+    # Who draws the effects: "ours", "psd-tools" or "none" (see _effects_plan).
+    effects_renderer: str = "none"
     # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
     knockout: int = 0
     layer: Any = field(default=None, repr=False)  # the psd-tools layer
@@ -307,6 +317,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         effects=_enabled_effects(layer),
         layer=layer,
     )
+    node.effects_renderer, missing_effects = _effects_plan(layer, kind)
     knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
     node.knockout = knockout if knockout in (0, 1, 2) else 0
     if kind == "adjustment":
@@ -318,7 +329,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
     if node.visible:
         if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
             unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) approximated by a blur")
-        for effect in _unsupported_effects(layer, psd_color_mode(layer), kind):
+        for effect in missing_effects:
             unsupported.append(f"{where}: {effect} not rendered")
         if node.blend_mode == BlendMode.DISSOLVE:
             unsupported.append(f"{where}: dissolve approximated (Photoshop's noise pattern "
