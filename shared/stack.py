@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -465,9 +466,7 @@ class LocalStack:
         for name in ("redis", "postgres", "s3"):
             self._ensure(name)
             waits[name]()
-        applied = db.upgrade(self.settings.database_url)
-        for migration in applied:
-            self.echo(f"  applied migration {migration.version:04d}_{migration.name}")
+        prepare(self.settings, echo=self.echo)
         for name in ("api", "worker-ingest", "worker-render", "flower"):
             self._ensure(name)
         self.wait_api()
@@ -484,11 +483,16 @@ class LocalStack:
         self.echo(f"  {name:<14} started (pid {self.running_pid(name)}), log: {self.logs_dir / (name + '.log')}")
 
     def down(self) -> list[str]:
-        """Stop every part this stack started, last started first; return what was stopped."""
+        """Stop every part this stack started; return what was stopped.
+
+        The programs (Flower, workers, API) stop first, all at once, then the servers
+        they use, all at once: each waits for its own clean shutdown in parallel.
+        """
         stopped = []
-        for name in reversed(PARTS):
-            if self.stop_part(name):
-                stopped.append(name)
+        for group in (("flower", "worker-render", "worker-ingest", "api"), ("s3", "postgres", "redis")):
+            with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                results = list(pool.map(self.stop_part, group))
+            stopped += [name for name, was_running in zip(group, results) if was_running]
         return stopped
 
     def addresses(self) -> dict[str, str]:
@@ -519,6 +523,15 @@ class LocalStack:
                 answers = _is_listening(ports[name])
             rows.append(PartStatus(name, self.running_pid(name), address, answers))
         return rows
+
+
+def prepare(settings: Settings, echo: Callable[[str], None] = print) -> None:
+    """What a deployment needs once before the API and workers start, safe to repeat:
+    the database migrations and the bucket."""
+    for migration in db.upgrade(settings.database_url):
+        echo(f"  applied migration {migration.version:04d}_{migration.name}")
+    if Storage(settings).ensure_bucket():
+        echo(f"  created bucket {settings.s3_bucket!r}")
 
 
 def run_demo(settings: Settings, timeout: float = 60) -> dict:
@@ -566,6 +579,13 @@ def up_command(no_demo: bool) -> None:
     click.echo("Stop it with `make down` (or `mockfarm down`).")
 
 
+@click.command("prepare")
+def prepare_command() -> None:
+    """Apply the database migrations and create the bucket (idempotent)."""
+    prepare(load_settings(), echo=click.echo)
+    click.echo("database and bucket are ready")
+
+
 @click.command("down")
 def down_command() -> None:
     """Stop what `mockfarm up` started (found by its pid files)."""
@@ -591,4 +611,4 @@ def status_command() -> None:
         raise SystemExit(3)
 
 
-commands = [up_command, down_command, status_command]
+commands = [up_command, down_command, status_command, prepare_command]
