@@ -1,0 +1,96 @@
+"""Decode a smart object's embedded content to float32 straight RGBA in [0, 1]."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from .errors import SmartObjectError
+
+# Embedded file types we can rasterise: Photoshop documents and raster images.
+PSD_FILETYPES = {"8bps", "8bpb"}
+RASTER_FILETYPES = {"png", "jpeg", "jpg", "tiff", "tif", "gif", "bmp", "webp"}
+
+
+def pil_to_rgba(image: Image.Image) -> np.ndarray:
+    """PIL image of any mode and depth -> float32 straight RGBA (h, w, 4)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grey: PIL's RGBA conversion would clip, scale by hand.
+        grey = np.asarray(image, dtype=np.float32)
+        grey /= 65535.0 if image.mode.startswith("I;16") or grey.max() > 255 else 255.0
+        alpha = np.ones_like(grey)
+        return np.ascontiguousarray(np.dstack([grey, grey, grey, alpha]))
+    if image.mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+        return np.ascontiguousarray(np.dstack([grey, grey, grey, np.ones_like(grey)]))
+    if image.mode == "CMYK":
+        image = _cmyk_to_rgb(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(rgba)
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """CMYK -> sRGB through the embedded ICC profile when there is one."""
+    profile = image.info.get("icc_profile")
+    if profile:
+        try:
+            from PIL import ImageCms
+
+            src = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+            dst = ImageCms.createProfile("sRGB")
+            return ImageCms.profileToProfile(image, src, dst, outputMode="RGB")
+        except Exception:  # a broken profile: fall back to the naive formula
+            pass
+    return image.convert("RGB")
+
+
+def decode_content(filetype: str, data: bytes) -> np.ndarray:
+    """Embedded file bytes -> float32 straight RGBA. Raises SmartObjectError."""
+    filetype = (filetype or "").strip().lower()
+    if filetype in PSD_FILETYPES:
+        return _decode_psd(data)
+    if filetype in RASTER_FILETYPES:
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except Exception as exc:
+            raise SmartObjectError(f"embedded {filetype} content cannot be decoded: {exc}") from exc
+        return pil_to_rgba(image)
+    raise SmartObjectError(f"embedded {filetype or 'unknown'} content is not supported")
+
+
+def _decode_psd(data: bytes) -> np.ndarray:
+    from psd_tools import PSDImage
+
+    try:
+        document = PSDImage.open(io.BytesIO(data))
+    except Exception as exc:
+        raise SmartObjectError(f"embedded PSD/PSB content cannot be read: {exc}") from exc
+    image = document.topil(apply_icc=True) if _merged_image_is_valid(document) else None
+    if image is None:
+        # No trustworthy merged image: render the embedded layers instead.
+        image = document.composite(ignore_preview=True, apply_icc=True)
+    if image is None:
+        raise SmartObjectError("embedded PSD/PSB content has no pixels")
+    return pil_to_rgba(image)
+
+
+def _merged_image_is_valid(document) -> bool:
+    """Whether the embedded document's merged image is what Photoshop rendered.
+
+    Photoshop writes the merged image only with "maximize compatibility" and
+    says so in its version-info resource; files without that resource (other
+    writers) may hold a blank merged image next to real layers.
+    """
+    from psd_tools.constants import Resource
+
+    if not document.has_preview():
+        return False
+    info = document.image_resources.get_data(Resource.VERSION_INFO) if document.image_resources else None
+    if info is not None:
+        return bool(info.has_composite)
+    return len(document) == 0  # no layers: the merged image is all there is

@@ -1,0 +1,121 @@
+"""The smart-object model: everything needed to re-render a placed layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .content import PSD_FILETYPES, RASTER_FILETYPES, decode_content
+from .descriptor import (
+    GAUSSIAN_BLUR_ID,
+    SmartFilter,
+    WarpSpec,
+    placed_descriptor,
+    read_content_size,
+    read_smart_filters,
+    read_transforms,
+    read_warp,
+)
+from .errors import SmartObjectError
+
+
+@dataclass
+class SmartObject:
+    name: str
+    content_size: tuple[int, int]  # (w, h) in content pixels
+    content: np.ndarray | None  # float32 straight RGBA (h, w, 4), None when unsupported
+    filetype: str
+    transform: tuple[float, ...]  # Trnf: TL, TR, BR, BL corners (x, y) in canvas pixels
+    non_affine: tuple[float, ...]  # nonAffineTransform, same layout
+    warp: WarpSpec
+    smart_filters: list[SmartFilter] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    layer_bbox: tuple[int, int, int, int] | None = None  # the box Photoshop cached
+    # Preset warps without a known formula: 4x4 Bezier control points in canvas
+    # pixels fitted to the layer's cached pixels at ingest (see fit.py).
+    fitted_control: np.ndarray | None = None
+
+
+# Smart filters we reproduce in `filters.py`; every other enabled one is reported.
+SUPPORTED_FILTER_IDS = {GAUSSIAN_BLUR_ID}
+
+
+def read_smart_object(layer, psd=None) -> SmartObject:
+    """Read a psd-tools SmartObjectLayer into a SmartObject.
+
+    `psd` (the PSDImage) is accepted for symmetry with the rest of the
+    compositor; psd-tools already resolves the embedded data from the layer.
+    Raises SmartObjectError when the layer's geometry cannot be read.
+    """
+    desc = placed_descriptor(layer)
+    transform, non_affine = read_transforms(desc)
+    warp = read_warp(desc)
+    filters = read_smart_filters(desc)
+    unsupported: list[str] = []
+
+    linked = getattr(layer, "smart_object", None)
+    filetype = ""
+    content = None
+    if linked is None:
+        unsupported.append("smart object content not found in the document")
+    else:
+        # Some writers leave the file type blank; psd-tools then sniffs the bytes.
+        filetype = (linked.filetype or getattr(linked, "detected_filetype", None) or "").strip().lower()
+        kind = getattr(linked, "kind", "data")
+        if kind != "data":
+            unsupported.append(f"{kind} content ({linked.filename or 'unnamed'}) is not embedded")
+        elif filetype not in PSD_FILETYPES | RASTER_FILETYPES:
+            unsupported.append(f"embedded {filetype or 'unknown'} content cannot be rasterised")
+        else:
+            try:
+                content = decode_content(filetype, linked.data)
+            except SmartObjectError as exc:
+                unsupported.append(str(exc))
+
+    size = read_content_size(desc)
+    if size is None and content is not None:
+        size = (content.shape[1], content.shape[0])
+    if size is None:
+        raise SmartObjectError(f"smart object {layer.name!r} has no content size")
+    if content is not None and (content.shape[1], content.shape[0]) != size:
+        # The descriptor's size is the placed geometry; content decoded at
+        # another size (e.g. a vector-backed PSB) is rescaled by the renderer.
+        pass
+
+    for flt in filters:
+        if flt.enabled and flt.filter_id not in SUPPORTED_FILTER_IDS:
+            unsupported.append(f"smart filter: {flt.name}")
+    so = SmartObject(
+        name=layer.name,
+        content_size=size,
+        content=content,
+        filetype=filetype,
+        transform=transform,
+        non_affine=non_affine,
+        warp=warp,
+        smart_filters=filters,
+        unsupported=unsupported,
+        layer_bbox=tuple(layer.bbox) if layer.bbox else None,
+    )
+    if warp.style not in ("none", "custom", "quilt") and warp.mesh_x is None:
+        _fit_preset(so, layer)
+    return so
+
+
+def _fit_preset(so: SmartObject, layer) -> None:
+    """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
+    from .fidelity import cached_layer_rgba
+    from .fit import fit_preset_mesh
+    from .presets import PRESET_STYLES
+
+    if so.warp.style in PRESET_STYLES:
+        return
+    cached = cached_layer_rgba(layer)
+    if so.content is None or cached is None:
+        so.unsupported.append(f"warp style {so.warp.style}: no formula and nothing to fit it to")
+        return
+    # A smart filter changes the cached pixels, so they no longer show the warp alone.
+    if any(f.enabled for f in so.smart_filters):
+        so.unsupported.append(f"warp style {so.warp.style}: fitted through smart filters, approximate")
+    so.fitted_control = fit_preset_mesh(so, cached, tuple(layer.bbox))

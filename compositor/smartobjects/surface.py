@@ -1,0 +1,235 @@
+"""Content -> canvas geometry of a smart object (no pixels here).
+
+A surface maps normalised content parameters (s, t) in [0, 1]^2, where
+content pixel coordinates are (s * w, t * h) with pixel edges on integers,
+to continuous canvas coordinates. Two kinds:
+
+* ProjectiveSurface: Trnf / nonAffineTransform without a warp; exact
+  closed-form inverse.
+* BezierSurface: bicubic Bezier patches (a 4x4 mesh is one patch, a quilt
+  mesh of n = 4 + 3k points per axis has k + 1 patches) whose control points
+  are already in canvas coordinates.
+
+How Photoshop composes them (measured on its cached layer pixels):
+control points P (content pixels) are mapped by A, the homography from the
+bounding box of P to Trnf, then by N, the homography from Trnf to
+nonAffineTransform; the Bezier surface is evaluated over those canvas points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SmartObjectError
+
+
+# ---------------------------------------------------------------- homographies
+def homography(src, dst) -> np.ndarray:
+    """3x3 H mapping 4 points src -> dst (arrays (4, 2)), solved in float64."""
+    src = np.asarray(src, dtype=np.float64).reshape(4, 2)
+    dst = np.asarray(dst, dtype=np.float64).reshape(4, 2)
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(src, dst):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    try:
+        h = np.linalg.solve(np.array(rows), np.array(rhs))
+    except np.linalg.LinAlgError as exc:
+        raise SmartObjectError(f"degenerate quadrilateral {dst.tolist()} (three corners in line)") from exc
+    return np.append(h, 1.0).reshape(3, 3)
+
+
+def apply_homography(h: np.ndarray, x, y):
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    return (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+
+
+def corners_of(values) -> np.ndarray:
+    """8 numbers (TL, TR, BR, BL) -> (4, 2)."""
+    return np.asarray(values, dtype=np.float64).reshape(4, 2)
+
+
+def rect_corners(left, top, right, bottom) -> np.ndarray:
+    return np.array([[left, top], [right, top], [right, bottom], [left, bottom]], dtype=np.float64)
+
+
+# ---------------------------------------------------------------- surfaces
+class ProjectiveSurface:
+    """(s, t) -> canvas through one homography."""
+
+    def __init__(self, h_unit_to_canvas: np.ndarray):
+        self.h = h_unit_to_canvas
+        self.h_inv = np.linalg.inv(h_unit_to_canvas)
+
+    def evaluate(self, s, t):
+        """Canvas x, y and the Jacobian d(x, y)/d(s, t) as four arrays."""
+        h = self.h
+        s = np.asarray(s, dtype=np.float64)
+        t = np.asarray(t, dtype=np.float64)
+        w = h[2, 0] * s + h[2, 1] * t + h[2, 2]
+        x = (h[0, 0] * s + h[0, 1] * t + h[0, 2]) / w
+        y = (h[1, 0] * s + h[1, 1] * t + h[1, 2]) / w
+        jac = (
+            (h[0, 0] - x * h[2, 0]) / w,
+            (h[0, 1] - x * h[2, 1]) / w,
+            (h[1, 0] - y * h[2, 0]) / w,
+            (h[1, 1] - y * h[2, 1]) / w,
+        )
+        return x, y, jac
+
+    def inverse(self, x, y):
+        return apply_homography(self.h_inv, x, y)
+
+    def outline(self, n: int = 2) -> np.ndarray:
+        return np.array(apply_homography(self.h, [0, 1, 1, 0], [0, 0, 1, 1])).T
+
+
+def _bernstein(t):
+    """Cubic Bernstein basis and its derivative, each (N, 4)."""
+    u = 1.0 - t
+    basis = np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
+    deriv = np.stack([-3 * u * u, 3 * u * u - 6 * u * t, 6 * u * t - 3 * t * t, 3 * t * t], axis=-1)
+    return basis, deriv
+
+
+def _locate(param, knots):
+    """Patch index, local parameter and d(local)/d(param) for global params.
+
+    Outside [0, 1] the end patches are extrapolated (needed for antialiased
+    edges just outside the surface).
+    """
+    n_patches = len(knots) - 1
+    index = np.clip(np.searchsorted(knots, param, side="right") - 1, 0, n_patches - 1)
+    start = knots[index]
+    width = knots[index + 1] - start
+    return index, (param - start) / width, 1.0 / width
+
+
+class BezierSurface:
+    """Bicubic Bezier patches over a control grid (rows, cols, 2) in canvas pixels."""
+
+    def __init__(self, control: np.ndarray, knots_s=None, knots_t=None):
+        control = np.asarray(control, dtype=np.float64)
+        rows, cols = control.shape[:2]
+        if (rows - 1) % 3 or (cols - 1) % 3 or rows < 4 or cols < 4:
+            raise SmartObjectError(f"a Bezier mesh needs 4 + 3k points per axis, got {rows}x{cols}")
+        self.control = control
+        self.knots_s = _knots(knots_s, (cols - 1) // 3)
+        self.knots_t = _knots(knots_t, (rows - 1) // 3)
+
+    def evaluate(self, s, t):
+        s = np.asarray(s, dtype=np.float64)
+        t = np.asarray(t, dtype=np.float64)
+        shape = np.broadcast(s, t).shape
+        s = np.broadcast_to(s, shape).ravel()
+        t = np.broadcast_to(t, shape).ravel()
+        ps, ls, dls = _locate(s, self.knots_s)
+        pt, lt, dlt = _locate(t, self.knots_t)
+        bs, dbs = _bernstein(ls)
+        bt, dbt = _bernstein(lt)
+        rows = 3 * pt[:, None] + np.arange(4)
+        cols = 3 * ps[:, None] + np.arange(4)
+        grid = self.control[rows[:, :, None], cols[:, None, :]]  # (N, 4 rows, 4 cols, 2)
+        point = np.einsum("na,nb,nabk->nk", bt, bs, grid)
+        d_s = np.einsum("na,nb,nabk->nk", bt, dbs, grid) * dls[:, None]
+        d_t = np.einsum("na,nb,nabk->nk", dbt, bs, grid) * dlt[:, None]
+        x = point[:, 0].reshape(shape)
+        y = point[:, 1].reshape(shape)
+        jac = tuple(a.reshape(shape) for a in (d_s[:, 0], d_t[:, 0], d_s[:, 1], d_t[:, 1]))
+        return x, y, jac
+
+
+def _knots(slices, n_patches):
+    if slices is None or len(slices) != n_patches + 1:
+        return np.linspace(0.0, 1.0, n_patches + 1)
+    k = np.asarray(slices, dtype=np.float64)
+    if k[-1] == k[0]:
+        raise SmartObjectError("quilt slices span no width")
+    k = (k - k[0]) / (k[-1] - k[0])
+    if np.any(np.diff(k) <= 0):
+        raise SmartObjectError(f"quilt slices are not increasing: {list(slices)}")
+    return k
+
+
+# ---------------------------------------------------------------- from a smart object
+def regular_mesh(bounds, rows=4, cols=4):
+    left, top, right, bottom = bounds
+    xs = np.linspace(left, right, cols)
+    ys = np.linspace(top, bottom, rows)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx, gy], axis=-1)
+
+
+def is_regular_mesh(points: np.ndarray, tol: float = 1e-3) -> bool:
+    """True when the mesh is the undeformed grid over its bounding box.
+
+    A quilt grid with uneven slices is still an identity mapping as long as
+    each axis line is straight and its points follow the slices; we test the
+    common case (points on an evenly spaced grid per patch) by comparing
+    against the grid implied by the first row and column.
+    """
+    xs = points[0, :, 0]
+    ys = points[:, 0, 1]
+    expected = np.stack(np.meshgrid(xs, ys), axis=-1)
+    scale = max(np.ptp(points[..., 0]), np.ptp(points[..., 1]), 1.0)
+    if np.max(np.abs(points - expected)) > tol * scale:
+        return False
+    # inner Bezier handles must sit at thirds of each patch, else the grid is
+    # straight but the spacing (hence the mapping) is not linear
+    for axis_values in (xs, ys):
+        n = (len(axis_values) - 1) // 3
+        for p in range(n):
+            a, d = axis_values[3 * p], axis_values[3 * p + 3]
+            thirds = [a + (d - a) / 3, a + 2 * (d - a) / 3]
+            if np.max(np.abs(np.array(axis_values[3 * p + 1 : 3 * p + 3]) - thirds)) > tol * scale:
+                return False
+    return True
+
+
+def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None)):
+    """The content->canvas surface of a smart object.
+
+    mesh_points: (rows, cols, 2) control points in content pixels, or None for
+    no warp. Preset styles are turned into mesh points by the caller
+    (presets.preset_mesh) before they reach here.
+    """
+    trnf = corners_of(so.transform)
+    non_affine = corners_of(so.non_affine)
+    n = homography(trnf, non_affine)
+    w, h = so.content_size
+    if mesh_points is None or is_regular_mesh(mesh_points) and _linear_slices(mesh_points, slices):
+        if mesh_points is None:
+            box = (0.0, 0.0, float(w), float(h))
+        else:
+            box = (mesh_points[..., 0].min(), mesh_points[..., 1].min(),
+                   mesh_points[..., 0].max(), mesh_points[..., 1].max())
+        a = homography(rect_corners(*box), trnf)
+        unit_to_box = homography(rect_corners(0, 0, 1, 1), rect_corners(*box))
+        return ProjectiveSurface(n @ a @ unit_to_box)
+    left, top = mesh_points[..., 0].min(), mesh_points[..., 1].min()
+    right, bottom = mesh_points[..., 0].max(), mesh_points[..., 1].max()
+    if right - left <= 0 or bottom - top <= 0:
+        raise SmartObjectError("warp mesh has no area")
+    a = homography(rect_corners(left, top, right, bottom), trnf)
+    x, y = apply_homography(n @ a, mesh_points[..., 0], mesh_points[..., 1])
+    return BezierSurface(np.stack([x, y], axis=-1), slices[0], slices[1])
+
+
+def _linear_slices(points, slices):
+    """A regular quilt grid maps linearly only if its slices match its points."""
+    for axis, sl in enumerate(slices):
+        if sl is None:
+            continue
+        line = points[0, :, 0] if axis == 0 else points[:, 0, 1]
+        knots = np.asarray(sl, dtype=np.float64)
+        line_knots = line[::3]
+        if len(line_knots) != len(knots):
+            return False
+        a = (knots - knots[0]) / max(knots[-1] - knots[0], 1e-12)
+        b = (line_knots - line_knots[0]) / max(line_knots[-1] - line_knots[0], 1e-12)
+        if np.max(np.abs(a - b)) > 1e-3:
+            return False
+    return True

@@ -1,0 +1,178 @@
+"""Geometry of smart objects, with expectations worked out by hand."""
+
+import numpy as np
+import pytest
+
+from compositor.smartobjects import SmartObject, SmartObjectError, build_warp_map, warp_content
+from compositor.smartobjects.descriptor import WarpSpec, read_transforms, read_warp
+from compositor.smartobjects.surface import BezierSurface, apply_homography, homography
+
+
+def make_so(content_size, trnf, non_affine=None, warp=None, content=None, filters=()):
+    return SmartObject(
+        name="test",
+        content_size=content_size,
+        content=content,
+        filetype="png",
+        transform=tuple(float(v) for v in trnf),
+        non_affine=tuple(float(v) for v in (non_affine or trnf)),
+        warp=warp or WarpSpec(),
+        smart_filters=list(filters),
+    )
+
+
+def test_homography_maps_the_four_corners():
+    src = [(0, 0), (1, 0), (1, 1), (0, 1)]
+    dst = [(10, 20), (30, 20), (40, 60), (0, 60)]
+    h = homography(src, dst)
+    x, y = apply_homography(h, [0, 1, 1, 0], [0, 0, 1, 1])
+    np.testing.assert_allclose(np.stack([x, y], -1), dst, atol=1e-9)
+    # By symmetry about x = 20 the denominator is w = 1 + c t; top (t = 0)
+    # x = 10 + 20 s; bottom x = (20 s + b + 10) / (1 + c) = 40 s gives
+    # c = -1/2, b = -10; y = (e t + 20) / w = 60 at t = 1 gives e = 10.
+    # So at (s, t) = (0, 1/2): w = 3/4, x = 5 / w = 20/3, y = 25 / w = 100/3
+    # (not the midpoint 40: perspective foreshortens).
+    mx, my = apply_homography(h, 0, 0.5)
+    assert my == pytest.approx(100 / 3)
+    assert mx == pytest.approx(20 / 3)
+
+
+def test_degenerate_quad_is_a_clear_error():
+    with pytest.raises(SmartObjectError, match="degenerate"):
+        homography([(0, 0), (1, 0), (1, 1), (0, 1)], [(0, 0), (1, 1), (2, 2), (3, 3)])
+
+
+def test_scaled_placement_samples_every_second_content_pixel():
+    # 200x100 content placed at (10, 20)-(110, 70): half size.
+    so = make_so((200, 100), [10, 20, 110, 20, 110, 70, 10, 70])
+    wm = build_warp_map(so, (200, 200))
+    left, top, right, bottom = wm.box
+    assert left <= 10 and top <= 20 and right >= 110 and bottom >= 70
+    # canvas pixel (10 + i) has centre 10.5 + i -> content x = 2i + 1 (pixel
+    # edges on integers) -> cv2.remap coordinate 2i + 0.5
+    row = 30 - top
+    for i in (0, 7, 99):
+        assert wm.map_x[row, 10 + i - left] == pytest.approx(2 * i + 0.5, abs=1e-4)
+    assert wm.map_y[row, 50 - left] == pytest.approx(2 * (30 - 20) + 0.5, abs=1e-4)
+    assert wm.coverage[row, 10 - left] == pytest.approx(1.0)
+    assert wm.coverage[row, 9 - left] == pytest.approx(0.0)
+    assert wm.content_scale == pytest.approx((2.0, 2.0), rel=1e-3)
+
+
+def test_edge_coverage_is_the_covered_fraction_of_the_pixel():
+    # left edge at x = 10.25: pixel 10 (10..11) is 3/4 covered
+    so = make_so((100, 100), [10.25, 0, 110.25, 0, 110.25, 100, 10.25, 100])
+    wm = build_warp_map(so, (200, 100))
+    left, top = wm.box[:2]
+    assert wm.coverage[50 - top, 10 - left] == pytest.approx(0.75, abs=1e-4)
+    assert wm.coverage[50 - top, 110 - left] == pytest.approx(0.25, abs=1e-4)
+
+
+def test_perspective_corners_land_where_nonaffine_says():
+    trnf = [0, 0, 100, 0, 100, 100, 0, 100]
+    quad = [0, 0, 100, 20, 100, 80, 0, 100]  # right edge shrunk: perspective
+    so = make_so((100, 100), trnf, quad)
+    wm = build_warp_map(so, (100, 100))
+    # canvas column 99 (centre 99.5) is near the right edge; at the middle
+    # row the content y must be the middle too (symmetry about y = 50)
+    left, top = wm.box[:2]
+    assert wm.map_y[50 - top, 99 - left] == pytest.approx(50.0 - 0.5 + 0.5, abs=0.6)
+    # outside the trapezoid (top right corner) nothing is covered
+    assert wm.coverage[5 - top, 99 - left] == 0.0
+
+
+def test_bezier_surface_with_clustered_handles_is_a_smoothstep():
+    # x control points 0, 0, W, W along each row give x(s) = W (3s^2 - 2s^3)
+    w = 90.0
+    xs = np.array([0, 0, w, w])
+    ys = np.array([0, 30, 60, 90])
+    control = np.stack(np.meshgrid(xs, ys), axis=-1)
+    surface = BezierSurface(control)
+    x, y, _ = surface.evaluate(np.array([0.5, 0.25]), np.array([0.5, 1 / 3]))
+    assert x[0] == pytest.approx(45.0)
+    assert x[1] == pytest.approx(w * (3 / 16 - 2 / 64))
+    assert y[1] == pytest.approx(30.0)
+
+
+def test_custom_mesh_is_inverted_by_newton():
+    w = h = 90
+    xs = [0, 0, w, w]
+    ys = [0, 30, 60, 90]
+    gx, gy = np.meshgrid(xs, ys)
+    warp = WarpSpec(style="custom", mesh_x=list(gx.ravel().astype(float)), mesh_y=list(gy.ravel().astype(float)))
+    so = make_so((w, h), [0, 0, w, 0, w, h, 0, h], warp=warp)
+    wm = build_warp_map(so, (w, h))
+    left, top = wm.box[:2]
+    # canvas pixel 44 has centre 44.5; x(s) = 90 (3s^2 - 2s^3) = 44.5 near s = 0.5
+    # x'(0.5) = 90 * 1.5 = 135 canvas px per unit s, so s = 0.5 - 0.5/135
+    s = 0.5 - 0.5 / 135
+    s = s - (90 * (3 * s * s - 2 * s**3) - 44.5) / (90 * (6 * s - 6 * s * s))  # one more Newton step
+    assert wm.map_x[40 - top, 44 - left] == pytest.approx(s * w - 0.5, abs=1e-3)
+    # rows are not warped: content y equals canvas y
+    assert wm.map_y[40 - top, 44 - left] == pytest.approx(40.0, abs=1e-3)
+
+
+def test_quilt_patches_follow_their_slices():
+    # 7 columns = 2 patches; slices 0 | 100 | 400: the first patch is a quarter
+    # of the parameter range
+    xs = [0, 100 / 3, 200 / 3, 100, 200, 300, 400]
+    ys = [0, 100 / 3, 200 / 3, 100]
+    control = np.stack(np.meshgrid(xs, ys), axis=-1)
+    surface = BezierSurface(control, knots_s=[0, 100, 400])
+    x, _, _ = surface.evaluate(np.array([0.25, 0.625, 0.125]), np.zeros(3))
+    np.testing.assert_allclose(x, [100, 250, 50])
+
+
+def test_quilt_with_uneven_slices_maps_content_linearly():
+    xs = [0, 100 / 3, 200 / 3, 100, 200, 300, 400]
+    ys = [0, 100 / 3, 200 / 3, 100]
+    gx, gy = np.meshgrid(xs, ys)
+    warp = WarpSpec(
+        style="quilt", mesh_cols=7, mesh_rows=4,
+        mesh_x=list(gx.ravel()), mesh_y=list(gy.ravel()),
+        slices_x=[0, 100, 400], slices_y=[0, 100],
+    )
+    so = make_so((400, 100), [0, 0, 400, 0, 400, 100, 0, 100], warp=warp)
+    wm = build_warp_map(so, (400, 100))
+    assert wm.map_x[50, 250] == pytest.approx(250.0, abs=1e-3)
+    assert wm.map_x[50, 30] == pytest.approx(30.0, abs=1e-3)
+
+
+def test_other_content_size_keeps_the_geometry():
+    so = make_so((200, 100), [10, 20, 110, 20, 110, 70, 10, 70])
+    own = build_warp_map(so, (200, 200))
+    bigger = build_warp_map(so, (200, 200), content_size=(400, 200))
+    assert bigger.box == own.box
+    np.testing.assert_allclose(bigger.map_x, (own.map_x + 0.5) * 2 - 0.5, atol=1e-3)
+    np.testing.assert_allclose(bigger.coverage, own.coverage, atol=1e-6)
+
+
+def test_bad_transform_is_reported():
+    with pytest.raises(SmartObjectError, match="Trnf"):
+        read_transforms({"Trnf": [0, 0, 1]})
+
+
+def test_read_warp_prefers_quilt_and_keeps_slices():
+    desc = {
+        "warp": {"warpStyle": "warpNone", "bounds": {"Left": 0, "Top": 0, "Rght": 10, "Btom": 10}},
+        "quiltWarp": {
+            "warpStyle": "warpCustom", "deformNumRows": 4, "deformNumCols": 7,
+            "bounds": {"Left": 0, "Top": 0, "Rght": 10, "Btom": 10},
+            "customEnvelopeWarp": {
+                "quiltSliceX": {"quiltSliceX": [0, 3, 10]}, "quiltSliceY": {"quiltSliceY": [0, 10]},
+                "meshPoints": {"Hrzn": list(range(28)), "Vrtc": list(range(28))},
+            },
+        },
+    }
+    spec = read_warp(desc)
+    assert spec.style == "quilt"
+    assert (spec.mesh_rows, spec.mesh_cols) == (4, 7)
+    assert spec.slices_x == [0, 3, 10]
+    desc["quiltWarp"]["customEnvelopeWarp"]["meshPoints"]["Hrzn"] = list(range(27))
+    with pytest.raises(SmartObjectError, match="mesh"):
+        read_warp(desc)
+
+
+def test_preset_style_is_read_without_prefix():
+    spec = read_warp({"warp": {"warpStyle": "warpInflate", "warpValue": 50.0, "warpRotate": "Vrtc"}})
+    assert (spec.style, spec.value, spec.rotate) == ("inflate", 50.0, "vertical")

@@ -1,0 +1,104 @@
+"""Pixel work of smart objects: remap, premultiplied sampling, coverage, filters, decoding."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor.smartobjects import SmartObjectError, build_warp_map, warp_content
+from compositor.smartobjects.content import decode_content
+from compositor.smartobjects.descriptor import GAUSSIAN_BLUR_ID, SmartFilter
+
+from .test_smartobjects_geometry import make_so
+
+
+def test_identity_placement_reproduces_the_content():
+    rng = np.random.default_rng(1)
+    content = rng.random((20, 30, 4), dtype=np.float32)
+    content[..., 3] = 1.0
+    so = make_so((30, 20), [5, 5, 35, 5, 35, 25, 5, 25])
+    wm = build_warp_map(so, (40, 30))
+    out = warp_content(wm, content)
+    left, top = wm.box[:2]
+    np.testing.assert_allclose(out[5 - top : 25 - top, 5 - left : 35 - left], content, atol=1e-5)
+    # the ring of pixels around it is empty
+    assert out[4 - top, 10 - left, 3] == 0.0
+
+
+def test_interpolation_is_premultiplied():
+    # opaque red next to transparent "blue": half way between, colour stays red
+    content = np.zeros((1, 2, 4), np.float32)
+    content[0, 0] = (1, 0, 0, 1)
+    content[0, 1] = (0, 0, 1, 0)
+    # 2x1 content squeezed onto one canvas pixel column... instead shift by half
+    # a pixel: canvas pixel 0 centre 0.5 -> content x = 1.0, between both pixels
+    so = make_so((2, 1), [-0.5, 0, 1.5, 0, 1.5, 1, -0.5, 1])
+    wm = build_warp_map(so, (2, 1))
+    out = warp_content(wm, content)
+    pixel = out[0, 0 - wm.box[0]]
+    np.testing.assert_allclose(pixel[:3], [1, 0, 0], atol=1e-4)
+    assert pixel[3] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_coverage_folds_into_alpha():
+    content = np.ones((10, 10, 4), np.float32)
+    so = make_so((10, 10), [0.5, 0, 10.5, 0, 10.5, 10, 0.5, 10])
+    wm = build_warp_map(so, (20, 10))
+    out = warp_content(wm, content)
+    assert out[5, 0 - wm.box[0], 3] == pytest.approx(0.5, abs=1e-4)
+    assert out[5, 5 - wm.box[0], 3] == pytest.approx(1.0)
+
+
+def test_downscaled_artwork_is_area_averaged():
+    # 1-pixel black/white stripes shrunk 4x average to grey, not aliased stripes
+    content = np.ones((64, 64, 4), np.float32)
+    content[:, ::2, :3] = 0.0
+    so = make_so((64, 64), [0, 0, 16, 0, 16, 16, 0, 16])
+    out = warp_content(build_warp_map(so, (16, 16)), content)
+    assert np.abs(out[2:14, 2:14, 0] - 0.5).max() < 0.05
+
+
+def test_gaussian_blur_smart_filter_grows_the_box_and_softens_the_edge():
+    content = np.ones((40, 40, 4), np.float32)
+    blur = SmartFilter("Gaussian Blur", GAUSSIAN_BLUR_ID, True, {"Rds": 2.0})
+    so = make_so((40, 40), [20, 20, 60, 20, 60, 60, 20, 60], filters=[blur])
+    wm = build_warp_map(so, (100, 100))
+    assert wm.box[0] <= 20 - 6 and wm.box[2] >= 60 + 6
+    out = warp_content(wm, content)
+    left, top = wm.box[:2]
+    row = 40 - top
+    # the edge at x = 20 lies between pixels 19 and 20: by symmetry their
+    # alphas sum to one, and the blur has spread alpha 2 sigma out
+    assert out[row, 19 - left, 3] + out[row, 20 - left, 3] == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 < out[row, 16 - left, 3] < 0.05
+    np.testing.assert_allclose(out[row, 40 - left], [1, 1, 1, 1], atol=1e-4)
+
+
+def test_content_must_be_rgba():
+    so = make_so((4, 4), [0, 0, 4, 0, 4, 4, 0, 4])
+    with pytest.raises(SmartObjectError, match="RGBA"):
+        warp_content(build_warp_map(so, (4, 4)), np.zeros((4, 4, 3), np.float32))
+
+
+def _png_bytes(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_decode_png_rgba_and_16_bit_grey():
+    rgba = Image.new("RGBA", (3, 2), (255, 0, 0, 128))
+    out = decode_content("png", _png_bytes(rgba))
+    assert out.shape == (2, 3, 4) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0], [1, 0, 0, 128 / 255], atol=1e-6)
+    grey16 = Image.fromarray(np.full((2, 2), 32768, np.uint16))
+    out = decode_content("png", _png_bytes(grey16))
+    np.testing.assert_allclose(out[0, 0], [32768 / 65535] * 3 + [1], atol=1e-6)
+
+
+def test_unsupported_content_is_named():
+    with pytest.raises(SmartObjectError, match="pdf"):
+        decode_content("pdf", b"%PDF-1.4")
+    with pytest.raises(SmartObjectError, match="png"):
+        decode_content("png", b"not a png")
