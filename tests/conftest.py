@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def farm():
-    """The running test stack (a `shared.stack.LocalStack`); its settings are in os.environ."""
+    """The running test stack (a `shared.stack.LocalStack`, settings in `farm.settings`)."""
     from shared.stack import SEAWEED_GRPC_OFFSET, SEAWEED_PORT_OFFSETS
 
     # Short paths: PostgreSQL and SeaweedFS put unix sockets in the state folder.
@@ -83,14 +83,22 @@ def farm():
         # Below max_output_side squared, so that the pixel limit can be tested alone.
         "MOCKFARM_MAX_IMAGE_PIXELS": "50000000",
     }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-
     from shared import db
     from shared.config import load_settings
     from shared.stack import PARTS, LocalStack
 
-    stack = LocalStack(load_settings(), echo=lambda message: None)
+    # The settings are read from this environment once; the stack hands them to its
+    # processes explicitly, and tests/integration/conftest.py applies them around each
+    # integration test only, so that other tests never see the test stack's values.
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        settings = load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    stack = LocalStack(settings, echo=lambda message: None)
     try:
         stack.up()
         yield stack
@@ -99,13 +107,8 @@ def farm():
         pids = {name: stack.running_pid(name) for name in PARTS}
         stack.down()
         survivors = [f"{name} (pid {pid})" for name, pid in pids.items()
-                     if pid is not None and os.path.exists(f"/proc/{pid}") and _is_alive(pid)]
+                     if pid is not None and _is_alive(pid)]
         shutil.rmtree(state_dir, ignore_errors=True)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         assert not survivors, f"processes left running after stopping the test stack: {survivors}"
 
 
