@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import url_for
+from flask import request, url_for
 from flask_smorest import Blueprint, abort
 
 from shared import tasks
@@ -13,6 +13,13 @@ from workers.celery_app import RENDER_QUEUE, RENDER_SOLID_TASK, app as celery_ap
 log = logging.getLogger(__name__)
 
 blp = Blueprint("renders", __name__, url_prefix="/api/v1/renders", description="Start renders")
+
+
+@blp.before_request
+def require_json():
+    # Without this a form or text body reads as "every field missing", which misleads.
+    if request.method == "POST" and not request.is_json:
+        abort(415, message="send the request body as JSON (Content-Type: application/json)")
 
 
 def enqueue(kind: str, params: dict, task_name: str, queue: str):

@@ -264,7 +264,9 @@ class LocalStack:
         server = _find_program("redis-server", "install the `redis-server` package (`make up` does this)")
         self._spawn("redis", [
             server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-            "--dir", str(data_dir), "--save", "", "--appendonly", "no", "--daemonize", "no",
+            # Queued messages survive `down` and `up` (append-only file, synced each second).
+            "--dir", str(data_dir), "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            "--daemonize", "no",
         ], cwd=data_dir)
 
     def _as_postgres_user(self) -> list[str]:
@@ -563,7 +565,11 @@ def up_command(no_demo: bool) -> None:
     settings = load_settings()
     stack = LocalStack(settings, echo=click.echo)
     click.echo(f"Starting mockfarm (state in {stack.state_dir})")
-    stack.up()
+    try:
+        stack.up()
+    except StackError as exc:
+        raise StackError(f"{exc.message}\n(The parts already started keep running: "
+                         "`make down` stops them.)") from exc
     click.echo("Every part is ready.")
     if not no_demo:
         task = run_demo(settings)

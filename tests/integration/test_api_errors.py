@@ -59,3 +59,8 @@ def test_unknown_task_is_404(api_url):
 def test_unknown_route_and_method_are_json(api_url):
     assert_error(requests.get(f"{api_url}/api/v1/nothing-here", timeout=10), 404)
     assert_error(requests.get(f"{api_url}/api/v1/renders/solid", timeout=10), 405)
+
+
+def test_non_json_body_is_refused_by_name(api_url):
+    body = assert_error(post_solid(api_url, data={"width": "10"}), 415)
+    assert "JSON" in body["detail"]
