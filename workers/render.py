@@ -11,7 +11,9 @@ import logging
 import time
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+import psycopg
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from PIL import Image
 
 from shared import tasks
@@ -105,7 +107,24 @@ def _render_solid(record: tasks.TaskRecord) -> dict[str, Any]:
             "width": params["width"], "height": params["height"]}
 
 
-@app.task(name=RENDER_SOLID_TASK)
+class RecordedTask(Task):
+    """A task whose outcome is always written to its row, even when Celery kills it."""
+
+    # PostgreSQL briefly unreachable (restart, failover): try again rather than drop
+    # the task; the message is only acknowledged once the retry is queued.
+    autoretry_for = (psycopg.OperationalError,)
+    retry_backoff = 2
+    retry_backoff_max = 60
+    max_retries = 8
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Called in the worker's parent process when the hard time limit killed the
+        # task's process: the task itself had no chance to record anything.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            tasks.fail_task(args[0], f"killed after the hard time limit of {load_settings().task_time_limit} s")
+
+
+@app.task(name=RENDER_SOLID_TASK, base=RecordedTask)
 def render_solid(task_key: str) -> str:
     """Make a PNG of one colour: the smallest real render, proving the whole path."""
     return run_task(task_key, _render_solid)

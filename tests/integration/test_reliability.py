@@ -127,3 +127,39 @@ def test_task_whose_worker_keeps_dying_is_given_up(farm, api_url):
     task = get_task(api_url, record.key)
     assert task["status"] == "failed"
     assert "gave up" in task["error"]
+
+
+@pytest.fixture()
+def render_worker_slower_than_soft_limit(farm):
+    delay_ms = (farm.settings.task_soft_time_limit + 1) * 1000
+    assert delay_ms < farm.settings.task_time_limit * 1000
+    slow = LocalStack(dataclasses.replace(farm.settings, render_delay_ms=delay_ms), echo=lambda message: None)
+    slow.stop_part("worker-render")
+    slow.start_part("worker-render")
+    slow.wait_workers(queues=("render",))
+    yield slow
+    slow.stop_part("worker-render")
+    farm.start_part("worker-render")
+    farm.wait_workers()
+
+
+def test_task_over_its_soft_time_limit_fails_with_a_reason(farm, api_url, render_worker_slower_than_soft_limit):
+    task_key = start_solid_render(api_url)
+    task = wait_for_status(api_url, task_key, timeout=farm.settings.task_time_limit + 20)
+    assert task["status"] == "failed"
+    assert f"timed out after {farm.settings.task_soft_time_limit} s" in task["error"]
+    assert task["attempts"] == 1
+
+
+def test_task_killed_at_its_hard_time_limit_is_recorded_failed(farm, api_url):
+    from celery.exceptions import TimeLimitExceeded
+
+    from workers.render import render_solid
+
+    record = tasks.create_task("render.solid", {"width": 4, "height": 4, "color": "#000000"})
+    assert tasks.start_task(record.key) is not None
+    # What the worker's parent process calls after killing the task's process.
+    render_solid.on_failure(TimeLimitExceeded(farm.settings.task_time_limit), record.key, [record.key], {}, None)
+    task = get_task(api_url, record.key)
+    assert task["status"] == "failed"
+    assert "hard time limit" in task["error"]
