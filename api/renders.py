@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 
 from shared import tasks
 from shared.schemas import SolidRenderRequest, TaskAccepted
-from workers.celery_app import RENDER_QUEUE, RENDER_SOLID_TASK, app as celery_app
+from workers.celery_app import send_task_key
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,11 @@ def require_json():
         abort(415, message="send the request body as JSON (Content-Type: application/json)")
 
 
-def enqueue(kind: str, params: dict, task_name: str, queue: str):
+def enqueue(kind: str, params: dict):
     """Write the task to PostgreSQL first (the record), then queue its key."""
     record = tasks.create_task(kind, params)
     try:
-        celery_app.send_task(task_name, args=[record.key], queue=queue, task_id=record.key)
+        send_task_key(kind, record.key)
     except Exception as exc:  # noqa: BLE001 - any broker failure means the same to the client
         log.exception("could not queue task %s", record.key)
         tasks.fail_task(record.key, f"could not be queued: {type(exc).__name__}")
@@ -39,6 +39,6 @@ def enqueue(kind: str, params: dict, task_name: str, queue: str):
 @blp.response(202, TaskAccepted)
 def render_solid(params: dict):
     """A PNG of one colour: the smallest render, to check the farm end to end."""
-    record = enqueue("render.solid", params, RENDER_SOLID_TASK, RENDER_QUEUE)
+    record = enqueue("render.solid", params)
     return {"task_key": record.key, "status": record.status}, 202, {
         "Location": url_for("tasks.get_task", task_key=record.key)}

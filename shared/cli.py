@@ -16,6 +16,7 @@ _COMMAND_SOURCES = [
     ("compositor.cli", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
+    ("workers.maintenance", "commands"),
 ]
 
 

@@ -64,6 +64,18 @@ def get_task(key: str) -> TaskRecord | None:
         return _record(cur.fetchone())
 
 
+def stale_pending_tasks(older_than_seconds: int, limit: int = 1000) -> list[TaskRecord]:
+    """Tasks still pending long after they were accepted: their message was lost."""
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""SELECT {_COLUMNS} FROM tasks
+                 WHERE status = 'pending' AND created_at < now() - make_interval(secs => %s)
+              ORDER BY created_at LIMIT %s""",
+            (older_than_seconds, limit),
+        )
+        return [_record(row) for row in cur.fetchall()]
+
+
 def start_task(key: str) -> TaskRecord | None:
     """Claim a task for running and count the attempt; None when it is already finished
     (or unknown), in which case the delivery must do nothing."""

@@ -26,6 +26,18 @@ QUEUES = (INGEST_QUEUE, RENDER_QUEUE)
 # Task names the API sends by name, so that it never imports the imaging code.
 RENDER_SOLID_TASK = "workers.render.render_solid"
 
+# The task kind recorded in PostgreSQL -> (Celery task name, queue). Whatever queues
+# a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
+TASKS_BY_KIND = {
+    "render.solid": (RENDER_SOLID_TASK, RENDER_QUEUE),
+}
+
+
+def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> None:
+    """Queue the task recorded under `task_key` (its row must exist already)."""
+    task_name, queue = TASKS_BY_KIND[kind]
+    (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key)
+
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()

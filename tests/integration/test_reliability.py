@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -163,3 +165,21 @@ def test_task_killed_at_its_hard_time_limit_is_recorded_failed(farm, api_url):
     task = get_task(api_url, record.key)
     assert task["status"] == "failed"
     assert "hard time limit" in task["error"]
+
+
+def test_pending_task_whose_message_was_lost_is_requeued(farm, api_url):
+    from shared.db import get_pool
+
+    # Recorded but never queued (as if the API died between the two), long ago.
+    record = tasks.create_task("render.solid", {"width": 8, "height": 8, "color": "#102030"})
+    with get_pool().connection() as conn:
+        conn.execute("UPDATE tasks SET created_at = now() - interval '2 hours' WHERE key = %s", (record.key,))
+    time.sleep(1)
+    assert get_task(api_url, record.key)["status"] == "pending"
+
+    result = subprocess.run([sys.executable, "-m", "shared.cli", "tasks", "requeue-stale", "--older-than", "3600"],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert record.key in result.stdout
+    task = wait_for_status(api_url, record.key)
+    assert task["status"] == "completed", task["error"]
