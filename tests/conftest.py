@@ -42,11 +42,25 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
+def _local_stack_ports() -> set[int]:
+    """The ports a `make up` stack uses, free now or not: the test stack avoids them."""
+    from shared.config import load_settings
+    from shared.stack import SEAWEED_GRPC_OFFSET, LocalStack
+
+    stack = LocalStack(load_settings(), echo=lambda message: None)
+    ports = {stack.redis_port, stack.pg_port, stack.settings.api_port, stack.settings.flower_port}
+    for port in stack.seaweed_ports().values():
+        ports |= {port, port + SEAWEED_GRPC_OFFSET}
+    return ports
+
+
 def _free_port_block(offsets: list[int], low: int = 20000, high: int = 30000) -> int:
-    """A base port such that base + every offset is free."""
+    """A base port such that base + every offset is free, and not one `make up` uses."""
+    reserved = _local_stack_ports()
     for _ in range(200):
         base = random.randrange(low, high)
-        if all(_port_is_free(base + offset) for offset in offsets):
+        ports = [base + offset for offset in offsets]
+        if not reserved.intersection(ports) and all(_port_is_free(port) for port in ports):
             return base
     raise RuntimeError("no free block of ports found for the test stack")
 
