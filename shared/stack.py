@@ -462,8 +462,6 @@ class LocalStack:
         """Start every part not already running and wait until the farm answers."""
         for folder in (self.state_dir, self.logs_dir, self.pids_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        # The state folder may be a private temporary folder; PostgreSQL's user must enter it.
-        self.state_dir.chmod(0o755)
         waits = {"redis": self.wait_redis, "postgres": self.wait_postgres, "s3": self.wait_s3}
         for name in ("redis", "postgres", "s3"):
             self._ensure(name)

@@ -76,6 +76,8 @@ def farm():
 
     # Short paths: PostgreSQL and SeaweedFS put unix sockets in the state folder.
     state_dir = Path(tempfile.mkdtemp(prefix="mockfarm-test-", dir="/tmp"))
+    # mkdtemp makes it private; as root, PostgreSQL runs as `postgres`, which must enter it.
+    state_dir.chmod(0o755)
     seaweed_offsets = list(SEAWEED_PORT_OFFSETS.values())
     s3_port = _free_port_block(seaweed_offsets + [o + SEAWEED_GRPC_OFFSET for o in seaweed_offsets])
     env = {
