@@ -41,12 +41,21 @@ class SmartObject:
 SUPPORTED_FILTER_IDS = {GAUSSIAN_BLUR_ID}
 
 
+def document_icc(psd) -> bytes | None:
+    """The ICC profile content is converted into: the document's, for RGB documents."""
+    if psd is None or psd.color_mode != 3 or not psd.image_resources:
+        return None  # other modes: the compositor works in sRGB
+    from psd_tools.constants import Resource
+
+    return psd.image_resources.get_data(Resource.ICC_PROFILE)
+
+
 def read_smart_object(layer, psd=None) -> SmartObject:
     """Read a psd-tools SmartObjectLayer into a SmartObject.
 
-    `psd` (the PSDImage) is accepted for symmetry with the rest of the
-    compositor; psd-tools already resolves the embedded data from the layer.
-    Raises SmartObjectError when the layer's geometry cannot be read.
+    `psd` (the PSDImage) supplies the document's colour profile, into which
+    tagged content is converted as Photoshop does; without it content stays
+    in its own space. Raises SmartObjectError when the geometry cannot be read.
     """
     desc = placed_descriptor(layer)
     transform, non_affine = read_transforms(desc)
@@ -69,7 +78,7 @@ def read_smart_object(layer, psd=None) -> SmartObject:
             unsupported.append(f"embedded {filetype or 'unknown'} content cannot be rasterised")
         else:
             try:
-                content = decode_content(filetype, linked.data)
+                content = decode_content(filetype, linked.data, document_icc(psd))
             except SmartObjectError as exc:
                 unsupported.append(str(exc))
 

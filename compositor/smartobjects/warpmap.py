@@ -23,6 +23,13 @@ NEWTON_ITERATIONS = 12
 NEWTON_TOLERANCE = 0.05
 # Pixels processed per batch, bounding the float64 working memory (~100 MB).
 CHUNK = 1 << 18
+# Enlarged artwork: Photoshop interpolates bicubically (picture-frame layer
+# enlarged 1.6x: MAE 1.67 bilinear, 1.16 bicubic); shrunk artwork is
+# prefiltered and then sampled bilinearly.
+ENLARGE_INTERPOLATION = cv2.INTER_CUBIC
+# Above this shrink factor the artwork is first box-averaged by an integer
+# factor so the prefilter kernel stays short.
+PYRAMID_ABOVE = 8.0
 
 # Shrinking artwork: a cubic convolution kernel widened by the shrink factor.
 # Photoshop resamples plain (affine) placements much sharper than warped or
@@ -253,11 +260,25 @@ def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
 
     premultiplied = content.copy()
     premultiplied[..., :3] *= premultiplied[..., 3:4]
+    reduce = int(min(scale_x, scale_y) // (PYRAMID_ABOVE / 2)) if min(scale_x, scale_y) > PYRAMID_ABOVE else 1
+    if reduce > 1:
+        small_w, small_h = max(1, w // reduce), max(1, h // reduce)
+        premultiplied = cv2.resize(premultiplied, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        map_x = (map_x + 0.5) * (small_w / w) - 0.5
+        map_y = (map_y + 0.5) * (small_h / h) - 0.5
+        scale_x *= small_w / w
+        scale_y *= small_h / h
     premultiplied = prefilter(premultiplied, scale_x, scale_y, warp_map.cubic_a)
+    enlarged = scale_x < 1.0 and scale_y < 1.0
     warped = cv2.remap(
         premultiplied, np.ascontiguousarray(map_x, np.float32), np.ascontiguousarray(map_y, np.float32),
-        interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        interpolation=ENLARGE_INTERPOLATION if enlarged else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
+    if enlarged:  # cubic overshoot
+        np.clip(warped, 0.0, None, out=warped)
+        np.minimum(warped[..., :3], warped[..., 3:4], out=warped[..., :3])
+        np.clip(warped[..., 3], 0.0, 1.0, out=warped[..., 3])
     warped *= warp_map.coverage[..., None]
     warped = apply_smart_filters(warped, warp_map.smart_filters)
     return unpremultiply(warped)
