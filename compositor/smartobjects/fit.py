@@ -26,6 +26,7 @@ ALPHA_WEIGHT = 1.0
 MARGIN = 0.06  # sampled beyond the content edge (transparent there) to pin the outline
 BLUR_LEVELS = (16.0, 8.0, 4.0, 2.0, 1.0, 0.0)  # canvas pixels, coarse to fine
 ITERATIONS = 40
+RESAMPLING_BLUR = 0.5  # canvas pixels
 
 
 def _bernstein(t):
@@ -66,7 +67,9 @@ def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box) -> np.ndarray:
 
     for sigma in BLUR_LEVELS:
         target_img = _blur(cached, sigma)
-        source_img = _blur(content, sigma * content_per_canvas)
+        # the cached pixels are the content resampled to canvas resolution:
+        # blur the content by about half a canvas pixel on top of the level's blur
+        source_img = _blur(content, np.hypot(sigma, RESAMPLING_BLUR) * content_per_canvas)
         source = _sample(source_img, s * cw - 0.5, t * ch - 0.5)
         grad_x = cv2.Sobel(target_img, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
         grad_y = cv2.Sobel(target_img, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
