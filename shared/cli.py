@@ -14,6 +14,7 @@ import click
 # (module, attribute) of every command group or command to attach to `mockfarm`.
 _COMMAND_SOURCES = [
     ("compositor.cli", "commands"),
+    ("compositor.fixtures.cli", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
 ]

@@ -1,0 +1,760 @@
+"""Photoshop adjustment layers, re-applied to float32 RGB.
+
+`read_adjustment(layer)` turns a psd-tools adjustment layer into an
+`Adjustment`; `Adjustment.apply(rgb)` maps straight float32 RGB (..., 3) in
+[0, 1] to the adjusted colours. An adjustment layer behaves like a layer whose
+colour is the adjusted backdrop, with the layer's own blend mode, opacity and
+mask: `Adjustment.composite(mode, cb, ab, strength)` does exactly that and
+keeps the backdrop's alpha (an adjustment never adds coverage).
+
+Unsupported kinds (Color Lookup with a LUT, CMYK/Lab-only settings) raise
+`UnsupportedFeature` naming the adjustment, so the renderer can list them.
+
+Accuracy against Photoshop differs per kind; tests/corpus/test_pixelops_reference.py
+holds the measured bounds and README lists them. Where Adobe publishes no
+formula (Brightness/Contrast, Hue/Saturation, Vibrance, Color Balance,
+Selective Color, Photo Filter) the formulas here are models checked on the
+corpus, not Photoshop's code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from compositor.blend import blend, lum
+from compositor.errors import UnsupportedFeature
+
+# --- colour helpers -----------------------------------------------------------
+
+
+def _clip01(x):
+    return np.clip(x, 0, 1).astype(np.float32, copy=False)
+
+
+def rgb_to_hsl(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hue in [0, 1), HSL saturation and lightness, each shaped (...)."""
+    high = rgb.max(axis=-1)
+    low = rgb.min(axis=-1)
+    chroma = high - low
+    lightness = (high + low) / 2
+    denominator = 1 - np.abs(2 * lightness - 1)
+    saturation = np.divide(chroma, denominator, out=np.zeros_like(chroma),
+                           where=denominator > 1e-6)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    safe = np.where(chroma > 0, chroma, 1)
+    hue = np.where(
+        high == r, ((g - b) / safe) % 6,
+        np.where(high == g, (b - r) / safe + 2, (r - g) / safe + 4),
+    )
+    hue = np.where(chroma > 0, hue / 6, 0).astype(np.float32)
+    return hue, _clip01(saturation), lightness.astype(np.float32)
+
+
+def hsl_to_rgb(hue, saturation, lightness) -> np.ndarray:
+    """Inverse of `rgb_to_hsl`; returns (..., 3)."""
+    a = saturation * np.minimum(lightness, 1 - lightness)
+    twelfths = (hue % 1) * 12
+    channels = []
+    for n in (0, 8, 4):  # red, green, blue
+        k = (n + twelfths) % 12
+        channels.append(lightness - a * np.clip(np.minimum(k - 3, 9 - k), -1, 1))
+    return _clip01(np.stack(channels, axis=-1))
+
+
+def _apply_curve_lut(values: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Evaluate a curve sampled at len(lut) evenly spaced inputs."""
+    positions = np.linspace(0, 1, len(lut), dtype=np.float32)
+    return np.interp(values, positions, lut).astype(np.float32)
+
+
+def natural_cubic_spline(xs, ys, samples: int = 1024) -> np.ndarray:
+    """A natural cubic spline through (xs, ys), sampled on [0, 1]; flat
+    beyond the first and last point, clipped to [0, 1] (as Curves does)."""
+    xs = np.asarray(xs, np.float64)
+    ys = np.asarray(ys, np.float64)
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    t = np.linspace(0, 1, samples)
+    if len(xs) == 1:
+        return np.full(samples, ys[0], np.float32)
+    if len(xs) == 2:
+        return _clip01(np.interp(t, xs, ys))
+    # Second derivatives M with M0 = Mn = 0 (tiny tridiagonal system).
+    h = np.diff(xs)
+    n = len(xs)
+    system = np.zeros((n, n))
+    rhs = np.zeros(n)
+    system[0, 0] = system[-1, -1] = 1
+    for i in range(1, n - 1):
+        system[i, i - 1] = h[i - 1]
+        system[i, i] = 2 * (h[i - 1] + h[i])
+        system[i, i + 1] = h[i]
+        rhs[i] = 6 * ((ys[i + 1] - ys[i]) / h[i] - (ys[i] - ys[i - 1]) / h[i - 1])
+    m = np.linalg.solve(system, rhs)
+    tc = np.clip(t, xs[0], xs[-1])
+    i = np.clip(np.searchsorted(xs, tc, side="right") - 1, 0, n - 2)
+    dx = tc - xs[i]
+    hi = h[i]
+    b = (ys[i + 1] - ys[i]) / hi - hi * (2 * m[i] + m[i + 1]) / 6
+    value = ys[i] + b * dx + m[i] / 2 * dx**2 + (m[i + 1] - m[i]) / (6 * hi) * dx**3
+    return _clip01(value)
+
+
+# --- the Adjustment interface ------------------------------------------------------
+
+
+@dataclass
+class Adjustment:
+    """One adjustment layer's settings; subclasses implement `apply`."""
+
+    name: ClassVar[str] = "adjustment"
+    # True where the formula is a model that measurably misses Photoshop (or
+    # could not be measured): the renderer should list it per template.
+    approximate: ClassVar[bool] = False
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def composite(self, mode: str, cb: np.ndarray, ab: np.ndarray, strength: np.ndarray | float):
+        """Apply as a layer over the backdrop (cb, ab): the layer's colour is
+        the adjusted backdrop, blended in `mode`, mixed in by `strength`
+        (opacity x fill x mask, shaped (..., 1) or a scalar). The alpha is the
+        backdrop's: an adjustment only recolours what is there.
+        Returns (colour, alpha)."""
+        adjusted = self.apply(cb)
+        blended = adjusted if mode in ("normal", "pass_through") else blend(mode, cb, adjusted)
+        colour = cb + np.float32(1) * strength * (blended - cb)
+        return colour.astype(np.float32, copy=False), ab
+
+
+def _check_rgb(rgb):
+    if rgb.shape[-1] != 3:
+        raise UnsupportedFeature(
+            f"adjustment on a {rgb.shape[-1]}-channel image", "only RGB is supported"
+        )
+    return np.asarray(rgb, np.float32)
+
+
+# --- simple per-channel adjustments --------------------------------------------------
+
+
+@dataclass
+class Invert(Adjustment):
+    name = "Invert"
+
+    def apply(self, rgb):
+        return 1 - _check_rgb(rgb)
+
+
+@dataclass
+class Posterize(Adjustment):
+    levels: int
+    name = "Posterize"
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        n = max(2, int(self.levels))
+        # n bands of equal width on the 0..255 scale, each mapped to a level.
+        band = np.minimum(np.floor(rgb * 255 * n / 256), n - 1)
+        return (band / (n - 1)).astype(np.float32)
+
+
+@dataclass
+class Threshold(Adjustment):
+    level: int  # 1..255: pixels whose luminance is >= level/255 turn white
+    name = "Threshold"
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        luminance = lum(rgb)
+        white = np.round(luminance * 255) >= self.level
+        return np.repeat(white, 3, axis=-1).astype(np.float32)
+
+
+@dataclass
+class Levels(Adjustment):
+    # One (input_black, input_white, gamma, output_black, output_white) per
+    # channel, in 0..255 and gamma as a ratio: [master, red, green, blue].
+    records: list[tuple[float, float, float, float, float]]
+    name = "Levels"
+
+    @staticmethod
+    def _level(x, record):
+        in_black, in_white, gamma, out_black, out_white = record
+        span = max(in_white - in_black, 1e-6)
+        x = np.clip((x * 255 - in_black) / span, 0, 1)
+        x = x ** np.float32(1 / gamma)
+        return ((out_black + x * (out_white - out_black)) / 255).astype(np.float32)
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        master, *per_channel = self.records
+        out = np.empty_like(rgb)
+        for c in range(3):
+            out[..., c] = self._level(rgb[..., c], per_channel[c]) if c < len(per_channel) else rgb[..., c]
+        return self._level(out, master)
+
+
+@dataclass
+class Curves(Adjustment):
+    # Channel id (0 master, 1 red, 2 green, 3 blue) -> [(input, output)] in 0..255.
+    points: dict[int, list[tuple[float, float]]]
+    name = "Curves"
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        out = rgb.copy()
+        for channel in (1, 2, 3):
+            if channel in self.points:
+                out[..., channel - 1] = _apply_curve_lut(rgb[..., channel - 1], self._lut(channel))
+        if 0 in self.points:
+            out = _apply_curve_lut(out, self._lut(0))
+        return out
+
+    def _lut(self, channel):
+        inputs, outputs = zip(*self.points[channel])
+        return natural_cubic_spline(np.array(inputs) / 255, np.array(outputs) / 255)
+
+
+@dataclass
+class Exposure(Adjustment):
+    exposure: float  # stops
+    offset: float
+    gamma: float
+    name = "Exposure"
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        # Photoshop works in linear light; 8-bit RGB is taken as gamma 2.2.
+        linear = rgb ** np.float32(2.2)
+        linear = np.clip(linear * np.float32(2.0**self.exposure) + np.float32(self.offset), 0, 1)
+        linear = linear ** np.float32(1 / max(self.gamma, 0.01))
+        return _clip01(linear ** np.float32(1 / 2.2))
+
+
+@dataclass
+class BrightnessContrast(Adjustment):
+    brightness: int  # -150..150 (legacy: -100..100)
+    contrast: int  # -50..100 (legacy: -100..100)
+    legacy: bool
+    mean: int = 127  # the midpoint contrast pivots around, 0..255
+    name = "Brightness/Contrast"
+
+    @property
+    def approximate(self):  # the non-legacy curve misses Photoshop by 10-30 levels
+        return not self.legacy
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        if self.legacy:
+            # Legacy: a straight shift, then a straight line about the mean.
+            x = rgb + np.float32(self.brightness / 255)
+            c = self.contrast / 100
+            slope = 1 / max(1 - c, 1e-3) if c > 0 else 1 + c
+            pivot = self.mean / 255
+            return _clip01((x - pivot) * np.float32(slope) + pivot)
+        return _apply_curve_lut(rgb, self._modern_lut())
+
+    def _modern_lut(self):
+        # Non-legacy brightness is a curve that keeps black and white fixed
+        # and moves the mid-tones; contrast an S-curve about the mean.
+        # Brightness: a gamma whose value at the mean moves by b/150 of the room left.
+        t = np.linspace(0, 1, 1024)
+        b = self.brightness / 150
+        mid = 0.5
+        target = mid + b * (1 - mid) if b >= 0 else mid + b * mid
+        target = np.clip(target * 0.5 + mid * 0.5, 1e-3, 1 - 1e-3)
+        gamma = np.log(target) / np.log(mid)
+        bright = t**gamma
+        c = self.contrast / 100
+        pivot = self.mean / 255
+        xs = [0, pivot / 2, pivot, (1 + pivot) / 2, 1]
+        push = 0.1 * c
+        ys = [0, pivot / 2 - push * pivot, pivot, (1 + pivot) / 2 + push * (1 - pivot), 1]
+        contrast_lut = natural_cubic_spline(xs, ys)
+        return _clip01(_apply_curve_lut(bright.astype(np.float32), contrast_lut))
+
+
+# --- colour adjustments ----------------------------------------------------------------
+
+
+def _range_weight(hue_degrees, hue_range):
+    """Weight of a Hue/Saturation colour range (a, b, c, d) in degrees: 0
+    outside a..d, ramping up from a to b, 1 from b to c, down from c to d
+    (all on the colour wheel, so ranges may wrap through 0)."""
+    a, b, c, d = (float(v) for v in hue_range)
+    # Express everything relative to a, so that a..d is increasing.
+    def rel(v):
+        return (v - a) % 360
+
+    h = rel(hue_degrees)
+    rb, rc, rd = rel(b), rel(c), rel(d)
+    rising = np.where(rb > 0, h / max(rb, 1e-6), 1)
+    falling = np.where(rd > rc, (rd - h) / max(rd - rc, 1e-6), 1)
+    weight = np.where(h < rb, rising, np.where(h <= rc, 1, np.where(h <= rd, falling, 0)))
+    return np.clip(weight, 0, 1).astype(np.float32)
+
+
+def _saturate(rgb, amount):
+    """Move colours away from (amount > 0) or towards (amount < 0) their
+    grey of equal HSL lightness; amount in [-1, 1] (may be an array)."""
+    amount = np.asarray(amount, np.float32)
+    hue, saturation, lightness = rgb_to_hsl(rgb)
+    more = saturation + (1 - saturation) * saturation * np.maximum(amount, 0) * 2
+    less = saturation * (1 + np.minimum(amount, 0))
+    new_saturation = np.where(amount >= 0, np.minimum(more, 1), less)
+    return hsl_to_rgb(hue, new_saturation, lightness)
+
+
+def _lighten(rgb, amount):
+    """Hue/Saturation lightness: towards white (amount > 0) or black."""
+    amount = np.asarray(amount, np.float32)
+    return _clip01(np.where(amount >= 0, rgb + (1 - rgb) * amount, rgb * (1 + amount)))
+
+
+@dataclass
+class HueSaturation(Adjustment):
+    master: tuple[int, int, int]  # hue -180..180, saturation -100..100, lightness -100..100
+    # [((a, b, c, d) hue range in degrees, (hue, saturation, lightness))] for
+    # reds, yellows, greens, cyans, blues, magentas
+    ranges: list[tuple[tuple[int, int, int, int], tuple[int, int, int]]]
+    colorize: tuple[int, int, int] | None = None  # hue 0..360, saturation 0..100, lightness
+    name = "Hue/Saturation"
+
+    @property
+    def approximate(self):
+        # Overlapping colour ranges do not simply add up in Photoshop (a +89
+        # and a -92 saturation on the same range gave +89); we add them.
+        active = [r for r, values in self.ranges if values != (0, 0, 0)]
+        return self.colorize is None and len(active) > 1
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        if self.colorize is not None:
+            hue, saturation, lightness = self.colorize
+            # The pixel's HSL lightness, moved by the lightness setting, then
+            # the chosen hue and saturation (checked against Photoshop).
+            light = _lighten(rgb_to_hsl(rgb)[2], lightness / 100)
+            return hsl_to_rgb(np.float32(hue / 360), np.float32(saturation / 100), light)
+        # Master lightness first: a straight move towards white or black.
+        out = _lighten(rgb, self.master[2] / 100)
+        # Each colour range's weight follows the pixel's hue.
+        pixel_hue = rgb_to_hsl(out)[0] * 360
+        hue_shift = np.full(rgb.shape[:-1], self.master[0], np.float32)
+        range_saturation = np.zeros(rgb.shape[:-1], np.float32)
+        range_lightness = np.zeros(rgb.shape[:-1], np.float32)
+        for hue_range, (h, s, l) in self.ranges:
+            if (h, s, l) == (0, 0, 0):
+                continue
+            weight = _range_weight(pixel_hue, hue_range)
+            hue_shift += weight * h
+            range_saturation += weight * s
+            range_lightness += weight * l
+        out = _range_lighten(out, range_lightness[..., None] / 100)
+        hue, sat, light = rgb_to_hsl(out)
+        sat = _scale_saturation(sat, self.master[1] / 100)
+        sat = _scale_saturation(sat, range_saturation / 100)
+        return hsl_to_rgb(hue + hue_shift / 360, sat, light)
+
+
+def _range_lighten(rgb, amount):
+    """A colour range's lightness: positive amounts lift the lower channels
+    towards the highest (+100 % gives a grey at the pixel's maximum),
+    negative ones lower the higher channels towards the lowest."""
+    high = rgb.max(axis=-1, keepdims=True)
+    low = rgb.min(axis=-1, keepdims=True)
+    lifted = rgb + (high - rgb) * np.maximum(amount, 0)
+    return lifted - (lifted - low) * np.maximum(-amount, 0)
+
+
+def _scale_saturation(saturation, amount):
+    """HSL saturation scaled down by (1 + amount) for amount < 0, or up
+    towards full for amount > 0 (+100 % saturates any colour fully)."""
+    amount = np.clip(np.asarray(amount, np.float32), -1, 1)
+    up = np.divide(saturation, 1 - amount, out=np.ones_like(saturation), where=amount < 1)
+    down = saturation * (1 + amount)
+    return _clip01(np.where(amount > 0, np.where(saturation > 0, up, 0), down))
+
+
+@dataclass
+class Vibrance(Adjustment):
+    vibrance: int  # -100..100
+    saturation: int  # -100..100
+    name = "Vibrance"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        out = _saturate(rgb, self.saturation / 100) if self.saturation else rgb
+        if self.vibrance:
+            # Vibrance saturates dull colours more than vivid ones.
+            current = rgb_to_hsl(out)[1]
+            out = _saturate(out, self.vibrance / 100 * (1 - current))
+        return out
+
+
+@dataclass
+class ColorBalance(Adjustment):
+    # (cyan-red, magenta-green, yellow-blue), each -100..100
+    shadows: tuple[int, int, int]
+    midtones: tuple[int, int, int]
+    highlights: tuple[int, int, int]
+    preserve_luminosity: bool
+    name = "Color Balance"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        # Tonal weights of each channel value: shadows fade out by the
+        # middle, highlights fade in from it, midtones peak in between.
+        x = rgb
+        shadow_weight = np.clip((x - 1 / 3) / -0.25 + 0.5, 0, 1) * 0.7
+        highlight_weight = np.clip((x + 1 / 3 - 1) / 0.25 + 0.5, 0, 1) * 0.7
+        midtone_weight = (
+            np.clip((x - 1 / 3) / 0.25 + 0.5, 0, 1)
+            * np.clip((x + 1 / 3 - 1) / -0.25 + 0.5, 0, 1)
+            * 0.7
+        )
+        shift = (
+            shadow_weight * np.float32(self.shadows)
+            + midtone_weight * np.float32(self.midtones)
+            + highlight_weight * np.float32(self.highlights)
+        ) / 100
+        out = _clip01(x + shift)
+        if self.preserve_luminosity:
+            hue, saturation, _ = rgb_to_hsl(out)
+            out = hsl_to_rgb(hue, saturation, rgb_to_hsl(rgb)[2])
+        return out
+
+
+@dataclass
+class BlackAndWhite(Adjustment):
+    # Percent weights, -200..300: reds, yellows, greens, cyans, blues, magentas
+    weights: tuple[float, float, float, float, float, float]
+    tint: tuple[float, float, float] | None = None  # RGB 0..1 when "Tint" is on
+    name = "Black & White"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        reds, yellows, greens, cyans, blues, magentas = (w / 100 for w in self.weights)
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        ordered = np.sort(rgb, axis=-1)
+        low, mid, high = ordered[..., 0], ordered[..., 1], ordered[..., 2]
+        # The top channel picks a primary, the top two a secondary.
+        primary = np.where(high == r, reds, np.where(high == g, greens, blues))
+        secondary = np.where(low == b, yellows, np.where(low == r, cyans, magentas))
+        grey = _clip01(low + (mid - low) * secondary + (high - mid) * primary)[..., None]
+        if self.tint is None:
+            return np.repeat(grey, 3, axis=-1)
+        tint = np.broadcast_to(np.float32(self.tint), rgb.shape)
+        return blend("color", np.repeat(grey, 3, axis=-1), tint)
+
+
+def lab_to_rgb(lightness, a, b) -> np.ndarray:
+    """CIE L*a*b* (D50, as Photoshop stores it) to sRGB in [0, 1]."""
+    fy = (lightness + 16) / 116
+    fx = fy + a / 500
+    fz = fy - b / 200
+
+    def finv(t):
+        return t**3 if t**3 > 216 / 24389 else (116 * t - 16) / (24389 / 27)
+
+    xyz_d50 = np.array([0.9642 * finv(fx), 1.0 * finv(fy), 0.8249 * finv(fz)])
+    # Bradford-adapted D50 -> linear sRGB (D65).
+    to_srgb = np.array(
+        [
+            [3.1338561, -1.6168667, -0.4906146],
+            [-0.9787684, 1.9161415, 0.0334540],
+            [0.0719453, -0.2289914, 1.4052427],
+        ]
+    )
+    linear = np.clip(to_srgb @ xyz_d50, 0, 1)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(srgb, 0, 1).astype(np.float32)
+
+
+@dataclass
+class PhotoFilter(Adjustment):
+    color: tuple[float, float, float]  # RGB 0..1
+    density: float  # 0..1
+    preserve_luminosity: bool
+    name = "Photo Filter"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        filtered = rgb * np.float32(self.color)
+        out = rgb + np.float32(self.density) * (filtered - rgb)
+        if self.preserve_luminosity:
+            out = blend("color", rgb, out)
+        return _clip01(out)
+
+
+@dataclass
+class ChannelMixer(Adjustment):
+    # Output red, green, blue rows: (from red %, from green %, from blue %, constant %)
+    rows: list[tuple[float, float, float, float]]
+    monochrome: bool = False
+    name = "Channel Mixer"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        rows = self.rows[:1] if self.monochrome else self.rows[:3]
+        matrix = np.float32([row[:3] for row in rows]) / 100
+        constant = np.float32([row[3] for row in rows]) / 100
+        out = _clip01(rgb @ matrix.T + constant)
+        return np.repeat(out, 3, axis=-1) if self.monochrome else out
+
+
+@dataclass
+class GradientMap(Adjustment):
+    # [(location 0..1, midpoint 0..1, (r, g, b) 0..1)] sorted by location
+    stops: list[tuple[float, float, tuple[float, float, float]]]
+    reverse: bool = False
+    name = "Gradient Map"
+    approximate = True  # not measured against Photoshop yet
+
+    def lut(self, samples: int = 1024) -> np.ndarray:
+        """The gradient sampled at `samples` evenly spaced positions, (n, 3)."""
+        t = np.linspace(0, 1, samples)
+        locations = [s[0] for s in self.stops]
+        out = np.zeros((samples, 3))
+        colours = np.array([s[2] for s in self.stops], np.float64)
+        out[:] = colours[0]
+        for i in range(len(self.stops) - 1):
+            start, end = locations[i], locations[i + 1]
+            inside = (t >= start) & (t <= end)
+            if end <= start or not inside.any():
+                continue
+            u = (t[inside] - start) / (end - start)
+            # The midpoint is where the two colours mix half and half.
+            midpoint = min(max(self.stops[i][1], 0.01), 0.99)
+            u = np.where(u < midpoint, 0.5 * u / midpoint, 0.5 + 0.5 * (u - midpoint) / (1 - midpoint))
+            out[inside] = colours[i] + u[:, None] * (colours[i + 1] - colours[i])
+        out[t > locations[-1]] = colours[-1]
+        if self.reverse:
+            out = out[::-1]
+        return out.astype(np.float32)
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        lut = self.lut()
+        position = lum(rgb)[..., 0]
+        index = np.clip(np.round(position * (len(lut) - 1)), 0, len(lut) - 1).astype(np.int32)
+        return lut[index]
+
+
+@dataclass
+class SelectiveColor(Adjustment):
+    # Colour class -> (cyan, magenta, yellow, black) in percent, for "reds",
+    # "yellows", "greens", "cyans", "blues", "magentas", "whites", "neutrals", "blacks".
+    settings: dict[str, tuple[int, int, int, int]]
+    absolute: bool
+    name = "Selective Color"
+    approximate = True  # not measured against Photoshop yet
+
+    def apply(self, rgb):
+        rgb = _check_rgb(rgb)
+        ordered = np.sort(rgb, axis=-1)
+        low, mid, high = ordered[..., 0], ordered[..., 1], ordered[..., 2]
+        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        # How much of each class a pixel holds.
+        amounts = {
+            "reds": np.where(high == r, high - mid, 0),
+            "greens": np.where((high == g) & (high != r), high - mid, 0),
+            "blues": np.where((high == b) & (high != r) & (high != g), high - mid, 0),
+            "cyans": np.where(low == r, mid - low, 0),
+            "magentas": np.where((low == g) & (low != r), mid - low, 0),
+            "yellows": np.where((low == b) & (low != r) & (low != g), mid - low, 0),
+            "whites": np.clip(2 * low - 1, 0, 1),
+            "blacks": np.clip(1 - 2 * high, 0, 1),
+            "neutrals": 1 - (np.abs(2 * high - 1) + np.abs(2 * low - 1)) / 2,
+        }
+        out = rgb.copy()
+        for colour_class, (c, m, y, k) in self.settings.items():
+            if (c, m, y, k) == (0, 0, 0, 0):
+                continue
+            amount = amounts[colour_class][..., None]
+            inks = np.float32([c, m, y]) / 100
+            black = np.float32(k) / 100
+            # Work in ink: 1 - channel. Relative scales by the ink present.
+            ink = 1 - rgb
+            if self.absolute:
+                change = inks + black
+            else:
+                change = (inks + black) * ink
+            change = np.clip(change, -ink, rgb)  # stay in [0, 1]
+            out = out - amount * change
+        return _clip01(out)
+
+
+@dataclass
+class Identity(Adjustment):
+    """An adjustment whose settings change nothing (e.g. Color Lookup with no
+    table loaded)."""
+
+    name = "Identity"
+
+    def apply(self, rgb):
+        return _check_rgb(rgb).copy()
+
+
+# --- reading psd-tools layers ----------------------------------------------------------
+
+_SELECTIVE_COLOR_CLASSES = (
+    "reds", "yellows", "greens", "cyans", "blues", "magentas", "whites", "neutrals", "blacks",
+)
+
+
+def _descriptor_value(descriptor, key, default=None):
+    value = descriptor.get(key, default) if descriptor is not None else default
+    return getattr(value, "value", value)
+
+
+def _read_brightness_contrast(block, generator):
+    if generator is not None and b"Brgh" in generator:
+        return BrightnessContrast(
+            brightness=int(_descriptor_value(generator, b"Brgh", 0)),
+            contrast=int(_descriptor_value(generator, b"Cntr", 0)),
+            legacy=bool(_descriptor_value(generator, b"useLegacy", False)),
+            mean=int(_descriptor_value(generator, b"means", 127)),
+        )
+    # Only the old fixed block: that is the legacy algorithm.
+    return BrightnessContrast(brightness=block.brightness, contrast=block.contrast,
+                              legacy=True, mean=block.mean or 127)
+
+
+def _read_levels(block):
+    records = [
+        (r.input_floor, r.input_ceiling, max(r.gamma, 1) / 100, r.output_floor, r.output_ceiling)
+        for r in list(block)[:4]
+    ]
+    return Levels(records=records)
+
+
+def _read_curves(block):
+    points = {}
+    if block.extra is not None:
+        for item in block.extra:
+            points[item.channel_id] = [(x, y) for y, x in item.points]
+    else:
+        for channel, curve in enumerate(block.data[:4]):
+            points[channel] = [(x, y) for y, x in curve]
+    # The stored curve may list points in any order; inputs must be distinct.
+    for channel, curve in points.items():
+        deduplicated = dict(sorted(curve))
+        points[channel] = sorted(deduplicated.items())
+    return Curves(points=points)
+
+
+def _read_hue_saturation(block):
+    if block.enable:
+        return HueSaturation(master=(0, 0, 0), ranges=[], colorize=tuple(block.colorization))
+    ranges = [(tuple(item[0]), tuple(item[1])) for item in block.items]
+    return HueSaturation(master=tuple(block.master), ranges=ranges)
+
+
+def _read_black_and_white(data):
+    keys = (b"Rd  ", b"Yllw", b"Grn ", b"Cyn ", b"Bl  ", b"Mgnt")
+    weights = tuple(float(_descriptor_value(data, key, 0)) for key in keys)
+    tint = None
+    if _descriptor_value(data, b"useTint", False):
+        colour = data[b"tintColor"]
+        tint = tuple(float(_descriptor_value(colour, key, 0)) / 255
+                     for key in (b"Rd  ", b"Grn ", b"Bl  "))
+    return BlackAndWhite(weights=weights, tint=tint)
+
+
+def _signed16(value):
+    return value - 65536 if value >= 32768 else value
+
+
+def _read_photo_filter(block):
+    if block.version != 2 or block.color_space != 7:
+        raise UnsupportedFeature(
+            "Photo Filter adjustment",
+            f"colour stored as version {block.version}, colour space {block.color_space}",
+        )
+    lightness, a, b, _ = block.color_components
+    colour = lab_to_rgb(lightness / 100, _signed16(a) / 100, _signed16(b) / 100)
+    return PhotoFilter(color=tuple(colour), density=block.density / 100,
+                       preserve_luminosity=bool(block.luminosity))
+
+
+def _read_channel_mixer(block):
+    values = list(block.data) + list(
+        np.frombuffer(block.unknown[: len(block.unknown) // 10 * 10], ">i2")
+    )
+    records = [values[i : i + 5] for i in range(0, len(values) - 4, 5)]
+    # Each record: red, green, blue, (black, CMYK only), constant.
+    rows = [(r[0], r[1], r[2], r[4]) for r in records[:3]]
+    return ChannelMixer(rows=rows, monochrome=bool(block.monochrome))
+
+
+def _read_gradient_map(block):
+    if block.method not in (b"Gcls", b"Lnr ", b"Perc", b"Smoo"):
+        raise UnsupportedFeature("Gradient Map adjustment", f"interpolation {block.method!r}")
+    stops = []
+    for stop in block.color_stops:
+        if stop.mode != 0:
+            raise UnsupportedFeature("Gradient Map adjustment", "stop colour not RGB")
+        colour = tuple(c / 65535 for c in stop.color[:3])
+        stops.append((stop.location / 4096, stop.midpoint / 100, colour))
+    stops.sort(key=lambda s: s[0])
+    return GradientMap(stops=stops, reverse=bool(block.is_reversed))
+
+
+def _read_selective_color(block):
+    # Entry 0 is unused; entries 1..9 follow _SELECTIVE_COLOR_CLASSES.
+    settings = {
+        name: tuple(int(v) for v in block.data[i + 1])
+        for i, name in enumerate(_SELECTIVE_COLOR_CLASSES)
+    }
+    return SelectiveColor(settings=settings, absolute=bool(block.method))
+
+
+def _read_color_lookup(data):
+    if data is None or len(data) == 0:
+        return Identity()
+    raise UnsupportedFeature("Color Lookup adjustment", "3D LUTs are not re-applied")
+
+
+def read_adjustment(layer) -> Adjustment:
+    """The `Adjustment` for a psd-tools adjustment layer.
+
+    Raises UnsupportedFeature naming the adjustment when we cannot
+    reproduce it, and ValueError when the layer is not an adjustment."""
+    from psd_tools.constants import Tag
+
+    blocks = layer.tagged_blocks
+    generator = blocks.get_data(Tag.CONTENT_GENERATOR_EXTRA_DATA)
+    readers = [
+        (Tag.BRIGHTNESS_AND_CONTRAST, lambda b: _read_brightness_contrast(b, generator)),
+        (Tag.LEVELS, _read_levels),
+        (Tag.CURVES, _read_curves),
+        (Tag.EXPOSURE, lambda b: Exposure(b.exposure, b.offset, b.gamma)),
+        (Tag.VIBRANCE, lambda d: Vibrance(int(_descriptor_value(d, b"vibrance", 0)),
+                                          int(_descriptor_value(d, b"Strt", 0)))),
+        (Tag.HUE_SATURATION, _read_hue_saturation),
+        (Tag.HUE_SATURATION_V4, _read_hue_saturation),
+        (Tag.COLOR_BALANCE, lambda b: ColorBalance(tuple(b.shadows), tuple(b.midtones),
+                                                   tuple(b.highlights), bool(b.luminosity))),
+        (Tag.BLACK_AND_WHITE, _read_black_and_white),
+        (Tag.PHOTO_FILTER, _read_photo_filter),
+        (Tag.CHANNEL_MIXER, _read_channel_mixer),
+        (Tag.COLOR_LOOKUP, _read_color_lookup),
+        (Tag.INVERT, lambda b: Invert()),
+        (Tag.POSTERIZE, lambda b: Posterize(int(b))),
+        (Tag.THRESHOLD, lambda b: Threshold(int(b))),
+        (Tag.GRADIENT_MAP, _read_gradient_map),
+        (Tag.SELECTIVE_COLOR, _read_selective_color),
+    ]
+    for tag, reader in readers:
+        if tag in blocks:
+            return reader(blocks.get_data(tag))
+    raise ValueError(f"layer {layer.name!r} is not an adjustment layer")

@@ -1,0 +1,262 @@
+"""Adjustments against values worked out by hand from their formulas."""
+
+import numpy as np
+import pytest
+
+from compositor.adjustments import (
+    BlackAndWhite,
+    BrightnessContrast,
+    ChannelMixer,
+    ColorBalance,
+    Curves,
+    Exposure,
+    GradientMap,
+    HueSaturation,
+    Identity,
+    Invert,
+    Levels,
+    PhotoFilter,
+    Posterize,
+    SelectiveColor,
+    Threshold,
+    Vibrance,
+    lab_to_rgb,
+    natural_cubic_spline,
+    read_adjustment,
+)
+from compositor.blend import lum
+from compositor.errors import UnsupportedFeature
+
+IDENTITY_LEVEL = (0, 255, 1.0, 0, 255)
+
+
+def px(*rgb):
+    return np.array([rgb], np.float32)
+
+
+def test_invert():
+    np.testing.assert_allclose(Invert().apply(px(0.2, 0.5, 1.0)), px(0.8, 0.5, 0.0), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "levels, value, expected",
+    [
+        # 4 levels: bands of 64 on the 0..255 scale -> 0, 1/3, 2/3, 1.
+        (4, 10 / 255, 0.0),
+        (4, 70 / 255, 1 / 3),
+        (4, 150 / 255, 2 / 3),
+        (4, 200 / 255, 1.0),
+        (4, 1.0, 1.0),
+        (2, 127 / 255, 0.0),
+        (2, 128 / 255, 1.0),
+    ],
+)
+def test_posterize(levels, value, expected):
+    out = Posterize(levels).apply(px(value, value, value))
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_threshold_uses_luminosity():
+    # Pure green: Lum 0.59 -> 150.45 -> 150: white at 150, black at 151.
+    green = px(0.0, 1.0, 0.0)
+    np.testing.assert_array_equal(Threshold(150).apply(green), px(1, 1, 1))
+    np.testing.assert_array_equal(Threshold(151).apply(green), px(0, 0, 0))
+
+
+def test_levels_input_range_gamma_and_output_range():
+    # Master: inputs 50..150 -> 0..1; 100 is the middle (0.5); gamma 2 -> 0.5^(1/2);
+    # output 0..255 unchanged.
+    levels = Levels([(50, 150, 2.0, 0, 255)] + [IDENTITY_LEVEL] * 3)
+    out = levels.apply(px(100 / 255, 40 / 255, 1.0))
+    np.testing.assert_allclose(out, px(np.sqrt(0.5), 0.0, 1.0), atol=1e-5)
+    # Red channel only: output range 55..255 squeezes red.
+    levels = Levels([IDENTITY_LEVEL, (0, 255, 1.0, 55, 255), IDENTITY_LEVEL, IDENTITY_LEVEL])
+    out = levels.apply(px(0.0, 0.0, 0.5))
+    np.testing.assert_allclose(out, px(55 / 255, 0.0, 0.5), atol=1e-6)
+
+
+def test_curves_pass_through_their_points_and_hold_flat_outside():
+    curves = Curves({0: [(30, 10), (128, 160), (220, 255)]})
+    out = curves.apply(px(30 / 255, 128 / 255, 220 / 255))
+    np.testing.assert_allclose(out, px(10 / 255, 160 / 255, 1.0), atol=2e-3)
+    # Below the first point the curve stays at its first output.
+    np.testing.assert_allclose(curves.apply(px(0.0, 0.0, 0.0)), 10 / 255, atol=1e-3)
+
+
+def test_curves_per_channel_then_master():
+    # Red: invert; master: identity line.
+    curves = Curves({1: [(0, 255), (255, 0)], 0: [(0, 0), (255, 255)]})
+    np.testing.assert_allclose(curves.apply(px(0.25, 0.25, 0.25)), px(0.75, 0.25, 0.25), atol=2e-3)
+
+
+def test_natural_spline_of_a_line_is_the_line():
+    lut = natural_cubic_spline([0, 0.3, 1], [0, 0.3, 1], samples=11)
+    np.testing.assert_allclose(lut, np.linspace(0, 1, 11), atol=1e-6)
+
+
+def test_exposure_one_stop_doubles_linear_light():
+    # 0.5 in gamma 2.2 is 0.5^2.2 linear; doubled; back: 0.5 * 2^(1/2.2).
+    out = Exposure(1.0, 0.0, 1.0).apply(px(0.5, 0.2, 1.0))
+    np.testing.assert_allclose(out[0, :2], [0.5 * 2 ** (1 / 2.2), 0.2 * 2 ** (1 / 2.2)], atol=1e-5)
+    assert out[0, 2] == 1.0
+
+
+def test_exposure_gamma_and_offset():
+    # offset 0.1 on black: 0.1 linear -> 0.1^(1/2.2); gamma 2 on 0.25 linear -> 0.5 linear.
+    np.testing.assert_allclose(Exposure(0.0, 0.1, 1.0).apply(px(0, 0, 0)), 0.1 ** (1 / 2.2), atol=1e-5)
+    grey = 0.25 ** (1 / 2.2)
+    np.testing.assert_allclose(Exposure(0.0, 0.0, 2.0).apply(px(grey, grey, grey)), 0.5 ** (1 / 2.2), atol=1e-5)
+
+
+def test_legacy_brightness_contrast_is_linear():
+    # Brightness +51 adds 0.2; contrast +50 doubles the distance from 127/255.
+    bc = BrightnessContrast(brightness=51, contrast=0, legacy=True)
+    np.testing.assert_allclose(bc.apply(px(0.1, 0.5, 0.9)), px(0.3, 0.7, 1.0), atol=1e-6)
+    bc = BrightnessContrast(brightness=0, contrast=50, legacy=True)
+    pivot = 127 / 255
+    np.testing.assert_allclose(bc.apply(px(0.6, pivot, 0.3)), px(pivot + 2 * (0.6 - pivot), pivot, pivot + 2 * (0.3 - pivot)), atol=1e-5)
+    assert not bc.approximate
+
+
+def test_modern_brightness_keeps_black_and_white_and_brightens():
+    bc = BrightnessContrast(brightness=80, contrast=0, legacy=False)
+    out = bc.apply(px(0.0, 0.5, 1.0))
+    assert out[0, 0] == pytest.approx(0, abs=1e-3) and out[0, 2] == pytest.approx(1, abs=1e-3)
+    assert out[0, 1] > 0.55
+    assert bc.approximate
+
+
+def test_hue_saturation_master_hue_rotates_red_to_green():
+    hs = HueSaturation(master=(120, 0, 0), ranges=[])
+    np.testing.assert_allclose(hs.apply(px(1.0, 0.0, 0.0)), px(0.0, 1.0, 0.0), atol=1e-5)
+
+
+def test_hue_saturation_master_saturation_and_lightness():
+    # Saturation -100 gives grey at the HSL lightness: (1 + 0.2) / 2 = 0.6.
+    hs = HueSaturation(master=(0, -100, 0), ranges=[])
+    np.testing.assert_allclose(hs.apply(px(1.0, 0.2, 0.2)), px(0.6, 0.6, 0.6), atol=1e-5)
+    # Lightness +50 moves half way to white; -50 half way to black.
+    np.testing.assert_allclose(HueSaturation((0, 0, 50), []).apply(px(0.2, 0.4, 0.6)), px(0.6, 0.7, 0.8), atol=1e-5)
+    np.testing.assert_allclose(HueSaturation((0, 0, -50), []).apply(px(0.2, 0.4, 0.6)), px(0.1, 0.2, 0.3), atol=1e-5)
+
+
+def test_hue_saturation_range_lightness_lifts_to_the_maximum():
+    # Reds range at full weight for hue 0; +100 -> grey at max; other hues untouched.
+    reds = ((315, 345, 15, 45), (0, 0, 100))
+    hs = HueSaturation(master=(0, 0, 0), ranges=[reds])
+    np.testing.assert_allclose(hs.apply(px(0.8, 0.2, 0.2)), px(0.8, 0.8, 0.8), atol=1e-5)
+    np.testing.assert_allclose(hs.apply(px(0.2, 0.2, 0.8)), px(0.2, 0.2, 0.8), atol=1e-5)
+    # Half way up the ramp (hue 330 between 315 and 345): half the effect.
+    magenta_red = px(1.0, 0.0, 0.5)  # hue 330
+    np.testing.assert_allclose(hs.apply(magenta_red), px(1.0, 0.5, 0.75), atol=1e-5)
+
+
+def test_hue_saturation_colorize():
+    # HSL lightness of (0.8, 0.2, 0.4) is 0.5; hue 240, saturation 100 -> blue.
+    hs = HueSaturation(master=(0, 0, 0), ranges=[], colorize=(240, 100, 0))
+    np.testing.assert_allclose(hs.apply(px(0.8, 0.2, 0.4)), px(0.0, 0.0, 1.0), atol=1e-5)
+
+
+def test_vibrance_leaves_grey_and_saturates_dull_colours_more():
+    vibrance = Vibrance(vibrance=50, saturation=0)
+    np.testing.assert_allclose(vibrance.apply(px(0.5, 0.5, 0.5)), px(0.5, 0.5, 0.5), atol=1e-6)
+    dull, vivid = px(0.55, 0.45, 0.45), px(0.95, 0.05, 0.05)
+    gain_dull = np.ptp(vibrance.apply(dull)) / np.ptp(dull)
+    gain_vivid = np.ptp(vibrance.apply(vivid)) / np.ptp(vivid)
+    assert gain_dull > gain_vivid >= 1
+
+
+def test_color_balance_midtones_push_red_in_the_middle_only():
+    # Midtone weight for 0.5: both ramps saturate -> 0.7; +100 red -> +0.7.
+    balance = ColorBalance((0, 0, 0), (100, 0, 0), (0, 0, 0), preserve_luminosity=False)
+    out = balance.apply(px(0.5, 0.5, 0.0))
+    np.testing.assert_allclose(out, px(1.0, 0.5, 0.0), atol=1e-5)
+
+
+def test_black_and_white_weights_primaries_and_secondaries():
+    default = BlackAndWhite(weights=(40, 60, 40, 60, 20, 80))
+    np.testing.assert_allclose(default.apply(px(1.0, 0.0, 0.0)), px(0.4, 0.4, 0.4), atol=1e-6)
+    np.testing.assert_allclose(default.apply(px(1.0, 1.0, 0.0)), px(0.6, 0.6, 0.6), atol=1e-6)
+    # (0.2, 0.6, 1.0): low 0.2 + (0.6 - 0.2) * cyans 0.6 + (1.0 - 0.6) * blues 0.2 = 0.52
+    np.testing.assert_allclose(default.apply(px(0.2, 0.6, 1.0)), px(0.52, 0.52, 0.52), atol=1e-6)
+    np.testing.assert_allclose(default.apply(px(0.3, 0.3, 0.3)), px(0.3, 0.3, 0.3), atol=1e-6)
+
+
+def test_black_and_white_tint_keeps_the_grey_luminosity():
+    tinted = BlackAndWhite(weights=(40, 60, 40, 60, 20, 80), tint=(1.0, 0.5, 0.0))
+    out = tinted.apply(px(1.0, 0.0, 0.0))
+    assert lum(out)[0, 0] == pytest.approx(0.4, abs=1e-5)
+    assert out[0, 0] > out[0, 1] > out[0, 2]
+
+
+def test_lab_to_rgb_white_black_and_a_known_red():
+    np.testing.assert_allclose(lab_to_rgb(100, 0, 0), [1, 1, 1], atol=2e-3)
+    np.testing.assert_allclose(lab_to_rgb(0, 0, 0), [0, 0, 0], atol=1e-6)
+    # sRGB red is about L 54.3, a 80.8, b 69.9 in D50.
+    np.testing.assert_allclose(lab_to_rgb(54.29, 80.80, 69.89), [1, 0, 0], atol=1e-2)
+
+
+def test_photo_filter_density_without_luminosity():
+    # Half density of a pure-red filter: green and blue halve.
+    photo = PhotoFilter(color=(1.0, 0.0, 0.0), density=0.5, preserve_luminosity=False)
+    np.testing.assert_allclose(photo.apply(px(0.8, 0.8, 0.8)), px(0.8, 0.4, 0.4), atol=1e-6)
+
+
+def test_channel_mixer_rows_and_monochrome():
+    swap = ChannelMixer(rows=[(0, 100, 0, 0), (100, 0, 0, 0), (0, 0, 50, 10)])
+    np.testing.assert_allclose(swap.apply(px(0.2, 0.6, 0.8)), px(0.6, 0.2, 0.5), atol=1e-6)
+    mono = ChannelMixer(rows=[(30, 60, 10, 0)], monochrome=True)
+    np.testing.assert_allclose(mono.apply(px(1.0, 0.5, 0.0)), px(0.6, 0.6, 0.6), atol=1e-6)
+
+
+def test_gradient_map_maps_luminosity_through_the_stops():
+    gradient = GradientMap(stops=[(0.0, 0.5, (0.0, 0.0, 1.0)), (1.0, 0.5, (1.0, 1.0, 0.0))])
+    np.testing.assert_allclose(gradient.apply(px(0, 0, 0)), px(0, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(gradient.apply(px(1, 1, 1)), px(1, 1, 0), atol=1e-6)
+    np.testing.assert_allclose(gradient.apply(px(0.5, 0.5, 0.5)), px(0.5, 0.5, 0.5), atol=2e-3)
+    # A midpoint at 25 %: half-way colour already at a quarter.
+    early = GradientMap(stops=[(0.0, 0.25, (0.0, 0.0, 0.0)), (1.0, 0.5, (1.0, 1.0, 1.0))])
+    np.testing.assert_allclose(early.apply(px(0.25, 0.25, 0.25)), px(0.5, 0.5, 0.5), atol=2e-3)
+
+
+def test_selective_color_only_touches_its_class():
+    # Absolute +100 % cyan on reds removes all red from a pure red; blue is untouched.
+    settings = {name: (0, 0, 0, 0) for name in
+                ("reds", "yellows", "greens", "cyans", "blues", "magentas", "whites", "neutrals", "blacks")}
+    settings["reds"] = (100, 0, 0, 0)
+    selective = SelectiveColor(settings=settings, absolute=True)
+    np.testing.assert_allclose(selective.apply(px(1.0, 0.0, 0.0)), px(0.0, 0.0, 0.0), atol=1e-6)
+    np.testing.assert_allclose(selective.apply(px(0.0, 0.0, 1.0)), px(0.0, 0.0, 1.0), atol=1e-6)
+
+
+def test_identity():
+    np.testing.assert_array_equal(Identity().apply(px(0.1, 0.2, 0.3)), px(0.1, 0.2, 0.3))
+
+
+def test_composite_as_a_layer_mixes_by_strength_and_keeps_alpha():
+    cb = np.full((1, 1, 3), 0.2, np.float32)
+    ab = np.full((1, 1, 1), 0.5, np.float32)
+    colour, alpha = Invert().composite("normal", cb, ab, 0.25)
+    np.testing.assert_allclose(colour, 0.2 + 0.25 * (0.8 - 0.2), atol=1e-6)
+    assert alpha is ab
+    # In multiply: B = 0.2 * 0.8 = 0.16, full strength.
+    colour, _ = Invert().composite("multiply", cb, ab, 1.0)
+    np.testing.assert_allclose(colour, 0.16, atol=1e-6)
+
+
+def test_four_channel_input_is_reported():
+    with pytest.raises(UnsupportedFeature, match="4-channel"):
+        Invert().apply(np.zeros((1, 4), np.float32))
+
+
+def test_reading_a_non_adjustment_layer_is_a_clear_error():
+    class NoBlocks(dict):
+        def get_data(self, key):
+            return None
+
+    class FakeLayer:
+        name = "Background"
+        tagged_blocks = NoBlocks()
+
+    with pytest.raises(ValueError, match="'Background' is not an adjustment layer"):
+        read_adjustment(FakeLayer())
