@@ -116,9 +116,9 @@ def _fit_preset(so: SmartObject, layer) -> None:
     """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
     from .fidelity import cached_layer_rgba
     from .fit import fit_preset_mesh
-    from .presets import PRESET_STYLES
+    from .presets import ANALYTIC_STYLES, PRESET_STYLES
 
-    if so.warp.style in PRESET_STYLES:
+    if so.warp.style in PRESET_STYLES or so.warp.style in ANALYTIC_STYLES:
         return
     cached = cached_layer_rgba(layer)
     if so.content is None or cached is None:

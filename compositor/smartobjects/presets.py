@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# Styles with a formula below.
+# Styles with a formula below (mesh builders).
 PRESET_STYLES: dict = {}
+# Styles with an exact surface of their own in surface.py (not a Bezier mesh).
+ANALYTIC_STYLES = {"cylinder"}
 
 
 def preset_mesh(warp, content_size):

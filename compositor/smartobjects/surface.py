@@ -189,6 +189,30 @@ def is_regular_mesh(points: np.ndarray, tol: float = 1e-3) -> bool:
     return True
 
 
+def cylinder_surface(so):
+    """The cylinder preset: its rim depth from `warpValues`, framed by Trnf.
+
+    warpValues holds the bounds (left, bottom, right, top) and three shape
+    numbers; the fifth, times half the bounds' width, is the rim's height
+    (0.5 in the corpus file: rim 68 px for a 272 px wide cylinder, as
+    measured on Photoshop's pixels).
+    """
+    values = so.warp.values
+    if not values or len(values) < 5:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has no warpValues")
+    left, bottom, right, top = values[:4]
+    width, height = abs(right - left), abs(bottom - top)
+    if width <= 0 or height <= 0:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has empty bounds {values[:4]}")
+    # (deriving the rim from Trnf's extra height instead measured worse: 1.08 vs 0.90)
+    rim = values[4] * width / 2
+    depth = rim / (height + rim)
+    unit_to_canvas = homography(corners_of(so.transform), corners_of(so.non_affine)) @ homography(
+        rect_corners(0, 0, 1, 1), corners_of(so.transform)
+    )
+    return MappedSurface(CylinderSurface(depth), unit_to_canvas)
+
+
 def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None)):
     """The content->canvas surface of a smart object.
 
@@ -233,3 +257,49 @@ def _linear_slices(points, slices):
         if np.max(np.abs(a - b)) > 1e-3:
             return False
     return True
+
+
+class MappedSurface:
+    """An inner surface followed by a homography (chain rule for the Jacobian)."""
+
+    def __init__(self, inner, h: np.ndarray):
+        self.inner = inner
+        self.h = h
+
+    def evaluate(self, s, t):
+        u, v, (us, ut, vs, vt) = self.inner.evaluate(s, t)
+        h = self.h
+        w = h[2, 0] * u + h[2, 1] * v + h[2, 2]
+        x = (h[0, 0] * u + h[0, 1] * v + h[0, 2]) / w
+        y = (h[1, 0] * u + h[1, 1] * v + h[1, 2]) / w
+        xu, xv = (h[0, 0] - x * h[2, 0]) / w, (h[0, 1] - x * h[2, 1]) / w
+        yu, yv = (h[1, 0] - y * h[2, 0]) / w, (h[1, 1] - y * h[2, 1]) / w
+        return x, y, (xu * us + xv * vs, xu * ut + xv * vt, yu * us + yv * vs, yu * ut + yv * vt)
+
+
+class CylinderSurface:
+    """Photoshop's cylinder warp in its own unit frame (bounding box [0, 1]^2).
+
+    Measured on a corpus file: the artwork wraps half a cylinder seen from
+    the front; columns sit at x = (1 - cos(pi s)) / 2 (orthographic view of
+    equal angles) and every column is shifted down by the front rim,
+    depth * sin(pi s), so top and bottom edges are half ellipses that touch
+    the bounding box at the sides (top) and centre (bottom).
+    `depth` is the rim's height as a fraction of the bounding-box height.
+    """
+
+    def __init__(self, depth: float):
+        if not 0 <= depth < 1:
+            raise SmartObjectError(f"cylinder rim depth must be in [0, 1), got {depth}")
+        self.depth = depth
+
+    def evaluate(self, s, t):
+        s = np.asarray(s, dtype=np.float64)
+        t = np.asarray(t, dtype=np.float64)
+        d = self.depth
+        x = (1.0 - np.cos(np.pi * s)) / 2
+        y = d * np.sin(np.pi * s) + t * (1.0 - d)
+        xs = np.pi / 2 * np.sin(np.pi * s)
+        ys = d * np.pi * np.cos(np.pi * s)
+        zeros = np.zeros_like(x)
+        return x, y, (xs, zeros, ys, np.full_like(x, 1.0 - d))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import SmartObjectError
 from .filters import apply_smart_filters, filter_padding
-from .surface import BezierSurface, ProjectiveSurface, surface_for
+from .surface import BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
 
 # Newton iterations to invert a Bezier surface; converges in 3-5 from a seed
 # taken on a forward grid about 2 canvas pixels fine.
@@ -97,7 +97,9 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
-    if getattr(so, "fitted_control", None) is not None:
+    if so.warp.style == "cylinder" and so.warp.mesh_x is None:
+        surface = cylinder_surface(so)
+    elif getattr(so, "fitted_control", None) is not None:
         surface = BezierSurface(so.fitted_control)
     else:
         mesh, slices = mesh_for(so)

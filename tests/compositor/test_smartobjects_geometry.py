@@ -176,3 +176,24 @@ def test_read_warp_prefers_quilt_and_keeps_slices():
 def test_preset_style_is_read_without_prefix():
     spec = read_warp({"warp": {"warpStyle": "warpInflate", "warpValue": 50.0, "warpRotate": "Vrtc"}})
     assert (spec.style, spec.value, spec.rotate) == ("inflate", 50.0, "vertical")
+
+
+def test_cylinder_wraps_half_a_cylinder_inside_trnf():
+    # bounds 200 x 100, rim = 0.5 * 200 / 2 = 50, so the frame is 150 high
+    # and the rim takes depth = 50 / 150 of it
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
+    from compositor.smartobjects.surface import cylinder_surface
+
+    surface = cylinder_surface(so)
+    x, y, _ = surface.evaluate(np.array([0.0, 0.5, 0.5, 1 / 3]), np.array([0.0, 0.0, 1.0, 0.0]))
+    # left edge top at the frame's corner; the centre column starts one rim
+    # lower and ends at the bottom; a third of the way round the cylinder
+    # x = 100 (1 - cos 60deg) = 50, y = 50 sin 60deg
+    np.testing.assert_allclose(x, [0, 100, 100, 50], atol=1e-9)
+    np.testing.assert_allclose(y, [0, 50, 150, 50 * np.sqrt(3) / 2], atol=1e-9)
+    wm = build_warp_map(so, (200, 150))
+    # canvas pixel (99, 10) sits above the centre column's top (y = 50): empty
+    assert wm.coverage[10 - wm.box[1], 99 - wm.box[0]] == 0.0
+    # canvas pixel (99, 100): centre column, half way down its 100 px
+    assert wm.map_y[100 - wm.box[1], 99 - wm.box[0]] == pytest.approx(50.5 - 0.5, abs=0.05)
