@@ -130,12 +130,23 @@ class BezierSurface:
         pt, lt, dlt = _locate(t, self.knots_t)
         bs, dbs = _bernstein(ls)
         bt, dbt = _bernstein(lt)
-        rows = 3 * pt[:, None] + np.arange(4)
-        cols = 3 * ps[:, None] + np.arange(4)
-        grid = self.control[rows[:, :, None], cols[:, None, :]]  # (N, 4 rows, 4 cols, 2)
-        point = np.einsum("na,nb,nabk->nk", bt, bs, grid)
-        d_s = np.einsum("na,nb,nabk->nk", bt, dbs, grid) * dls[:, None]
-        d_t = np.einsum("na,nb,nabk->nk", dbt, bs, grid) * dlt[:, None]
+        n = len(s)
+        point = np.empty((n, 2))
+        d_s = np.empty((n, 2))
+        d_t = np.empty((n, 2))
+        # evaluate patch by patch with small matrix products (a quilt has few patches)
+        patch = pt * len(self.knots_s) + ps
+        for key in np.unique(patch):
+            sel = np.nonzero(patch == key)[0]
+            r0, c0 = 3 * pt[sel[0]], 3 * ps[sel[0]]
+            block = self.control[r0 : r0 + 4, c0 : c0 + 4]  # (4, 4, 2)
+            for k in range(2):
+                rows = bt[sel] @ block[..., k]  # (n, 4): Bezier in t, per column
+                point[sel, k] = np.einsum("nb,nb->n", rows, bs[sel])
+                d_s[sel, k] = np.einsum("nb,nb->n", rows, dbs[sel])
+                d_t[sel, k] = np.einsum("nb,nb->n", dbt[sel] @ block[..., k], bs[sel])
+        d_s *= np.asarray(dls)[:, None]
+        d_t *= np.asarray(dlt)[:, None]
         x = point[:, 0].reshape(shape)
         y = point[:, 1].reshape(shape)
         jac = tuple(a.reshape(shape) for a in (d_s[:, 0], d_t[:, 0], d_s[:, 1], d_t[:, 1]))

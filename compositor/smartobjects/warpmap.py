@@ -205,17 +205,22 @@ class _Seeder:
 
 
 def _newton(surface, x, y, s, t):
+    active = np.arange(len(x))  # points still moving
     for _ in range(NEWTON_ITERATIONS):
-        fx, fy, (xs, xt, ys, yt) = surface.evaluate(s, t)
-        rx, ry = fx - x, fy - y
+        fx, fy, (xs, xt, ys, yt) = surface.evaluate(s[active], t[active])
+        rx, ry = fx - x[active], fy - y[active]
         det = xs * yt - xt * ys
         det = np.where(np.abs(det) < 1e-12, 1e-12, det)
         ds = (yt * rx - xt * ry) / det
         dt = (-ys * rx + xs * ry) / det
         # damp wild steps (near folds) so iterations stay near the surface
         step = np.maximum(np.hypot(ds, dt) / 0.25, 1.0)
-        s -= ds / step
-        t -= dt / step
+        s[active] -= ds / step
+        t[active] -= dt / step
+        moving = np.hypot(rx, ry) > 1e-5
+        active = active[moving]
+        if len(active) == 0:
+            break
     fx, fy, jac = surface.evaluate(s, t)
     found = np.hypot(fx - x, fy - y) < NEWTON_TOLERANCE
     return s, t, jac, found
