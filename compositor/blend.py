@@ -298,14 +298,18 @@ def _non_separable_gray(mode, cb, cs):
 # --- public API --------------------------------------------------------------------
 
 
-def _check_mode(mode: str) -> str:
+def _check_mode(mode) -> str:
+    """Our name for `mode`, given as our name or as psd-tools' BlendMode."""
+    if isinstance(mode, BlendMode):
+        mode = mode_name(mode)
     if mode not in BLEND_MODES:
         raise ValueError(f"unknown blend mode {mode!r}; expected one of {BLEND_MODES}")
     return "normal" if mode == "pass_through" else mode
 
 
-def blend(mode: str, cb: np.ndarray, cs: np.ndarray) -> np.ndarray:
-    """B(Cb, Cs) for `mode` on float32 colour arrays shaped (..., C)."""
+def blend(mode: str | BlendMode, cb: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """B(Cb, Cs) for `mode` (our name or psd-tools' BlendMode) on float32
+    colour arrays shaped (..., C)."""
     mode = _check_mode(mode)
     cb = np.asarray(cb, np.float32)
     cs = np.asarray(cs, np.float32)
@@ -334,7 +338,7 @@ def dissolve_alpha(as_: np.ndarray, seed: int = DISSOLVE_SEED) -> np.ndarray:
 
 
 def composite(
-    mode: str,
+    mode: str | BlendMode,
     cb: np.ndarray,
     ab: np.ndarray,
     cs: np.ndarray,

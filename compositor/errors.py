@@ -21,3 +21,21 @@ class UnsupportedFeature(Exception):
         if detail:
             message += f" ({detail})"
         super().__init__(message)
+
+
+class InvalidOption(ValueError):
+    """A render option is out of range or malformed.
+
+    `field` is the option's name as the API spells it ("rotate", "quality",
+    "adjustment_layers.brightness"); the message starts with it, so it can be
+    shown to the user as is.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class InvalidArtwork(ValueError):
+    """Artwork bytes we refuse to decode: not an image, truncated, an
+    unsupported format, or more pixels than the limit. The message says which."""

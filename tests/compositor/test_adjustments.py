@@ -166,11 +166,19 @@ def test_vibrance_leaves_grey_and_saturates_dull_colours_more():
     assert gain_dull > gain_vivid >= 1
 
 
-def test_color_balance_midtones_push_red_in_the_middle_only():
-    # Midtone weight for 0.5: both ramps saturate -> 0.7; +100 red -> +0.7.
-    balance = ColorBalance((0, 0, 0), (100, 0, 0), (0, 0, 0), preserve_luminosity=False)
-    out = balance.apply(px(0.5, 0.5, 0.0))
-    np.testing.assert_allclose(out, px(1.0, 0.5, 0.0), atol=1e-5)
+def test_color_balance_midtones_are_a_gamma_per_channel():
+    # +100 red: red ** 0.5; -100 blue: blue ** 2; black and white stay put.
+    balance = ColorBalance((0, 0, 0), (100, 0, -100), (0, 0, 0), preserve_luminosity=False)
+    np.testing.assert_allclose(balance.apply(px(0.25, 0.25, 0.5)), px(0.5, 0.25, 0.25), atol=1e-5)
+    np.testing.assert_allclose(balance.apply(px(0.0, 1.0, 1.0)), px(0.0, 1.0, 1.0), atol=1e-5)
+
+
+def test_color_balance_preserving_luminosity_keeps_hsl_lightness():
+    balance = ColorBalance((0, 0, 0), (60, -30, 10), (0, 0, 0), preserve_luminosity=True)
+    before = px(0.3, 0.5, 0.7)
+    after = balance.apply(before)
+    lightness = lambda c: (c.max() + c.min()) / 2  # noqa: E731
+    assert lightness(after) == pytest.approx(lightness(before), abs=1e-5)
 
 
 def test_black_and_white_weights_primaries_and_secondaries():
@@ -260,3 +268,63 @@ def test_reading_a_non_adjustment_layer_is_a_clear_error():
 
     with pytest.raises(ValueError, match="'Background' is not an adjustment layer"):
         read_adjustment(FakeLayer())
+
+
+@pytest.mark.parametrize(
+    "adjustment",
+    [
+        Invert(), Posterize(4), Threshold(128),
+        Levels([(10, 240, 1.2, 0, 255)] + [IDENTITY_LEVEL] * 3),
+        Curves({0: [(0, 0), (128, 160), (255, 255)], 1: [(0, 10), (255, 250)]}),
+        Exposure(0.5, 0.01, 1.1), BrightnessContrast(30, 20, False), BrightnessContrast(30, 20, True),
+        HueSaturation((10, 20, 5), [((315, 345, 15, 45), (5, 10, 30))]),
+        HueSaturation((0, 0, 0), [], colorize=(30, 50, 10)), Vibrance(30, 10),
+        ColorBalance((5, 5, 5), (10, -10, 10), (3, 3, 3), True),
+        BlackAndWhite((40, 60, 40, 60, 20, 80), (1, 0.5, 0)), PhotoFilter((1, 0.5, 0), 0.3, True),
+        ChannelMixer([(100, 0, 0, 0), (0, 100, 0, 0), (0, 0, 100, 0)]),
+        GradientMap([(0, 0.5, (0, 0, 1)), (1, 0.5, (1, 1, 0))]),
+        SelectiveColor({"reds": (10, 0, 0, 0)}, absolute=False), Identity(),
+    ],
+    ids=lambda adjustment: type(adjustment).__name__,
+)
+def test_every_adjustment_keeps_float32_shape_and_range(adjustment):
+    image = np.random.default_rng(0).random((8, 9, 3), dtype=np.float32)
+    out = adjustment.apply(image)
+    assert out.dtype == np.float32 and out.shape == image.shape
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_only_measured_colour_balance_settings_claim_accuracy():
+    assert not ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), False).approximate
+    assert ColorBalance((0, 0, 0), (10, 0, 0), (0, 0, 0), True).approximate
+    assert ColorBalance((5, 0, 0), (0, 0, 0), (0, 0, 0), False).approximate
+
+
+def test_gradient_map_mixes_in_the_files_colour_space():
+    stops = [(0.0, 0.5, (1.0, 0.0, 0.0)), (1.0, 0.5, (0.0, 0.0, 1.0))]
+    classic = GradientMap(stops=stops).apply(px(0.5, 0.5, 0.5))
+    perceptual = GradientMap(stops=stops, method="perceptual").apply(px(0.5, 0.5, 0.5))
+    np.testing.assert_allclose(classic, px(0.5, 0.0, 0.5), atol=3e-3)
+    # Oklab keeps the middle brighter than the sRGB average.
+    assert perceptual[0, 0] > classic[0, 0] + 0.03 and perceptual[0, 2] > classic[0, 2] + 0.03
+    np.testing.assert_allclose(GradientMap(stops=stops, method="perceptual").apply(px(0, 0, 0)), px(1, 0, 0), atol=2e-3)
+
+
+def test_color_lookup_identity_cube_and_a_channel_swap():
+    from compositor.adjustments import ColorLookup, parse_cube
+
+    grid = np.linspace(0, 1, 3)
+    # Red fastest, then green, then blue.
+    lines = [f"{r} {g} {b}" for b in grid for g in grid for r in grid]
+    identity = parse_cube("TITLE \"id\"\nLUT_3D_SIZE 3\n" + "\n".join(lines))
+    image = np.random.default_rng(1).random((5, 3), dtype=np.float32)
+    np.testing.assert_allclose(ColorLookup(identity).apply(image), image, atol=1e-6)
+    swapped = parse_cube("LUT_3D_SIZE 3\n" + "\n".join(f"{b} {g} {r}" for b in grid for g in grid for r in grid))
+    np.testing.assert_allclose(ColorLookup(swapped).apply(px(0.2, 0.5, 0.9)), px(0.9, 0.5, 0.2), atol=1e-6)
+
+
+def test_malformed_cube_is_reported():
+    from compositor.adjustments import parse_cube
+
+    with pytest.raises(UnsupportedFeature, match="malformed"):
+        parse_cube("LUT_3D_SIZE 3\n0 0 0\n")

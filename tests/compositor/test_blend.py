@@ -195,3 +195,11 @@ def test_dissolve_is_all_or_nothing_deterministic_and_weighted_by_alpha():
                        np.ones((200, 200, 3), np.float32), alpha)
     assert set(np.unique(co)) <= {0.0, 1.0}
     assert co.mean() == pytest.approx(0.3, abs=0.01)
+
+
+def test_psd_tools_blend_modes_are_accepted_directly():
+    cb = np.array([[0.5, 0.2, 0.8]], np.float32)
+    cs = np.array([[0.4, 0.9, 0.1]], np.float32)
+    np.testing.assert_array_equal(blend(BlendMode.MULTIPLY, cb, cs), blend("multiply", cb, cs))
+    co, _ = composite(BlendMode.SCREEN, cb, np.ones((1, 1), np.float32), cs, np.ones((1, 1), np.float32))
+    np.testing.assert_allclose(co, blend("screen", cb, cs))

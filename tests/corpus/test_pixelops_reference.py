@@ -173,6 +173,16 @@ def test_dissolve_shows_the_layer_in_proportion_to_its_alpha(rgb_blend_modes):
         assert errors.mean() <= 3.0, artboard_name
 
 
+def test_dissolve_at_half_opacity_covers_as_much_as_photoshop():
+    # Three ellipses at 50 % opacity in Dissolve over transparency: Photoshop
+    # keeps pixels whole or drops them; compare how much is kept.
+    psd = open_psd(f"{BLEND_DIR}/dissolve.psd")
+    _, reference_alpha = photoshop_composite(psd)
+    _, alpha = flat_stack(psd, list(psd.descendants()))
+    assert alpha.mean() == pytest.approx(reference_alpha.mean(), abs=0.02)  # 0.402 vs 0.405
+    assert (alpha > 0.99).mean() == pytest.approx((reference_alpha > 0.99).mean(), abs=0.03)
+
+
 # Three overlapping ellipses at 50 % opacity over transparency, one file per
 # mode: exercises the alpha terms of the compositing equation.
 ELLIPSE_FILES = sorted(
@@ -276,9 +286,10 @@ ADJUSTMENT_BOUNDS = {
                                          "Hue/Saturation 2 copy": (5.0, 35.0),
                                          "Hue/Saturation 4": (7.0, 60.0),
                                          "Hue/Saturation 2": (22.0, 110.0)},
-    # Non-legacy Brightness/Contrast is a model (flagged approximate).
-    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (12.0, 62.0), "Brightness/Contrast 2": (12.5, 20.0),
-                                   "Brightness/Contrast 3": (14.5, 26.0), "Brightness/Contrast 4": (30.0, 50.0)},
+    # Non-legacy Brightness/Contrast is a model fitted to this very file
+    # (flagged approximate): these bounds show the fit, not generalisation.
+    "brightnesscontrast_rgb.psd": {"Brightness/Contrast 1": (1.9, 9.5), "Brightness/Contrast 2": (1.9, 3.6),
+                                   "Brightness/Contrast 3": (2.4, 5.4), "Brightness/Contrast 4": (2.8, 6.5)},
 }
 
 
@@ -299,11 +310,221 @@ def test_adjustment_matches_photoshop(file_name):
     assert checked == set(bounds), "every adjustment layer was found and checked"
 
 
-def test_color_lookup_with_a_table_is_reported():
+def test_sixteen_chained_adjustments_end_in_photoshops_colour():
+    # Brightness/Contrast, Levels, Curves, Exposure, Vibrance, Hue/Saturation,
+    # Color Balance, Black & White, Photo Filter, Channel Mixer, Color Lookup
+    # (an embedded .cube), Invert, Posterize, Threshold, Gradient Map and
+    # Selective Color on one layer. The threshold turns the whole layer white,
+    # so this checks the reading of every kind and, in colour, the gradient
+    # map's end stop through Selective Color (relative, reds):
+    # Photoshop (226, 136, 0), ours (227, 134, 0).
     from compositor.adjustments import read_adjustment
-    from compositor.errors import UnsupportedFeature
 
     psd = open_psd("Agamnentzar+ag-psd/test/read-write/adjustments/src.psd")
-    layer = next(layer for layer in psd.descendants() if layer.kind == "colorlookup")
-    with pytest.raises(UnsupportedFeature, match="Color Lookup"):
-        read_adjustment(layer)
+    layers = list(psd.descendants())
+    colour, alpha = flat_stack(psd, layers[:1])
+    for layer in layers[1:]:
+        colour, alpha = read_adjustment(layer).composite("normal", colour, alpha, 1.0)
+    reference, reference_alpha = photoshop_composite(psd)
+    opaque = reference_alpha[..., 0] > 0.99
+    assert opaque.sum() > 1000
+    assert (np.abs(colour - reference) * 255)[opaque].max() <= 2.5
+
+
+# --- layer effects ---------------------------------------------------------------------------
+
+
+def _crop(image, box, canvas_size):
+    width, height = canvas_size
+    left, top, right, bottom = box
+    out = np.zeros((bottom - top, right - left, image.shape[-1]), np.float32)
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+    if x1 > x0 and y1 > y0:
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
+    return out
+
+
+def _paste(image, patch, box, canvas_size):
+    width, height = canvas_size
+    left, top, right, bottom = box
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+    image[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+def render_with_effects(psd):
+    """A flat stack of every visible non-group layer's cached pixels with
+    its effects re-rendered by us. Returns colour, alpha and, per layer with
+    effects, the box its effects cover."""
+    from compositor.effects import composite_with_effects, read_effects, render_effects
+
+    width, height = psd.size
+    colour = np.zeros((height, width, 3), np.float32)
+    alpha = np.zeros((height, width, 1), np.float32)
+    boxes = {}
+    for layer in psd.descendants():
+        if layer.is_group() or not layer.is_visible() or layer.bbox == (0, 0, 0, 0):
+            continue
+        pixels = layer.numpy().astype(np.float32)
+        if pixels.shape[-1] == 3:
+            pixels = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=-1)
+        if layer.has_mask() and not layer.mask.disabled:
+            # Effects follow the masked shape.
+            mask = _crop(mask_on_canvas(layer, psd.size), layer.bbox, psd.size)
+            pixels[..., 3:] *= mask
+        effects = read_effects(layer)
+        stack = render_effects(pixels, layer.bbox, effects)
+        fill = layer.tagged_blocks.get_data(b"iOpa", 255) / 255
+        patch_colour, patch_alpha = composite_with_effects(
+            stack, FROM_PSD_TOOLS[layer.blend_mode],
+            _crop(colour, stack.box, psd.size), _crop(alpha, stack.box, psd.size),
+            opacity=layer.opacity / 255, fill=fill,
+        )
+        _paste(colour, patch_colour, stack.box, psd.size)
+        _paste(alpha, patch_alpha, stack.box, psd.size)
+        if effects:
+            boxes[layer.name] = stack.box
+    return colour, alpha, boxes
+
+
+def effect_errors(relative_path, layer_name=None, use_layer_box=False):
+    """Premultiplied error in levels inside the effects' box of one layer
+    (or of every layer with effects)."""
+    psd = open_psd(relative_path)
+    reference_colour, reference_alpha = photoshop_composite(psd)
+    colour, alpha, boxes = render_with_effects(psd)
+    errors = np.abs(colour * alpha - reference_colour * reference_alpha) * 255
+    width, height = psd.size
+    inside = np.zeros((height, width), bool)
+    for name, box in boxes.items():
+        if layer_name is None or name == layer_name:
+            if use_layer_box:
+                box = next(layer.bbox for layer in psd.descendants() if layer.name == name)
+            left, top, right, bottom = box
+            inside[max(top, 0) : bottom, max(left, 0) : right] = True
+    assert inside.any(), "the layer with effects was found"
+    return errors[inside]
+
+
+OVERLAY_MODES_FILE = "Agamnentzar+ag-psd/test/read/2026-blend-modes/src.psd"
+# Colour overlays in every mode on layers in the same mode, over a grey base.
+# Measured mean error 0-0.5 levels; vivid light 2.7 and linear light 1.7
+# (Photoshop rounds to 8 bits between the layer and its overlay).
+OVERLAY_BOUNDS = {"vivid light": 3.0, "linear light": 2.0}
+
+
+def test_colour_overlays_in_every_mode_match_photoshop():
+    psd = open_psd(OVERLAY_MODES_FILE)
+    reference, _ = photoshop_composite(psd)
+    colour, _, boxes = render_with_effects(psd)
+    assert len(boxes) == 27
+    for layer in psd.descendants():
+        if layer.name not in boxes:
+            continue
+        left, top, right, bottom = layer.bbox
+        errors = error_levels(colour, reference, (left, top, right, bottom))
+        assert errors.mean() <= OVERLAY_BOUNDS.get(layer.name, 0.6), layer.name
+
+
+# (file, layer or None for all, measured mean, measured p99) in levels, over
+# the box the effects cover -- for inner effects (a named layer) the layer's
+# own box. In layer_effects.psd the grown boxes also catch neighbours'
+# unsupported bevels, hence the wider p99 there.
+EFFECT_CASES = {
+    "drop shadow": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2182/shadow.psd", None, 0.44, 2.6),
+    "drop shadow (multiply)": ("psd-tools+psd-tools/tests/psd_files/layer_effects.psd", "Drop Shadow", 1.51, 37.4),
+    "inner shadow": ("psd-tools+psd-tools/tests/psd_files/layer_effects.psd", "Inner Shadow", 0.69, 4.2),
+    "outer glow": ("Agamnentzar+ag-psd/test/read-write/float-color/src.psd", None, 1.35, 5.5),
+    "outer glow and drop shadow": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1719/1719_src.psd", None, 1.12, 28.9),
+    "inner glow": ("psd-tools+psd-tools/tests/psd_files/layer_effects.psd", "Inner Glow", 6.7, 58.0),
+    "two 1 px strokes": ("psd-tools+psd-tools/tests/psd_files/effects/double-stroke-effects.psd", None, 0.01, 0.1),
+    "two strokes, multiply": ("Agamnentzar+ag-psd/test/read-write/strokes/src.psd", None, 1.03, 32.5),
+    "four strokes": ("Agamnentzar+ag-psd/test/multiple-strokes-test.psd", None, 4.45, 134.4),
+    "gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd", None, 1.48, 12.6),
+    "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.73, 40.3),
+    "pattern overlay, 75 % scale": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1252/zendeya_warp.psd", None, 6.64, 82.5),
+    "pattern overlay with fill 0": ("psd-tools+psd-tools/tests/psd_files/transparency/fill-opacity.psd", None, 1.94, 35.5),
+    "gradient stroke": ("psd-tools+psd-tools/tests/psd_files/effect-stroke-gradient.psd", "Text", 7.94, 85.0),
+    "reflected gradient overlay": ("psd-tools+psd-tools/tests/psd_files/masks.psb", "divider", 0.25, 1.6),
+    "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 4.82, 57.1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EFFECT_CASES))
+def test_effect_matches_photoshop(case):
+    path, layer_name, mean, p99 = EFFECT_CASES[case]
+    use_layer_box = case.startswith("inner")
+    errors = effect_errors(path, layer_name, use_layer_box)
+    # 10 % headroom over what we measured.
+    assert errors.mean() <= mean * 1.1 + 0.05
+    assert np.percentile(errors, 99) <= p99 * 1.1 + 0.5
+
+
+def test_unsupported_effects_are_named():
+    from compositor.effects import unsupported_effects
+
+    psd = open_psd("psd-tools+psd-tools/tests/psd_files/layer_effects.psd")
+    named = {layer.name: unsupported_effects(layer) for layer in psd.descendants()}
+    assert named["Bevel"] == ["bevel emboss effect"]
+    assert named["Satin"] == ["satin effect"]
+    assert named["Pattern Overlay"] == []  # rendered since patterns are read
+    assert named["Drop Shadow"] == []
+
+
+# --- single adjustment layers in other documents ---------------------------------------
+
+
+def adjustment_over_layers_below(relative_path, adjustment_name):
+    """Our adjustment applied to psd-tools' composite of the layers below it,
+    Photoshop's composite, and where nothing above the adjustment covers."""
+    from compositor.adjustments import read_adjustment
+
+    psd = open_psd(relative_path)
+    layers = list(psd.descendants())
+    names = [layer.name for layer in layers]
+    position = names.index(adjustment_name)
+    below = {id(layer) for layer in layers[:position]}
+    backdrop = np.asarray(
+        psd.composite(layer_filter=lambda layer: id(layer) in below and layer.is_visible(),
+                      ignore_preview=True).convert("RGB"),
+        np.float32,
+    ) / 255
+    uncovered = np.ones(backdrop.shape[:2], bool)
+    for layer in layers[position + 1 :]:
+        if layer.is_visible() and not layer.is_group() and layer.bbox != (0, 0, 0, 0):
+            uncovered &= layer_on_canvas(layer, psd.size)[..., 3] == 0
+    adjustment = read_adjustment(layers[position])
+    reference, _ = photoshop_composite(psd)
+    return adjustment.apply(backdrop), reference, backdrop, uncovered
+
+
+def test_color_balance_midtones_match_photoshop():
+    # Midtones (13, 0, 70), no luminosity preservation, over a whole photo.
+    ours, reference, backdrop, uncovered = adjustment_over_layers_below(
+        "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/ShowCases/MaskExample.psd",
+        "Color Balance 1",
+    )
+    errors = (np.abs(ours - reference) * 255)[uncovered]
+    assert (np.abs(backdrop - reference) * 255)[uncovered].mean() > 7  # it does change things
+    assert errors.mean() <= 0.6  # measured 0.48
+    assert np.percentile(errors, 99) <= 8.0  # measured 7.4
+
+
+def test_brightness_model_on_a_setting_it_was_not_fitted_to():
+    # Brightness 14, contrast 0, clipped to a flat pink shape: 204 -> 219 in
+    # Photoshop, 215 with our model.
+    ours, reference, backdrop, _ = adjustment_over_layers_below(
+        "psd-tools+psd-tools/tests/psd_files/clipping-mask2.psd", "Brightness/Contrast 1"
+    )
+    pink = np.all(np.abs(backdrop * 255 - [255, 204, 204]) < 0.5, axis=-1)
+    assert pink.sum() > 1000
+    errors = (np.abs(ours - reference) * 255)[pink]
+    assert errors.max() <= 5.0  # measured 4 on green and blue, 0 on red
+
+
+def test_indexed_colour_patterns_are_reported():
+    from compositor.effects import unsupported_effects
+
+    psd = open_psd("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1234/test.psd")
+    layer = next(layer for layer in psd.descendants() if layer.name == "Layer 1")
+    (problem,) = unsupported_effects(layer)
+    assert "pattern overlay" in problem and "image mode 2" in problem

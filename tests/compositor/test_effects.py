@@ -1,0 +1,240 @@
+"""Layer effects on tiny shapes, with expectations worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from compositor.effects import (
+    SIZE_TO_SIGMA,
+    Effect,
+    composite_with_effects,
+    render_effects,
+    sample_gradient,
+)
+
+
+def square(size=4, pad=0):
+    """An opaque red square of `size` px, with `pad` transparent px around."""
+    n = size + 2 * pad
+    rgba = np.zeros((n, n, 4), np.float32)
+    rgba[pad : pad + size, pad : pad + size] = (1, 0, 0, 1)
+    return rgba
+
+
+def test_hard_drop_shadow_is_the_shape_moved_by_distance_away_from_the_light():
+    # Light from 90 degrees (straight above): the shadow falls 3 px down.
+    shadow = Effect("drop_shadow", color=(0, 0, 0), opacity=0.5, size=0, distance=3, angle=90)
+    stack = render_effects(square(4), (10, 20, 14, 24), [shadow])
+    reach = 20 - stack.box[1]
+    assert stack.box == (10 - reach, 20 - reach, 14 + reach, 24 + reach)
+    assert reach >= 3
+    (part,) = stack.below
+    alpha = part.alpha[..., 0]
+    rows, cols = np.nonzero(alpha > 0.01)
+    # Layer rows reach..reach+3 -> shadow rows reach+3..reach+6, same columns.
+    assert (rows.min(), rows.max()) == (reach + 3, reach + 6)
+    assert (cols.min(), cols.max()) == (reach, reach + 3)
+    assert alpha.max() == pytest.approx(0.5)
+
+
+def test_drop_shadow_angle_120_goes_down_and_right():
+    # cos 120 = -1/2, sin 120 = sqrt(3)/2: offset (+d/2, +d*0.866).
+    shadow = Effect("drop_shadow", size=0, distance=4, angle=120)
+    stack = render_effects(square(1, pad=0), (0, 0, 1, 1), [shadow])
+    alpha = stack.below[0].alpha[..., 0]
+    ys, xs = np.mgrid[0 : alpha.shape[0], 0 : alpha.shape[1]]
+    centre_x = (alpha * xs).sum() / alpha.sum()
+    centre_y = (alpha * ys).sum() / alpha.sum()
+    reach = -stack.box[0]
+    assert centre_x - reach == pytest.approx(2.0, abs=1e-3)
+    assert centre_y - reach == pytest.approx(4 * math.sin(math.radians(120)), abs=1e-3)
+
+
+def test_drop_shadow_spread_grows_the_shape_before_the_blur():
+    # Size 4, spread 100 %: a hard shape grown by 4 px, no blur.
+    shadow = Effect("drop_shadow", size=4, spread=1.0, distance=0)
+    stack = render_effects(square(4), (0, 0, 4, 4), [shadow])
+    alpha = stack.below[0].alpha[..., 0]
+    reach = -stack.box[0]
+    row = alpha[reach + 1]  # a row through the square
+    covered = np.nonzero(row > 0.5)[0]
+    # 4 px of square plus 4 px each side.
+    assert (covered.min(), covered.max()) == (reach - 4, reach + 7)
+
+
+def test_drop_shadow_size_blurs_with_the_documented_sigma():
+    # A blurred straight edge is a Gaussian CDF: at the edge 1/2, at one
+    # sigma outside about 0.159.
+    shadow = Effect("drop_shadow", size=10, spread=0.0, distance=0)
+    big = square(60)
+    stack = render_effects(big, (0, 0, 60, 60), [shadow])
+    alpha = stack.below[0].alpha[..., 0]
+    reach = -stack.box[0]
+    row = alpha[reach + 30]
+    sigma = 10 * SIZE_TO_SIGMA  # 4 px
+    # Pixel centres: the last inside one at reach + 59.5 - the edge at reach + 60.
+    assert row[reach + 60 + int(sigma)] == pytest.approx(0.159, abs=0.03)
+    assert (row[reach + 59] + row[reach + 60]) / 2 == pytest.approx(0.5, abs=0.03)
+
+
+def test_outside_stroke_is_a_ring_of_its_size():
+    stroke = Effect("stroke", color=(0, 0, 1), size=2, position="outside")
+    stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
+    alpha = stack.above[0].alpha[..., 0]
+    reach = -stack.box[0]
+    row = alpha[reach + 1]
+    assert list(np.round(row[reach - 3 : reach + 7])) == [0, 1, 1, 0, 0, 0, 0, 1, 1, 0]
+
+
+def test_inside_and_center_strokes():
+    inside = Effect("stroke", size=1, position="inside")
+    stack = render_effects(square(4), (0, 0, 4, 4), [inside])
+    reach = -stack.box[0]
+    alpha = stack.above[0].alpha[reach : reach + 4, reach : reach + 4, 0]
+    # Inside 1 px: the square's border pixels, not its 2x2 middle -- even
+    # though the square fills its box.
+    np.testing.assert_allclose(alpha, [[1, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 1]])
+    centre = Effect("stroke", size=2, position="center")
+    stack = render_effects(square(4), (0, 0, 4, 4), [centre])
+    alpha = stack.above[0].alpha[..., 0]
+    reach = -stack.box[0]
+    row = np.round(alpha[reach + 1, reach - 2 : reach + 6])
+    assert list(row) == [0, 1, 1, 0, 0, 1, 1, 0]
+
+
+def test_two_strokes_form_rings_first_innermost():
+    first = Effect("stroke", color=(1, 0, 0), size=1)
+    second = Effect("stroke", color=(0, 0, 1), size=3)
+    stack = render_effects(square(2), (0, 0, 2, 2), [first, second])
+    a1, a2 = (part.alpha[..., 0] for part in stack.above)
+    reach = -stack.box[0]
+    row1, row2 = np.round(a1[reach]), np.round(a2[reach])
+    # Columns reach-3 .. reach+4: square at reach, reach+1.
+    assert list(row1[reach - 3 : reach + 5]) == [0, 0, 1, 0, 0, 1, 0, 0]
+    assert list(row2[reach - 3 : reach + 5]) == [1, 1, 0, 0, 0, 0, 1, 1]
+
+
+def test_colour_overlay_covers_the_layer_shape_and_blends_over_the_result():
+    overlay = Effect("color_overlay", color=(0, 1, 0), opacity=0.5, mode="normal")
+    layer = square(2, pad=1)
+    stack = render_effects(layer, (0, 0, 4, 4), [overlay])
+    np.testing.assert_allclose(stack.overlays[0].alpha[..., 0], layer[..., 3] * 0.5)
+    backdrop = np.zeros((4, 4, 3), np.float32)
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.ones((4, 4, 1), np.float32))
+    # Inside: red, then half green over it.
+    np.testing.assert_allclose(colour[1, 1], [0.5, 0.5, 0], atol=1e-6)
+    np.testing.assert_allclose(colour[0, 0], [0, 0, 0], atol=1e-6)
+
+
+def test_overlay_in_difference_acts_on_the_blended_result():
+    # Layer 0.6 in Difference over 0.2 -> 0.4; overlay 0.1 in Difference -> 0.3.
+    overlay = Effect("color_overlay", color=(0.1, 0.1, 0.1), mode="difference")
+    layer = np.ones((1, 1, 4), np.float32)
+    layer[..., :3] = 0.6
+    stack = render_effects(layer, (0, 0, 1, 1), [overlay])
+    backdrop = np.full((1, 1, 3), 0.2, np.float32)
+    colour, _ = composite_with_effects(stack, "difference", backdrop, np.ones((1, 1, 1), np.float32))
+    np.testing.assert_allclose(colour, 0.3, atol=1e-6)
+
+
+def test_fill_fades_the_layer_but_not_its_effects():
+    overlay = Effect("color_overlay", color=(0, 0, 1), opacity=1.0)
+    layer = square(2)
+    stack = render_effects(layer, (0, 0, 2, 2), [overlay])
+    backdrop = np.zeros((2, 2, 3), np.float32)
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.zeros((2, 2, 1), np.float32), fill=0.0)
+    np.testing.assert_allclose(colour, np.broadcast_to([0, 0, 1], (2, 2, 3)), atol=1e-6)
+    np.testing.assert_allclose(alpha, 1.0, atol=1e-6)
+
+
+def test_inner_shadow_stays_inside_on_the_side_away_from_the_light():
+    shadow = Effect("inner_shadow", size=0, distance=1, angle=90)  # light from above
+    stack = render_effects(square(4), (0, 0, 4, 4), [shadow])
+    reach = -stack.box[0]
+    alpha = stack.above[0].alpha[reach : reach + 4, reach : reach + 4, 0]
+    assert stack.above[0].alpha.sum() == pytest.approx(alpha.sum())
+    # The edge that the light hits (top row) is in shadow, nothing else.
+    np.testing.assert_allclose(alpha[0], 1)
+    np.testing.assert_allclose(alpha[1:], 0)
+
+
+def test_linear_gradient_overlay_runs_across_the_layer_box():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    gradient = Effect("gradient_overlay", gradient=stops, gradient_angle=0)  # left to right
+    stack = render_effects(np.ones((2, 10, 4), np.float32), (0, 0, 10, 2), [gradient])
+    colour = stack.overlays[0].colour[0, :, 0]
+    # Pixel centres at 0.5 .. 9.5 over a 10 px span.
+    np.testing.assert_allclose(colour, (np.arange(10) + 0.5) / 10, atol=2e-3)
+
+
+def test_perceptual_gradient_mixes_through_oklab():
+    stops = [(0.0, (1.0, 0.0, 0.0), 1.0), (1.0, (0.0, 0.0, 1.0), 1.0)]
+    classic, _ = sample_gradient(stops, np.array([0.5]), "classic")
+    perceptual, _ = sample_gradient(stops, np.array([0.5]), "perceptual")
+    np.testing.assert_allclose(classic[0], [0.5, 0, 0.5], atol=2e-3)
+    # Oklab midpoint of red and blue is a brighter purple than the sRGB mean.
+    assert perceptual[0, 0] > 0.5 and perceptual[0, 2] > 0.5
+    ends, _ = sample_gradient(stops, np.array([0.0, 1.0]), "perceptual")
+    np.testing.assert_allclose(ends, [[1, 0, 0], [0, 0, 1]], atol=2e-3)
+
+
+def test_bad_layer_pixels_are_a_clear_error():
+    with pytest.raises(ValueError, match="RGBA"):
+        render_effects(np.zeros((2, 2, 3), np.float32), (0, 0, 2, 2), [])
+    with pytest.raises(ValueError, match="does not match"):
+        render_effects(np.zeros((2, 2, 4), np.float32), (0, 0, 3, 2), [])
+
+
+def test_pattern_overlay_tiles_from_the_layer_corner():
+    # A 2x2 tile: red, green / blue, white; linked to a layer at (10, 20).
+    tile = np.ones((2, 2, 4), np.float32)
+    tile[0, 0, :3], tile[0, 1, :3], tile[1, 0, :3] = (1, 0, 0), (0, 1, 0), (0, 0, 1)
+    overlay = Effect("pattern_overlay", pattern=tile, pattern_linked=True)
+    stack = render_effects(np.ones((3, 3, 4), np.float32), (10, 20, 13, 23), [overlay])
+    colour = stack.overlays[0].colour
+    np.testing.assert_allclose(colour[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(colour[0, 1], [0, 1, 0])
+    np.testing.assert_allclose(colour[1, 0], [0, 0, 1])
+    np.testing.assert_allclose(colour[2, 2], [1, 0, 0])
+    # Not linked: tiles start at the canvas origin, (10, 20) is even -> same here;
+    # a layer at (11, 20) starts on the tile's second column.
+    unlinked = Effect("pattern_overlay", pattern=tile, pattern_linked=False)
+    stack = render_effects(np.ones((3, 3, 4), np.float32), (11, 20, 14, 23), [unlinked])
+    np.testing.assert_allclose(stack.overlays[0].colour[0, 0], [0, 1, 0])
+
+
+def test_reflected_and_angle_gradients():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    reflected = Effect("gradient_overlay", gradient=stops, gradient_type="reflected", gradient_angle=0)
+    stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [reflected])
+    row = stack.overlays[0].colour[0, :, 0]
+    # Centre black, both ends white: |x - 5| / 5 at pixel centres.
+    np.testing.assert_allclose(row, np.abs(np.arange(10) + 0.5 - 5) / 5, atol=2e-3)
+    angle = Effect("gradient_overlay", gradient=stops, gradient_type="angle", gradient_angle=0)
+    stack = render_effects(np.ones((2, 2, 4), np.float32), (0, 0, 2, 2), [angle])
+    colour = stack.overlays[0].colour[..., 0]
+    # Pixel (1, 0) is up-right of the centre: 45 degrees -> 1/8 of the sweep.
+    assert colour[0, 1] == pytest.approx(0.125, abs=2e-3)
+    assert colour[1, 0] == pytest.approx(0.625, abs=2e-3)
+
+
+def test_gradient_stroke_runs_across_the_strokes_outer_box():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    stroke = Effect("stroke", size=2, position="outside", gradient=stops, gradient_angle=0)
+    stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
+    part = stack.above[0]
+    reach = -stack.box[0]
+    row = part.colour[reach + 1, :, 0]
+    # The stroke's outer box is 8 px wide starting 2 px left of the square.
+    assert row[reach - 2] == pytest.approx(0.5 / 8, abs=2e-3)
+    assert row[reach + 5] == pytest.approx(7.5 / 8, abs=2e-3)
+
+
+def test_effects_reach_is_the_margin_render_effects_adds():
+    from compositor.effects import effects_reach
+
+    effects = [Effect("drop_shadow", size=10, distance=5), Effect("stroke", size=3)]
+    stack = render_effects(square(4), (0, 0, 4, 4), effects)
+    assert effects_reach(effects) == -stack.box[0] == 17
+    assert effects_reach([]) == 0
