@@ -27,6 +27,13 @@ def pil_to_rgba(image: Image.Image) -> np.ndarray:
         return np.ascontiguousarray(np.dstack([grey, grey, grey, np.ones_like(grey)]))
     if image.mode == "CMYK":
         image = _cmyk_to_rgb(image)
+    if image.mode == "LAB":  # PIL's own RGBA conversion of Lab is meaningless
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        image = ImageCms.applyTransform(image, transform)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0

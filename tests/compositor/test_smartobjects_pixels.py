@@ -102,3 +102,12 @@ def test_unsupported_content_is_named():
         decode_content("pdf", b"%PDF-1.4")
     with pytest.raises(SmartObjectError, match="png"):
         decode_content("png", b"not a png")
+
+
+def test_decode_lab_content_through_a_colour_transform():
+    # L = 100, a = b = 0 is white; PIL stores a and b offset by 128
+    lab = Image.new("LAB", (2, 2), (255, 128, 128))
+    buffer = io.BytesIO()
+    lab.save(buffer, format="TIFF")
+    out = decode_content("tiff", buffer.getvalue())
+    np.testing.assert_allclose(out[0, 0], [1, 1, 1, 1], atol=0.02)
