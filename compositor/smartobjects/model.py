@@ -22,6 +22,12 @@ from .errors import SmartObjectError
 
 @dataclass
 class SmartObject:
+    """A placed layer: its content and how that content lands on the canvas.
+
+    Geometry fields are in canvas pixels (corners TL, TR, BR, BL as x, y);
+    `unsupported` lists, in words, everything we read but cannot reproduce.
+    """
+
     name: str
     content_size: tuple[int, int]  # (w, h) in content pixels
     content: np.ndarray | None  # float32 straight RGBA (h, w, 4), None when unsupported
@@ -87,10 +93,8 @@ def read_smart_object(layer, psd=None) -> SmartObject:
         size = (content.shape[1], content.shape[0])
     if size is None:
         raise SmartObjectError(f"smart object {layer.name!r} has no content size")
-    if content is not None and (content.shape[1], content.shape[0]) != size:
-        # The descriptor's size is the placed geometry; content decoded at
-        # another size (e.g. a vector-backed PSB) is rescaled by the renderer.
-        pass
+    # Content decoded at another size than the descriptor's (e.g. a resized
+    # PSB) keeps the placed geometry: warp_content rescales its coordinates.
 
     for flt in filters:
         if flt.enabled and flt.filter_id not in SUPPORTED_FILTER_IDS:
@@ -116,9 +120,9 @@ def _fit_preset(so: SmartObject, layer) -> None:
     """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
     from .fidelity import cached_layer_rgba
     from .fit import fit_preset_mesh
-    from .presets import ANALYTIC_STYLES, PRESET_STYLES
+    from .surface import ANALYTIC_STYLES
 
-    if so.warp.style in PRESET_STYLES or so.warp.style in ANALYTIC_STYLES:
+    if so.warp.style in ANALYTIC_STYLES:
         return
     cached = cached_layer_rgba(layer)
     if so.content is None or cached is None:

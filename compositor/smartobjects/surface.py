@@ -200,6 +200,10 @@ def is_regular_mesh(points: np.ndarray, tol: float = 1e-3) -> bool:
     return True
 
 
+# Preset styles that are not Bezier meshes and have an exact surface here.
+ANALYTIC_STYLES = {"cylinder"}
+
+
 def cylinder_surface(so):
     """The cylinder preset: its rim depth from `warpValues`, framed by Trnf.
 
@@ -228,8 +232,8 @@ def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None)):
     """The content->canvas surface of a smart object.
 
     mesh_points: (rows, cols, 2) control points in content pixels, or None for
-    no warp. Preset styles are turned into mesh points by the caller
-    (presets.preset_mesh) before they reach here.
+    no warp. Preset styles never reach here: the cylinder has its own surface
+    and the others a mesh fitted at ingest (fit.py).
     """
     trnf = corners_of(so.transform)
     non_affine = corners_of(so.non_affine)

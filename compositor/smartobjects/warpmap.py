@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import SmartObjectError
 from .filters import apply_smart_filters, filter_padding
-from .surface import BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
+from .surface import ANALYTIC_STYLES, BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
 
 # Newton iterations to invert a Bezier surface; converges in 3-5 from a seed
 # taken on a forward grid about 2 canvas pixels fine.
@@ -63,27 +63,20 @@ class WarpMap:
         return self.map_x.shape
 
 
-def mesh_for(so, content_size=None):
-    """Control points (rows, cols, 2) in content pixels and quilt slices, or (None, ...)."""
-    from .presets import preset_mesh
-
+def mesh_for(so):
+    """Control points (rows, cols, 2) in content pixels and quilt slices; (None, ...) when unwarped."""
     warp = so.warp
-    mesh = None
-    slices = (None, None)
-    if warp.mesh_x is not None and warp.style in ("custom", "quilt") or (
-        warp.mesh_x is not None and warp.style not in ("none",)
-    ):
-        mesh = np.stack(
-            [np.asarray(warp.mesh_x, dtype=np.float64), np.asarray(warp.mesh_y, dtype=np.float64)], axis=-1
-        ).reshape(warp.mesh_rows, warp.mesh_cols, 2)
-        if warp.style == "quilt":
-            slices = (warp.slices_x, warp.slices_y)
-    elif warp.style not in ("none", "custom", "quilt"):
-        mesh = getattr(so, "fitted_mesh", None)
-        if mesh is None:
-            mesh = preset_mesh(warp, so.content_size)
-        if mesh is None:
-            raise SmartObjectError(f"warp style {warp.style!r} of {so.name!r} is not supported")
+    if warp.style == "none" or warp.mesh_x is None:
+        if warp.style not in ("none", "custom", "quilt"):
+            raise SmartObjectError(
+                f"warp style {warp.style!r} of {so.name!r} has no formula: its mesh must be fitted "
+                "to the layer's cached pixels at ingest (read_smart_object does it)"
+            )
+        return None, (None, None)
+    mesh = np.stack(
+        [np.asarray(warp.mesh_x, dtype=np.float64), np.asarray(warp.mesh_y, dtype=np.float64)], axis=-1
+    ).reshape(warp.mesh_rows, warp.mesh_cols, 2)
+    slices = (warp.slices_x, warp.slices_y) if warp.style == "quilt" else (None, None)
     return mesh, slices
 
 
@@ -97,9 +90,9 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
-    if so.warp.style == "cylinder" and so.warp.mesh_x is None:
+    if so.warp.style in ANALYTIC_STYLES and so.warp.mesh_x is None:
         surface = cylinder_surface(so)
-    elif getattr(so, "fitted_control", None) is not None:
+    elif so.fitted_control is not None:
         surface = BezierSurface(so.fitted_control)
     else:
         mesh, slices = mesh_for(so)

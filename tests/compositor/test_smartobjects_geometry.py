@@ -197,3 +197,33 @@ def test_cylinder_wraps_half_a_cylinder_inside_trnf():
     assert wm.coverage[10 - wm.box[1], 99 - wm.box[0]] == 0.0
     # canvas pixel (99, 100): centre column, half way down its 100 px
     assert wm.map_y[100 - wm.box[1], 99 - wm.box[0]] == pytest.approx(50.5 - 0.5, abs=0.05)
+
+
+def test_preset_without_a_fitted_mesh_is_a_clear_error():
+    so = make_so((10, 10), [0, 0, 10, 0, 10, 10, 0, 10], warp=WarpSpec(style="twist", value=50))
+    with pytest.raises(SmartObjectError, match="twist.*fitted"):
+        build_warp_map(so, (10, 10))
+
+
+def test_fit_recovers_a_known_bezier_warp():
+    from compositor.smartobjects.fit import fit_preset_mesh, initial_control
+
+    # textured content: a checkerboard with a gradient, so every area is distinctive
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    content = np.ones((h, w, 4), np.float32)
+    content[..., 0] = ((xx // 12 + yy // 12) % 2).astype(np.float32)
+    content[..., 1] = xx / w
+    content[..., 2] = yy / h
+    trnf = [20, 20, 116, 20, 116, 116, 20, 116]
+    so = make_so((w, h), trnf, warp=WarpSpec(style="inflate", value=50), content=content)
+    truth = initial_control(so)
+    truth[1:3, 1:3] += [[[-4, -3], [3, -4]], [[-3, 4], [4, 3]]]  # bulge the inner points
+    truth[0, 1:3, 1] -= 5  # and lift the top edge
+    so.fitted_control = truth
+    wm = build_warp_map(so, (140, 140))
+    rendered = warp_content(wm, content)  # a stand-in for Photoshop's cached layer
+    so.fitted_control = None
+    fitted = fit_preset_mesh(so, rendered, wm.box)
+    # corner and edge points fix the outline; all should come back within a fraction of a pixel
+    np.testing.assert_allclose(fitted, truth, atol=0.35)
