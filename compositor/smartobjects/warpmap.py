@@ -63,6 +63,44 @@ class WarpMap:
         return self.map_x.shape
 
 
+def save_warp_map(warp_map: WarpMap, file) -> None:
+    """Store a map (built at ingest) in a compressed .npz file or file object."""
+    import dataclasses
+    import json
+
+    filters = json.dumps([dataclasses.asdict(f) for f in warp_map.smart_filters])
+    np.savez_compressed(
+        file,
+        box=np.array(warp_map.box, np.int64),
+        map_x=warp_map.map_x,
+        map_y=warp_map.map_y,
+        coverage=warp_map.coverage,
+        content_size=np.array(warp_map.content_size, np.int64),
+        content_scale=np.array(warp_map.content_scale, np.float64),
+        affine=np.array(warp_map.affine),
+        smart_filters=np.array(filters),
+    )
+
+
+def load_warp_map(file) -> WarpMap:
+    """Read a map written by save_warp_map."""
+    import json
+
+    from .descriptor import SmartFilter
+
+    with np.load(file, allow_pickle=False) as data:
+        return WarpMap(
+            box=tuple(int(v) for v in data["box"]),
+            map_x=data["map_x"],
+            map_y=data["map_y"],
+            coverage=data["coverage"],
+            content_size=tuple(int(v) for v in data["content_size"]),
+            content_scale=tuple(float(v) for v in data["content_scale"]),
+            smart_filters=[SmartFilter(**f) for f in json.loads(str(data["smart_filters"]))],
+            affine=bool(data["affine"]),
+        )
+
+
 def mesh_for(so):
     """Control points (rows, cols, 2) in content pixels and quilt slices; (None, ...) when unwarped."""
     warp = so.warp
