@@ -23,6 +23,8 @@ NEWTON_ITERATIONS = 12
 NEWTON_TOLERANCE = 0.05
 # Pixels processed per batch, bounding the float64 working memory (~100 MB).
 CHUNK = 1 << 18
+# cv2.remap handles images and maps up to 32767 pixels a side.
+REMAP_LIMIT = 32767
 # Enlarged artwork: Photoshop interpolates bicubically (picture-frame layer
 # enlarged 1.6x: MAE 1.67 bilinear, 1.16 bicubic); shrunk artwork is
 # prefiltered and then sampled bilinearly.
@@ -291,6 +293,10 @@ def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
         return np.zeros((bh, bw, 4), np.float32)
     content = np.asarray(content_rgba, dtype=np.float32)
     h, w = content.shape[:2]
+    if max(bh, bw, h, w) >= REMAP_LIMIT:
+        raise SmartObjectError(
+            f"layer box {bw}x{bh} or content {w}x{h} exceeds {REMAP_LIMIT - 1} pixels a side"
+        )
     map_x, map_y = warp_map.map_x, warp_map.map_y
     mw, mh = warp_map.content_size
     if (w, h) != (mw, mh):
