@@ -23,6 +23,9 @@ NEWTON_ITERATIONS = 12
 NEWTON_TOLERANCE = 0.05
 # Pixels processed per batch, bounding the float64 working memory (~100 MB).
 CHUNK = 1 << 18
+# Warped boxes above this many pixels are inverted coarse-to-fine (see _invert_grid).
+COARSE_ABOVE = 1 << 16
+COARSE_STEP = 4
 # cv2.remap handles images and maps up to 32767 pixels a side.
 REMAP_LIMIT = 32767
 # Enlarged artwork: Photoshop interpolates bicubically (picture-frame layer
@@ -151,9 +154,8 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
 
     px = np.arange(left, right, dtype=np.float64) + 0.5  # pixel centres
     py = np.arange(top, bottom, dtype=np.float64) + 0.5
-    gx, gy = np.meshgrid(px, py)
-    s, t, coverage, scale = _invert(surface, gx.ravel(), gy.ravel())
-    shape = gy.shape
+    s, t, coverage, scale = _invert_grid(surface, px, py)
+    shape = (len(py), len(px))
     map_x = (s * cw - 0.5).reshape(shape)
     map_y = (t * ch - 0.5).reshape(shape)
     # Beyond the content edge, sample the edge pixel; coverage fades it out.
@@ -192,27 +194,58 @@ def _outline(surface, n=64):
     return np.stack([x, y], axis=-1)
 
 
-def _invert(surface, x, y):
-    """(s, t), coverage and sqrt|det d(s,t)/d(x,y)| for canvas points x, y."""
+def _invert(surface, x, y, seeds=None):
+    """(s, t), coverage and the content-axis gradients for canvas points x, y.
+
+    seeds: optional (s, t) starting points for Newton's method (else the
+    nearest forward sample).
+    """
     s = np.empty_like(x)
     t = np.empty_like(x)
     coverage = np.empty_like(x)
     scale = np.empty((len(x), 2))
-    seeder = None if isinstance(surface, ProjectiveSurface) else _Seeder(surface)
+    projective = isinstance(surface, ProjectiveSurface)
+    seeder = None if projective or seeds is not None else _Seeder(surface)
     for start in range(0, len(x), CHUNK):
         part = slice(start, start + CHUNK)
         xs, ys = x[part], y[part]
-        if seeder is None:
+        if projective:
             ss, tt = surface.inverse(xs, ys)
             _, _, jac = surface.evaluate(ss, tt)
             found = np.ones(len(xs), dtype=bool)
         else:
-            ss, tt = seeder.seed(xs, ys)
+            if seeds is None:
+                ss, tt = seeder.seed(xs, ys)
+            else:
+                ss, tt = seeds[0][part].copy(), seeds[1][part].copy()
             ss, tt, jac, found = _newton(surface, xs, ys, ss, tt)
         cov, sc = _coverage(ss, tt, jac)
         cov[~found] = 0.0
         s[part], t[part], coverage[part], scale[part] = ss, tt, cov, sc
     return s, t, coverage, scale
+
+
+def _invert_grid(surface, px, py):
+    """_invert over the grid of pixel centres px x py, flattened.
+
+    Large warped boxes are first inverted on a grid COARSE_STEP times
+    coarser; its parameters, interpolated, seed Newton at full resolution,
+    which then needs two or three steps instead of a dozen.
+    """
+    gx, gy = np.meshgrid(px, py)
+    if isinstance(surface, ProjectiveSurface) or gx.size <= COARSE_ABOVE:
+        return _invert(surface, gx.ravel(), gy.ravel())
+    cx = np.append(px[::COARSE_STEP], px[-1])
+    cy = np.append(py[::COARSE_STEP], py[-1])
+    cgx, cgy = np.meshgrid(cx, cy)
+    cs, ct, _, _ = _invert(surface, cgx.ravel(), cgy.ravel())
+    cs, ct = cs.reshape(cgx.shape), ct.reshape(cgx.shape)
+    seeds = []
+    for coarse in (cs, ct):
+        rows = np.stack([np.interp(px, cx, row) for row in coarse])  # (len(cy), len(px))
+        full = np.stack([np.interp(py, cy, rows[:, j]) for j in range(len(px))], axis=1)
+        seeds.append(full.ravel())
+    return _invert(surface, gx.ravel(), gy.ravel(), seeds)
 
 
 class _Seeder:

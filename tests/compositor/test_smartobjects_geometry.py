@@ -227,3 +227,22 @@ def test_fit_recovers_a_known_bezier_warp():
     fitted = fit_preset_mesh(so, rendered, wm.box)
     # corner and edge points fix the outline; all should come back within a fraction of a pixel
     np.testing.assert_allclose(fitted, truth, atol=0.35)
+
+
+def test_coarse_to_fine_inversion_matches_the_direct_one(monkeypatch):
+    import compositor.smartobjects.warpmap as warpmap
+
+    w = h = 90
+    g = np.linspace(0, w, 4)
+    gx, gy = np.meshgrid(g, g)
+    gx[1:3, 1:3] += 12
+    gy[0, 1:3] -= 9
+    warp = WarpSpec(style="custom", mesh_x=list(gx.ravel()), mesh_y=list(gy.ravel()))
+    so = make_so((w, h), [5, 5, 125, 5, 125, 125, 5, 125], warp=warp)
+    monkeypatch.setattr(warpmap, "COARSE_ABOVE", 1 << 40)
+    direct = build_warp_map(so, (130, 130))
+    monkeypatch.setattr(warpmap, "COARSE_ABOVE", 100)
+    coarse = build_warp_map(so, (130, 130))
+    np.testing.assert_allclose(coarse.map_x, direct.map_x, atol=1e-3)
+    np.testing.assert_allclose(coarse.map_y, direct.map_y, atol=1e-3)
+    np.testing.assert_allclose(coarse.coverage, direct.coverage, atol=1e-4)
