@@ -83,9 +83,6 @@ class ProjectiveSurface:
     def inverse(self, x, y):
         return apply_homography(self.h_inv, x, y)
 
-    def outline(self, n: int = 2) -> np.ndarray:
-        return np.array(apply_homography(self.h, [0, 1, 1, 0], [0, 0, 1, 1])).T
-
 
 def _bernstein(t):
     """Cubic Bernstein basis and its derivative, each (N, 4)."""
