@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+import limits
 import psycopg
 import psycopg_pool
 from flask import Flask, g, jsonify
@@ -74,6 +75,12 @@ def create_limiter(settings) -> Limiter:
     is down the limit is not enforced rather than every call failing (the calls that
     need the queue say 503 themselves).
     """
+    # Flask-Limiter would only complain at the first request; refuse to start instead.
+    try:
+        limits.parse_many(settings.rate_limit)
+    except ValueError:
+        raise ValueError(f"MOCKFARM_RATE_LIMIT must look like '600/minute' or '10/second;600/minute', "
+                         f"got {settings.rate_limit!r}") from None
     return Limiter(
         rate_limit_key,
         default_limits=[settings.rate_limit],

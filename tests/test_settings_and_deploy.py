@@ -47,6 +47,14 @@ def test_inconsistent_limits_are_refused(monkeypatch, env, message):
         load_settings()
 
 
+def test_bad_rate_limit_stops_the_api_at_start(monkeypatch):
+    from api import create_app
+
+    monkeypatch.setenv("MOCKFARM_RATE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="MOCKFARM_RATE_LIMIT"):
+        create_app()
+
+
 def test_secrets_are_masked_in_the_table():
     table = dict(load_settings().as_table())
     assert table["s3_secret_key"] == "***"
