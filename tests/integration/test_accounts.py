@@ -256,3 +256,16 @@ def test_local_key_is_kept_between_runs(farm):
     accounts.revoke_key(accounts.authenticate(first).id)
     second = local_api_key(farm.settings)
     assert second != first and accounts.authenticate(second) is not None
+
+
+def test_up_renders_the_demo_with_the_local_key_and_prints_it(farm):
+    from shared.stack import LOCAL_KEY_FILE
+
+    outputs = [_mockfarm("up"), _mockfarm("up", "--no-demo")]
+    for result in outputs:
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "Demo render" in outputs[0].stdout and "completed" in outputs[0].stdout
+    key = (farm.settings.state_dir / LOCAL_KEY_FILE).read_text().strip()
+    for result in outputs:
+        assert f"API key: {key}" in result.stdout
+    assert accounts.authenticate(key).account_name == "local"
