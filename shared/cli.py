@@ -17,6 +17,8 @@ _COMMAND_SOURCES = [
     ("compositor.fixtures.cli", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
+    ("shared.accounts", "commands"),
+    ("workers.maintenance", "commands"),
 ]
 
 
@@ -39,3 +41,7 @@ def _attach_commands() -> None:
 
 
 _attach_commands()
+
+
+if __name__ == "__main__":
+    main()
