@@ -255,9 +255,20 @@ class Renderer:
         if source is None:
             return
         color, alpha = source
-        if node.clip_layers:
+        clip_separately = node.clip_layers and not node.blend_clipped_as_group
+        if node.clip_layers and not clip_separately:
             color = self._draw_clipped(node, color, alpha, canvas.box)
         shape = alpha * self._mask(node, canvas.box)
+        if clip_separately:
+            # Drawn after the base itself, each inside the base's shape.
+            self._put_source(node, canvas, color, shape)
+            self._draw_clipped_separately(node, canvas, shape)
+            return
+        self._put_source(node, canvas, color, shape)
+
+    def _put_source(self, node: LayerNode, canvas: Canvas, color: np.ndarray, shape: np.ndarray) -> None:
+        """Composite a node's pixels (colour, shape = pixel alpha x masks) with its
+        opacity, fill, blend mode and knockout."""
         alpha = shape * (node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         if mode == BlendMode.DISSOLVE:
@@ -402,6 +413,18 @@ class Renderer:
         premultiplied = (1.0 - m) * ab * cb + m * ag * g
         canvas.color = np.divide(premultiplied, ao, out=g.copy(), where=ao > 0).astype(np.float32)
         canvas.alpha = ao.astype(np.float32)
+
+    def _draw_clipped_separately(self, base: LayerNode, canvas: Canvas, base_shape: np.ndarray) -> None:
+        """Clipped layers blended one by one with everything below, inside the base's shape."""
+        before = canvas.seeded()
+        for clipped in base.clip_layers:
+            self._draw(clipped, canvas)
+        # Keep the clipped layers' work only where the base is: a premultiplied
+        # mix by the base's shape.
+        premultiplied = (1.0 - base_shape) * before.alpha * before.color + base_shape * canvas.alpha * canvas.color
+        alpha = (1.0 - base_shape) * before.alpha + base_shape * canvas.alpha
+        canvas.color = np.divide(premultiplied, alpha, out=canvas.color.copy(), where=alpha > 0).astype(np.float32)
+        canvas.alpha = alpha.astype(np.float32)
 
     def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
         """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""

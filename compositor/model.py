@@ -105,6 +105,11 @@ class LayerNode:
     # background as RGB in [0, 1], None when transparent.
     artboard_rect: Box | None = None
     artboard_background: tuple[float, float, float] | None = None
+    # "Blend clipped layers as group" (Photoshop's default): the base's blend
+    # mode and opacity apply to the clipping group as a whole. When off, the
+    # base is drawn alone and each clipped layer blends with what lies below
+    # in its own mode, inside the base's shape.
+    blend_clipped_as_group: bool = True
     # Who draws the effects: "ours", "psd-tools" or "none" (see _effects_plan).
     effects_renderer: str = "none"
     # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
@@ -317,6 +322,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         effects=_enabled_effects(layer),
         layer=layer,
     )
+    node.blend_clipped_as_group = bool(layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, 1))
     node.effects_renderer, missing_effects = _effects_plan(layer, kind)
     knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
     node.knockout = knockout if knockout in (0, 1, 2) else 0
@@ -336,8 +342,6 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
                                f"is not reproducible)")
         if node.knockout == 2:
             unsupported.append(f"{where}: deep knockout drawn as shallow")
-        if layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, True) is False:
-            unsupported.append(f"{where}: 'blend clipped layers as group' off is ignored")
     return node
 
 
