@@ -233,7 +233,7 @@ class Renderer:
             self._draw_adjustment(node, canvas)
             return
         if node.pass_through and not node.clip_layers and node.fill_opacity == 1.0 \
-                and node.artboard_rect is None:
+                and node.artboard_rect is None and not node.effects:
             self._draw_pass_through(node, canvas)
             return
         if not node.is_group and is_empty(intersect(node.box, canvas.box)) and not node.effects:
@@ -241,10 +241,10 @@ class Renderer:
         source = None
         if self._redraws_smart_object(node):
             source = self._smart_object_pixels(node, canvas.box)
-            if source is not None and node.effects:
+            if source is not None and node.effects and not self._draws_own_effects(node):
                 self._notes.append(f"layer {node.name!r}: effects of a re-rendered smart object "
                                    f"not drawn ({', '.join(node.effects)})")
-        if node.effects and not node.is_group and self._draws_own_effects(node):
+        if node.effects and self._draws_own_effects(node):
             self._draw_layer_with_effects(node, canvas, source)
             return
         if source is None and node.effects and not node.is_group:
@@ -350,8 +350,8 @@ class Renderer:
         """(colour, alpha) of a node over the canvas box, before mask and opacity."""
         if node.is_group:
             if node.pass_through and node.artboard_rect is None:
-                # A pass-through group that is a clipping base or has fill
-                # opacity below 100 %: Photoshop composites it as one layer, but
+                # A pass-through group that is a clipping base, has fill
+                # opacity below 100 % or has effects: Photoshop composites it as one layer, but
                 # its children still blend with what lies below; its
                 # adjustments only reach the group's own pixels.
                 inner = canvas.seeded()

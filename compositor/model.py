@@ -41,8 +41,8 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     """Who draws the layer's effects -- "ours" (`compositor.effects`, from the
     layer's pixels) or "psd-tools" -- and the effects that will not be drawn.
 
-    Smart objects always use ours, in 8-bit RGB, because their effects must
-    follow new artwork. Other layers use whichever leaves fewer effects out
+    Smart objects and groups always use ours, in 8-bit RGB: a smart object's
+    effects must follow new artwork, and psd-tools draws none on groups. Other layers use whichever leaves fewer effects out
     (ours on a tie); shape and fill layers keep psd-tools', which traces the
     vector path rather than the cached pixels.
     """
@@ -50,14 +50,17 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     if not names:
         return "none", []
     psd_tools_missing = [f"effect {name}" for name in names if name not in PSD_TOOLS_EFFECTS]
-    if layer._psd.color_mode != ColorMode.RGB or layer._psd.depth != 8 or kind in ("shape", "fill"):
+    rgb8 = layer._psd.color_mode == ColorMode.RGB and layer._psd.depth == 8
+    if kind == "group" and not rgb8:
+        return "none", [f"effect {name}" for name in names]
+    if not rgb8 or kind in ("shape", "fill"):
         return "psd-tools", psd_tools_missing
     from compositor.effects import unsupported_effects  # noqa: PLC0415
     try:
         ours_missing = unsupported_effects(layer)
     except Exception as exc:  # an unreadable effects block
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
-    if kind == "smartobject" or len(ours_missing) <= len(psd_tools_missing):
+    if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
 
