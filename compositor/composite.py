@@ -436,29 +436,44 @@ class Renderer:
     # layer content ----------------------------------------------------------
 
     def _layer_pixels(self, node: LayerNode, box: Box):
+        """A layer's own (cached) colour and alpha over `box`, None when it has none."""
+        decoded = self._decoded_pixels(node)
+        if decoded is None:
+            return None
+        color, shape, layer_box = decoded
+        return paste(box, layer_box, color, 1.0), paste(box, layer_box, shape)
+
+    def _decoded_pixels(self, node: LayerNode):
+        """(colour, alpha, box) of a layer's stored pixels, decoded once per Renderer.
+
+        Later renders (another artwork, another region) reuse them, so only
+        re-rendered smart objects cost decoding work.
+        """
+        key = ("pixels", id(node))
+        if key in self._cache:
+            return self._cache[key]
         if node.pixels is not None:
-            color, alpha = node.pixels
-            return (self._widen(paste(box, node.box, color.astype(np.float32), 1.0), self.channels),
-                    paste(box, node.box, alpha.astype(np.float32)))
+            color, shape = node.pixels
+            decoded = (self._widen(color.astype(np.float32), self.channels), shape.astype(np.float32), node.box)
+            self._cache[key] = decoded
+            return decoded
         layer = node.layer
         color = layer.numpy("color")
         shape = layer.numpy("shape")
         if not layer.has_pixels() and pt_utils.has_fill(layer):
             color, shape = paint.create_fill(layer, layer.bbox)
-            if shape is None and color is not None:
+        decoded = None
+        if color is not None:
+            layer_box = tuple(layer.bbox)
+            color = self._widen(color.astype(np.float32), self.channels)
+            if shape is None:
                 shape = np.ones(color.shape[:2] + (1,), np.float32)
-        if color is None:
-            return None
-        lbox = tuple(layer.bbox)
-        color = self._widen(paste(box, lbox, color.astype(np.float32), 1.0), self.channels)
-        if shape is None:
-            shape = np.ones(color.shape[:2] + (1,), np.float32)
-            shape = paste(box, lbox, np.ones((lbox[3] - lbox[1], lbox[2] - lbox[0], 1), np.float32))
-        else:
-            shape = paste(box, lbox, shape.astype(np.float32))
-        if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
-            shape = shape * 0.0
-        return color, shape
+            shape = shape.astype(np.float32)
+            if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
+                shape = np.zeros_like(shape)
+            decoded = (color, shape, layer_box)
+        self._cache[key] = decoded
+        return decoded
 
     def _smart_object_pixels(self, node: LayerNode, box: Box):
         """The smart object re-rendered from its content (or the user's artwork).
@@ -537,11 +552,11 @@ class Renderer:
         coverage = 1.0
         mask = node.mask
         if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
-            values = node.mask_pixels if node.mask_pixels is not None else layer.numpy("mask")
+            values = self._mask_values(node)
             if values is not None and mask.feather > 0:
-                coverage = _feathered(values.astype(np.float32), mask, box)
+                coverage = _feathered(values, mask, box)
             elif values is not None:
-                coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
+                coverage = paste(box, mask.box, values, mask.background)
             elif mask.background < 1.0:
                 coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)
             coverage = mask.density * coverage + (1.0 - mask.density)
@@ -554,6 +569,16 @@ class Renderer:
             if density is not None:
                 coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
         return coverage
+
+    def _mask_values(self, node: LayerNode):
+        """A layer's raster mask values over `node.mask.box`, decoded once per Renderer."""
+        if node.mask_pixels is not None:
+            return node.mask_pixels
+        key = ("mask", id(node))
+        if key not in self._cache:
+            values = node.layer.numpy("mask")
+            self._cache[key] = None if values is None else values.astype(np.float32)
+        return self._cache[key]
 
     @staticmethod
     def _mask_repeats_shape(node: LayerNode) -> bool:
