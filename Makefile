@@ -1,11 +1,17 @@
 # mockfarm — the two commands a newcomer needs are `make up` and `make test`.
+#   make up      start the whole farm on this machine (state in .run/), print its URLs
+#   make down    stop what `make up` started
+#   make status  show each part of the local stack
+#   make test    run the test suite (unit and integration, against real services)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv test
+.PHONY: venv system-packages up down status test
 
+# The virtualenv, rebuilt when the dependencies change.
 $(BIN)/mockfarm: setup.cfg pyproject.toml
+	PYTHON=$(PYTHON) sh deploy/local/system-packages.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,local]'
@@ -13,5 +19,18 @@ $(BIN)/mockfarm: setup.cfg pyproject.toml
 
 venv: $(BIN)/mockfarm
 
-test: venv
+# redis-server and PostgreSQL from apt, when missing (as root, or through sudo).
+system-packages:
+	PYTHON=$(PYTHON) sh deploy/local/system-packages.sh
+
+up: venv system-packages
+	$(BIN)/mockfarm up
+
+down:
+	@if [ -x $(BIN)/mockfarm ]; then $(BIN)/mockfarm down; else echo "nothing to stop (no $(VENV))"; fi
+
+status: venv
+	$(BIN)/mockfarm status
+
+test: venv system-packages
 	$(BIN)/python -m pytest

@@ -17,6 +17,7 @@ _COMMAND_SOURCES = [
     ("compositor.fixtures.cli", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
+    ("workers.maintenance", "commands"),
 ]
 
 
@@ -39,3 +40,7 @@ def _attach_commands() -> None:
 
 
 _attach_commands()
+
+
+if __name__ == "__main__":
+    main()

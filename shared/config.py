@@ -49,6 +49,10 @@ class Settings:
     s3_secret_key: str = field(default_factory=lambda: _env("MOCKFARM_S3_SECRET_KEY", "mockfarm-local-secret"))
     s3_region: str = field(default_factory=lambda: _env("MOCKFARM_S3_REGION", "us-east-1"))
     s3_bucket: str = field(default_factory=lambda: _env("MOCKFARM_S3_BUCKET", "mockfarm"))
+    # The address clients use to fetch results, when it differs from the one the
+    # services use (e.g. `http://minio:9000` inside docker compose, `http://localhost:9000`
+    # outside). Presigned URLs are signed for this host. Empty means `s3_endpoint`.
+    s3_public_endpoint: str = field(default_factory=lambda: _env("MOCKFARM_S3_PUBLIC_ENDPOINT", ""))
     # How long a presigned result URL stays valid, in seconds (Printful keeps 72 h).
     result_url_ttl: int = field(default_factory=lambda: _env_int("MOCKFARM_RESULT_URL_TTL", 72 * 3600))
 
@@ -63,10 +67,36 @@ class Settings:
     # Celery task limits, in seconds: soft raises inside the task, hard kills the child.
     task_soft_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_TASK_SOFT_TIME_LIMIT", 120))
     task_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_TASK_TIME_LIMIT", 150))
+    # A task whose worker died is handed to another worker after this many seconds
+    # (Redis broker). It must exceed the hard time limit, or a slow but healthy task
+    # would be run twice at once.
+    broker_visibility_timeout: int = field(default_factory=lambda: _env_int(
+        "MOCKFARM_BROKER_VISIBILITY_TIMEOUT", 300))
+    # A task delivered this many times without finishing (its worker kept dying) is
+    # marked failed instead of being run again.
+    task_max_attempts: int = field(default_factory=lambda: _env_int("MOCKFARM_TASK_MAX_ATTEMPTS", 3))
+    # Processes per worker pool; the machine's cores are shared by both pools.
+    ingest_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_INGEST_CONCURRENCY", 1))
+    render_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_CONCURRENCY", 2))
+    # Test-only: every render sleeps this long first, so that a test can kill a worker
+    # mid-task. Zero in any real deployment.
+    render_delay_ms: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_DELAY_MS", 0))
 
     # Security limits, in one place (see README, "Limits").
     max_image_pixels: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_IMAGE_PIXELS", 100_000_000))
     max_output_side: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_OUTPUT_SIDE", 10_000))
+
+    def __post_init__(self) -> None:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError("MOCKFARM_TASK_SOFT_TIME_LIMIT must be below MOCKFARM_TASK_TIME_LIMIT")
+        if self.broker_visibility_timeout <= self.task_time_limit:
+            raise ValueError("MOCKFARM_BROKER_VISIBILITY_TIMEOUT must exceed MOCKFARM_TASK_TIME_LIMIT")
+        if self.task_max_attempts < 1:
+            raise ValueError("MOCKFARM_TASK_MAX_ATTEMPTS must be at least 1")
+
+    @property
+    def s3_presign_endpoint(self) -> str:
+        return self.s3_public_endpoint or self.s3_endpoint
 
     @property
     def api_url(self) -> str:
@@ -75,6 +105,10 @@ class Settings:
     @property
     def flower_url(self) -> str:
         return f"http://127.0.0.1:{self.flower_port}"
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings in a child process."""
+        return {f"MOCKFARM_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
 
     def as_table(self) -> list[tuple[str, str]]:
         """(field, value) pairs with secrets masked, for `mockfarm status` and the logs."""

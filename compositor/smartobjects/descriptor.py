@@ -36,6 +36,7 @@ class WarpSpec:
     mesh_rows: int = 4
     slices_x: list[float] | None = None  # quilt patch boundaries along x
     slices_y: list[float] | None = None
+    values: list[float] | None = None  # `warpValues` of newer styles (cylinder)
 
 
 @dataclass
@@ -129,6 +130,8 @@ def read_warp(desc: dict) -> WarpSpec:
     style = str(source.get("warpStyle", "warpNone"))
     style = style[4:].lower() if style.startswith("warp") else style.lower()
     spec.value = float(source.get("warpValue", 0.0))
+    if source.get("warpValues") is not None:
+        spec.values = [float(v) for v in source["warpValues"]]
     spec.perspective = float(source.get("warpPerspective", 0.0))
     spec.perspective_other = float(source.get("warpPerspectiveOther", 0.0))
     spec.rotate = "vertical" if str(source.get("warpRotate", "Hrzn")).startswith("Vrtc") else "horizontal"

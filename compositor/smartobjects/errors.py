@@ -13,3 +13,9 @@ except ImportError:  # pragma: no cover - depends on merge order
 
 class SmartObjectError(_Base):
     """A smart object cannot be read or rendered; the message names why."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+        # the attributes UnsupportedFeature carries, so handlers can list it
+        self.feature = message
+        self.detail = ""

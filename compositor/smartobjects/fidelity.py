@@ -16,18 +16,69 @@ from .warpmap import build_warp_map, warp_content
 
 
 def cached_layer_rgba(layer) -> np.ndarray | None:
-    """The layer pixels Photoshop cached, float32 straight RGBA (h, w, 4), or None."""
+    """The layer pixels Photoshop cached, float32 straight RGBA (h, w, 4), or None.
+
+    Raw document values (no colour management), converted to RGB naively for
+    grey and CMYK documents.
+    """
     image = layer.topil(apply_icc=False)
     if image is None:
         return None
     from .content import pil_to_rgba
 
-    return pil_to_rgba(image)
+    rgba = pil_to_rgba(image)
+    if image.mode == "CMYK":  # psd-tools leaves the alpha out of CMYK images
+        channels = layer.numpy()
+        if channels is not None and channels.shape[-1] == 5:
+            rgba[..., 3] = channels[..., 4]
+    return rgba
 
 
-def _premultiplied(rgba):
-    out = rgba.copy()
-    out[..., :3] *= out[..., 3:4]
+def _to_document_channels(ours_rgba, cached_layer, psd):
+    """Both sides as (colour..., alpha) in a space where they are comparable.
+
+    Grey documents: our RGB goes through the document's grey profile (as
+    Photoshop converts placed RGB content); CMYK documents carry no profile
+    we could convert to, so only the alpha (the geometry) is compared.
+    Returns (ours, theirs, note).
+    """
+    mode = psd.color_mode
+    if mode == 3:  # RGB
+        return ours_rgba, cached_layer_rgba(cached_layer), None
+    channels = cached_layer.numpy()
+    if channels is None:
+        return None, None, None
+    channels = np.asarray(channels, np.float32)
+    if mode == 1 and channels.shape[-1] == 2:  # greyscale + alpha
+        grey = _rgb_to_document_grey(ours_rgba, psd)
+        return np.dstack([grey, ours_rgba[..., 3]]), channels, None
+    note = f"{mode.name} document: only the alpha (geometry) is compared"
+    return ours_rgba[..., 3:4], channels[..., -1:], note
+
+
+def _rgb_to_document_grey(rgba, psd):
+    from PIL import Image, ImageCms
+    from psd_tools.constants import Resource
+
+    icc = psd.image_resources.get_data(Resource.ICC_PROFILE) if psd.image_resources else None
+    rgb = Image.fromarray(np.clip(rgba[..., :3] * 255 + 0.5, 0, 255).astype(np.uint8))
+    if icc:
+        import io
+
+        try:
+            grey = ImageCms.profileToProfile(
+                rgb, ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(icc)), outputMode="L"
+            )
+            return np.asarray(grey, np.float32) / 255.0
+        except Exception:
+            pass
+    return np.asarray(rgb.convert("L"), np.float32) / 255.0
+
+
+def _premultiplied(pixels):
+    """Colour channels times alpha (the last channel)."""
+    out = np.array(pixels, dtype=np.float32)
+    out[..., :-1] *= out[..., -1:]
     return out
 
 
@@ -42,12 +93,15 @@ def crop_to_canvas(pixels, box, canvas_size):
 
 
 def compare_boxes(ours, our_box, theirs, their_box):
-    """MAE (0..255) and PSNR (dB) of premultiplied RGBA over the union box."""
+    """MAE (0..255) and PSNR (dB) of premultiplied pixels over the union box.
+
+    Pixels are (h, w, channels) with alpha last; both sides the same channels.
+    """
     left = min(our_box[0], their_box[0])
     top = min(our_box[1], their_box[1])
     right = max(our_box[2], their_box[2])
     bottom = max(our_box[3], their_box[3])
-    a = np.zeros((bottom - top, right - left, 4), np.float32)
+    a = np.zeros((bottom - top, right - left, ours.shape[-1]), np.float32)
     b = np.zeros_like(a)
     a[our_box[1] - top : our_box[3] - top, our_box[0] - left : our_box[2] - left] = _premultiplied(ours)
     b[their_box[1] - top : their_box[3] - top, their_box[0] - left : their_box[2] - left] = _premultiplied(theirs)
@@ -61,15 +115,16 @@ def compare_boxes(ours, our_box, theirs, their_box):
 def layer_fidelity(psd) -> list[dict]:
     """One row per smart-object layer: name, mae, psnr, plus why a layer was skipped.
 
-    Rows have keys name, mae, psnr (None when skipped), skipped (reason or
-    None) and unsupported (list of strings).
+    Rows have keys name, mae, psnr (None when not rendered), skipped (why
+    the layer is not compared, or None), unsupported (list of strings) and
+    note (how the comparison was restricted, or None).
     """
     rows = []
     canvas = (psd.width, psd.height)
     for layer in psd.descendants():
         if layer.kind != "smartobject":
             continue
-        row = {"name": layer.name, "mae": None, "psnr": None, "skipped": None, "unsupported": []}
+        row = {"name": layer.name, "mae": None, "psnr": None, "skipped": None, "unsupported": [], "note": None}
         rows.append(row)
         try:
             so = read_smart_object(layer, psd)
@@ -80,18 +135,25 @@ def layer_fidelity(psd) -> list[dict]:
         if so.content is None:
             row["skipped"] = "content not rendered: " + "; ".join(so.unsupported)
             continue
-        cached = cached_layer_rgba(layer)
-        if cached is None:
+        if layer.bbox == (0, 0, 0, 0) or not layer.has_pixels():
             row["skipped"] = "Photoshop cached no pixels for this layer"
             continue
-        if psd.color_mode != 3:  # RGB
-            row["skipped_note"] = f"document colour mode {psd.color_mode.name}: compared after conversion to RGB"
         try:
             warp_map = build_warp_map(so, canvas)
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue
-        ours = warp_content(warp_map, so.content)
+        ours_rgba = warp_content(warp_map, so.content)
+        ours, cached, note = _to_document_channels(ours_rgba, layer, psd)
+        if cached is None:
+            row["skipped"] = "Photoshop cached no pixels for this layer"
+            continue
         cached, cached_box = crop_to_canvas(cached, tuple(layer.bbox), canvas)
         row["mae"], row["psnr"] = compare_boxes(ours, warp_map.box, cached, cached_box)
+        row["note"] = note
+        unsupported_filters = [u for u in so.unsupported if u.startswith("smart filter")]
+        if unsupported_filters:
+            # Photoshop's pixels include filters we do not apply: the error is
+            # reported but the layer is not comparable.
+            row["skipped"] = "not comparable: " + "; ".join(unsupported_filters)
     return rows

@@ -18,14 +18,19 @@ import cv2
 import numpy as np
 
 from .errors import SmartObjectError
+from .warpmap import WARPED_BLUR
 from .surface import apply_homography, corners_of, homography, rect_corners
 
-GRID = 160  # content samples per axis
 # The outline (alpha) pins the warp where the artwork has little texture.
 ALPHA_WEIGHT = 1.0
 MARGIN = 0.06  # sampled beyond the content edge (transparent there) to pin the outline
-BLUR_LEVELS = (16.0, 8.0, 4.0, 2.0, 1.0, 0.0)  # canvas pixels, coarse to fine
-ITERATIONS = 40
+# (blur in canvas pixels, content samples per axis), coarse to fine: the
+# coarse levels bring the mesh near, the fine ones (about a sample per
+# canvas pixel) settle it to a fraction of a pixel.
+LEVELS = ((16.0, 48), (8.0, 64), (4.0, 96), (2.0, 128), (1.0, 192), (0.0, 256))
+ITERATIONS = 15  # per level; each accepted step is a Levenberg-Marquardt step
+# Stop a level when an accepted step lowers the cost by less than this fraction.
+MIN_IMPROVEMENT = 1e-4
 
 
 def _bernstein(t):
@@ -52,21 +57,25 @@ def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box) -> np.ndarray:
     left, top = cached_box[0], cached_box[1]
     cached = _premultiply(cached_rgba)
     content = _premultiply(so.content)
-    cached[..., 3] *= ALPHA_WEIGHT
-    content[..., 3] *= ALPHA_WEIGHT
     ch, cw = content.shape[:2]
     control = initial_control(so).reshape(16, 2) - [left, top]  # in cached-box pixels
 
-    u = np.linspace(-MARGIN, 1 + MARGIN, GRID)
-    s, t = np.meshgrid(u, u)
-    s, t = s.ravel(), t.ravel()
-    basis = (_bernstein(t)[:, :, None] * _bernstein(s)[:, None, :]).reshape(-1, 16)
     area = max(cached.shape[0] * cached.shape[1], 1)
     content_per_canvas = np.sqrt(cw * ch / area)
+    resampling_blur = WARPED_BLUR * np.sqrt(max(content_per_canvas**2 - 1.0, 0.0))
 
-    for sigma in BLUR_LEVELS:
-        target_img = _blur(cached, sigma)
-        source_img = _blur(content, sigma * content_per_canvas)
+    for sigma, grid in LEVELS:
+        u = np.linspace(-MARGIN, 1 + MARGIN, grid)
+        s, t = np.meshgrid(u, u)
+        s, t = s.ravel(), t.ravel()
+        basis = (_bernstein(t)[:, :, None] * _bernstein(s)[:, None, :]).reshape(-1, 16)
+        # coarse levels: mostly the outline (alpha), which has no local minima
+        # from repeating artwork; fine levels: colour and alpha alike
+        weight = np.array([1, 1, 1, ALPHA_WEIGHT if sigma >= 4 else 1.0], np.float32)
+        target_img = _blur(cached, sigma) * weight
+        # the cached pixels are the content resampled to canvas resolution:
+        # blur the content as warp_content's prefilter does, plus the level's blur
+        source_img = _blur(content, np.hypot(sigma * content_per_canvas, resampling_blur)) * weight
         source = _sample(source_img, s * cw - 0.5, t * ch - 0.5)
         grad_x = cv2.Sobel(target_img, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
         grad_y = cv2.Sobel(target_img, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
@@ -88,12 +97,13 @@ def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box) -> np.ndarray:
                 trial_residual, trial_jac = _linearise(target_img, grad_x, grad_y, source, basis, trial)
                 trial_cost = float(trial_residual @ trial_residual)
                 if trial_cost < cost:
+                    gain = (cost - trial_cost) / max(cost, 1e-12)
                     control, residual, jac, cost = trial, trial_residual, trial_jac, trial_cost
                     damping = max(damping / 3, 1e-7)
                     improved = True
                     break
                 damping *= 4
-            if not improved or np.abs(step).max() < 1e-3:
+            if not improved or np.abs(step).max() < 1e-3 or gain < MIN_IMPROVEMENT:
                 break
     return (control + [left, top]).reshape(4, 4, 2)
 
@@ -124,7 +134,14 @@ def _blur(image, sigma):
 
 def _sample(image, x, y):
     """Bilinear samples (N, C) of image at float pixel-centre coordinates; 0 outside."""
-    map_x = np.asarray(x, np.float32).reshape(1, -1)
-    map_y = np.asarray(y, np.float32).reshape(1, -1)
-    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out.reshape(map_x.shape[1], -1).astype(np.float64)
+    n = len(x)
+    width = 1024  # cv2.remap takes at most 32767 columns: lay samples out in rows
+    rows = -(-n // width)
+    map_x = np.full(rows * width, -10.0, np.float32)
+    map_y = np.full(rows * width, -10.0, np.float32)
+    map_x[:n], map_y[:n] = x, y
+    out = cv2.remap(
+        image, map_x.reshape(rows, width), map_y.reshape(rows, width),
+        cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+    return out.reshape(rows * width, -1)[:n].astype(np.float64)

@@ -22,6 +22,12 @@ from .errors import SmartObjectError
 
 @dataclass
 class SmartObject:
+    """A placed layer: its content and how that content lands on the canvas.
+
+    Geometry fields are in canvas pixels (corners TL, TR, BR, BL as x, y);
+    `unsupported` lists, in words, everything we read but cannot reproduce.
+    """
+
     name: str
     content_size: tuple[int, int]  # (w, h) in content pixels
     content: np.ndarray | None  # float32 straight RGBA (h, w, 4), None when unsupported
@@ -41,12 +47,21 @@ class SmartObject:
 SUPPORTED_FILTER_IDS = {GAUSSIAN_BLUR_ID}
 
 
+def document_icc(psd) -> bytes | None:
+    """The ICC profile content is converted into: the document's, for RGB documents."""
+    if psd is None or psd.color_mode != 3 or not psd.image_resources:
+        return None  # other modes: the compositor works in sRGB
+    from psd_tools.constants import Resource
+
+    return psd.image_resources.get_data(Resource.ICC_PROFILE)
+
+
 def read_smart_object(layer, psd=None) -> SmartObject:
     """Read a psd-tools SmartObjectLayer into a SmartObject.
 
-    `psd` (the PSDImage) is accepted for symmetry with the rest of the
-    compositor; psd-tools already resolves the embedded data from the layer.
-    Raises SmartObjectError when the layer's geometry cannot be read.
+    `psd` (the PSDImage) supplies the document's colour profile, into which
+    tagged content is converted as Photoshop does; without it content stays
+    in its own space. Raises SmartObjectError when the geometry cannot be read.
     """
     desc = placed_descriptor(layer)
     transform, non_affine = read_transforms(desc)
@@ -69,7 +84,7 @@ def read_smart_object(layer, psd=None) -> SmartObject:
             unsupported.append(f"embedded {filetype or 'unknown'} content cannot be rasterised")
         else:
             try:
-                content = decode_content(filetype, linked.data)
+                content = decode_content(filetype, linked.data, document_icc(psd))
             except SmartObjectError as exc:
                 unsupported.append(str(exc))
 
@@ -78,10 +93,8 @@ def read_smart_object(layer, psd=None) -> SmartObject:
         size = (content.shape[1], content.shape[0])
     if size is None:
         raise SmartObjectError(f"smart object {layer.name!r} has no content size")
-    if content is not None and (content.shape[1], content.shape[0]) != size:
-        # The descriptor's size is the placed geometry; content decoded at
-        # another size (e.g. a vector-backed PSB) is rescaled by the renderer.
-        pass
+    # Content decoded at another size than the descriptor's (e.g. a resized
+    # PSB) keeps the placed geometry: warp_content rescales its coordinates.
 
     for flt in filters:
         if flt.enabled and flt.filter_id not in SUPPORTED_FILTER_IDS:
@@ -107,9 +120,9 @@ def _fit_preset(so: SmartObject, layer) -> None:
     """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
     from .fidelity import cached_layer_rgba
     from .fit import fit_preset_mesh
-    from .presets import PRESET_STYLES
+    from .surface import ANALYTIC_STYLES
 
-    if so.warp.style in PRESET_STYLES:
+    if so.warp.style in ANALYTIC_STYLES:
         return
     cached = cached_layer_rgba(layer)
     if so.content is None or cached is None:

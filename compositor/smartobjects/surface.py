@@ -83,9 +83,6 @@ class ProjectiveSurface:
     def inverse(self, x, y):
         return apply_homography(self.h_inv, x, y)
 
-    def outline(self, n: int = 2) -> np.ndarray:
-        return np.array(apply_homography(self.h, [0, 1, 1, 0], [0, 0, 1, 1])).T
-
 
 def _bernstein(t):
     """Cubic Bernstein basis and its derivative, each (N, 4)."""
@@ -130,12 +127,23 @@ class BezierSurface:
         pt, lt, dlt = _locate(t, self.knots_t)
         bs, dbs = _bernstein(ls)
         bt, dbt = _bernstein(lt)
-        rows = 3 * pt[:, None] + np.arange(4)
-        cols = 3 * ps[:, None] + np.arange(4)
-        grid = self.control[rows[:, :, None], cols[:, None, :]]  # (N, 4 rows, 4 cols, 2)
-        point = np.einsum("na,nb,nabk->nk", bt, bs, grid)
-        d_s = np.einsum("na,nb,nabk->nk", bt, dbs, grid) * dls[:, None]
-        d_t = np.einsum("na,nb,nabk->nk", dbt, bs, grid) * dlt[:, None]
+        n = len(s)
+        point = np.empty((n, 2))
+        d_s = np.empty((n, 2))
+        d_t = np.empty((n, 2))
+        # evaluate patch by patch with small matrix products (a quilt has few patches)
+        patch = pt * len(self.knots_s) + ps
+        for key in np.unique(patch):
+            sel = np.nonzero(patch == key)[0]
+            r0, c0 = 3 * pt[sel[0]], 3 * ps[sel[0]]
+            block = self.control[r0 : r0 + 4, c0 : c0 + 4]  # (4, 4, 2)
+            for k in range(2):
+                rows = bt[sel] @ block[..., k]  # (n, 4): Bezier in t, per column
+                point[sel, k] = np.einsum("nb,nb->n", rows, bs[sel])
+                d_s[sel, k] = np.einsum("nb,nb->n", rows, dbs[sel])
+                d_t[sel, k] = np.einsum("nb,nb->n", dbt[sel] @ block[..., k], bs[sel])
+        d_s *= np.asarray(dls)[:, None]
+        d_t *= np.asarray(dlt)[:, None]
         x = point[:, 0].reshape(shape)
         y = point[:, 1].reshape(shape)
         jac = tuple(a.reshape(shape) for a in (d_s[:, 0], d_t[:, 0], d_s[:, 1], d_t[:, 1]))
@@ -189,12 +197,40 @@ def is_regular_mesh(points: np.ndarray, tol: float = 1e-3) -> bool:
     return True
 
 
+# Preset styles that are not Bezier meshes and have an exact surface here.
+ANALYTIC_STYLES = {"cylinder"}
+
+
+def cylinder_surface(so):
+    """The cylinder preset: its rim depth from `warpValues`, framed by Trnf.
+
+    warpValues holds the bounds (left, bottom, right, top) and three shape
+    numbers; the fifth, times half the bounds' width, is the rim's height
+    (0.5 in the corpus file: rim 68 px for a 272 px wide cylinder, as
+    measured on Photoshop's pixels).
+    """
+    values = so.warp.values
+    if not values or len(values) < 5:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has no warpValues")
+    left, bottom, right, top = values[:4]
+    width, height = abs(right - left), abs(bottom - top)
+    if width <= 0 or height <= 0:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has empty bounds {values[:4]}")
+    # (deriving the rim from Trnf's extra height instead measured worse: 1.08 vs 0.90)
+    rim = values[4] * width / 2
+    depth = rim / (height + rim)
+    unit_to_canvas = homography(corners_of(so.transform), corners_of(so.non_affine)) @ homography(
+        rect_corners(0, 0, 1, 1), corners_of(so.transform)
+    )
+    return MappedSurface(CylinderSurface(depth), unit_to_canvas)
+
+
 def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None)):
     """The content->canvas surface of a smart object.
 
     mesh_points: (rows, cols, 2) control points in content pixels, or None for
-    no warp. Preset styles are turned into mesh points by the caller
-    (presets.preset_mesh) before they reach here.
+    no warp. Preset styles never reach here: the cylinder has its own surface
+    and the others a mesh fitted at ingest (fit.py).
     """
     trnf = corners_of(so.transform)
     non_affine = corners_of(so.non_affine)
@@ -233,3 +269,49 @@ def _linear_slices(points, slices):
         if np.max(np.abs(a - b)) > 1e-3:
             return False
     return True
+
+
+class MappedSurface:
+    """An inner surface followed by a homography (chain rule for the Jacobian)."""
+
+    def __init__(self, inner, h: np.ndarray):
+        self.inner = inner
+        self.h = h
+
+    def evaluate(self, s, t):
+        u, v, (us, ut, vs, vt) = self.inner.evaluate(s, t)
+        h = self.h
+        w = h[2, 0] * u + h[2, 1] * v + h[2, 2]
+        x = (h[0, 0] * u + h[0, 1] * v + h[0, 2]) / w
+        y = (h[1, 0] * u + h[1, 1] * v + h[1, 2]) / w
+        xu, xv = (h[0, 0] - x * h[2, 0]) / w, (h[0, 1] - x * h[2, 1]) / w
+        yu, yv = (h[1, 0] - y * h[2, 0]) / w, (h[1, 1] - y * h[2, 1]) / w
+        return x, y, (xu * us + xv * vs, xu * ut + xv * vt, yu * us + yv * vs, yu * ut + yv * vt)
+
+
+class CylinderSurface:
+    """Photoshop's cylinder warp in its own unit frame (bounding box [0, 1]^2).
+
+    Measured on a corpus file: the artwork wraps half a cylinder seen from
+    the front; columns sit at x = (1 - cos(pi s)) / 2 (orthographic view of
+    equal angles) and every column is shifted down by the front rim,
+    depth * sin(pi s), so top and bottom edges are half ellipses that touch
+    the bounding box at the sides (top) and centre (bottom).
+    `depth` is the rim's height as a fraction of the bounding-box height.
+    """
+
+    def __init__(self, depth: float):
+        if not 0 <= depth < 1:
+            raise SmartObjectError(f"cylinder rim depth must be in [0, 1), got {depth}")
+        self.depth = depth
+
+    def evaluate(self, s, t):
+        s = np.asarray(s, dtype=np.float64)
+        t = np.asarray(t, dtype=np.float64)
+        d = self.depth
+        x = (1.0 - np.cos(np.pi * s)) / 2
+        y = d * np.sin(np.pi * s) + t * (1.0 - d)
+        xs = np.pi / 2 * np.sin(np.pi * s)
+        ys = d * np.pi * np.cos(np.pi * s)
+        zeros = np.zeros_like(x)
+        return x, y, (xs, zeros, ys, np.full_like(x, 1.0 - d))

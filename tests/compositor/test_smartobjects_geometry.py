@@ -176,3 +176,73 @@ def test_read_warp_prefers_quilt_and_keeps_slices():
 def test_preset_style_is_read_without_prefix():
     spec = read_warp({"warp": {"warpStyle": "warpInflate", "warpValue": 50.0, "warpRotate": "Vrtc"}})
     assert (spec.style, spec.value, spec.rotate) == ("inflate", 50.0, "vertical")
+
+
+def test_cylinder_wraps_half_a_cylinder_inside_trnf():
+    # bounds 200 x 100, rim = 0.5 * 200 / 2 = 50, so the frame is 150 high
+    # and the rim takes depth = 50 / 150 of it
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
+    from compositor.smartobjects.surface import cylinder_surface
+
+    surface = cylinder_surface(so)
+    x, y, _ = surface.evaluate(np.array([0.0, 0.5, 0.5, 1 / 3]), np.array([0.0, 0.0, 1.0, 0.0]))
+    # left edge top at the frame's corner; the centre column starts one rim
+    # lower and ends at the bottom; a third of the way round the cylinder
+    # x = 100 (1 - cos 60deg) = 50, y = 50 sin 60deg
+    np.testing.assert_allclose(x, [0, 100, 100, 50], atol=1e-9)
+    np.testing.assert_allclose(y, [0, 50, 150, 50 * np.sqrt(3) / 2], atol=1e-9)
+    wm = build_warp_map(so, (200, 150))
+    # canvas pixel (99, 10) sits above the centre column's top (y = 50): empty
+    assert wm.coverage[10 - wm.box[1], 99 - wm.box[0]] == 0.0
+    # canvas pixel (99, 100): centre column, half way down its 100 px
+    assert wm.map_y[100 - wm.box[1], 99 - wm.box[0]] == pytest.approx(50.5 - 0.5, abs=0.05)
+
+
+def test_preset_without_a_fitted_mesh_is_a_clear_error():
+    so = make_so((10, 10), [0, 0, 10, 0, 10, 10, 0, 10], warp=WarpSpec(style="twist", value=50))
+    with pytest.raises(SmartObjectError, match="twist.*fitted"):
+        build_warp_map(so, (10, 10))
+
+
+def test_fit_recovers_a_known_bezier_warp():
+    from compositor.smartobjects.fit import fit_preset_mesh, initial_control
+
+    # textured content: a checkerboard with a gradient, so every area is distinctive
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    content = np.ones((h, w, 4), np.float32)
+    content[..., 0] = ((xx // 12 + yy // 12) % 2).astype(np.float32)
+    content[..., 1] = xx / w
+    content[..., 2] = yy / h
+    trnf = [20, 20, 116, 20, 116, 116, 20, 116]
+    so = make_so((w, h), trnf, warp=WarpSpec(style="inflate", value=50), content=content)
+    truth = initial_control(so)
+    truth[1:3, 1:3] += [[[-4, -3], [3, -4]], [[-3, 4], [4, 3]]]  # bulge the inner points
+    truth[0, 1:3, 1] -= 5  # and lift the top edge
+    so.fitted_control = truth
+    wm = build_warp_map(so, (140, 140))
+    rendered = warp_content(wm, content)  # a stand-in for Photoshop's cached layer
+    so.fitted_control = None
+    fitted = fit_preset_mesh(so, rendered, wm.box)
+    # corner and edge points fix the outline; all should come back within a fraction of a pixel
+    np.testing.assert_allclose(fitted, truth, atol=0.35)
+
+
+def test_coarse_to_fine_inversion_matches_the_direct_one(monkeypatch):
+    import compositor.smartobjects.warpmap as warpmap
+
+    w = h = 90
+    g = np.linspace(0, w, 4)
+    gx, gy = np.meshgrid(g, g)
+    gx[1:3, 1:3] += 12
+    gy[0, 1:3] -= 9
+    warp = WarpSpec(style="custom", mesh_x=list(gx.ravel()), mesh_y=list(gy.ravel()))
+    so = make_so((w, h), [5, 5, 125, 5, 125, 125, 5, 125], warp=warp)
+    monkeypatch.setattr(warpmap, "COARSE_ABOVE", 1 << 40)
+    direct = build_warp_map(so, (130, 130))
+    monkeypatch.setattr(warpmap, "COARSE_ABOVE", 100)
+    coarse = build_warp_map(so, (130, 130))
+    np.testing.assert_allclose(coarse.map_x, direct.map_x, atol=1e-3)
+    np.testing.assert_allclose(coarse.map_y, direct.map_y, atol=1e-3)
+    np.testing.assert_allclose(coarse.coverage, direct.coverage, atol=1e-4)

@@ -102,3 +102,30 @@ def test_unsupported_content_is_named():
         decode_content("pdf", b"%PDF-1.4")
     with pytest.raises(SmartObjectError, match="png"):
         decode_content("png", b"not a png")
+
+
+def test_decode_lab_content_through_a_colour_transform():
+    # L = 100, a = b = 0 is white; PIL stores a and b offset by 128
+    lab = Image.new("LAB", (2, 2), (255, 128, 128))
+    buffer = io.BytesIO()
+    lab.save(buffer, format="TIFF")
+    out = decode_content("tiff", buffer.getvalue())
+    np.testing.assert_allclose(out[0, 0], [1, 1, 1, 1], atol=0.02)
+
+
+def test_warp_map_round_trips_through_a_file():
+    from compositor.smartobjects import load_warp_map, save_warp_map
+
+    blur = SmartFilter("Gaussian Blur", GAUSSIAN_BLUR_ID, True, {"Rds": 1.5})
+    so = make_so((30, 20), [5.5, 5, 35, 7, 33, 25, 4, 24], filters=[blur])
+    wm = build_warp_map(so, (40, 30))
+    buffer = io.BytesIO()
+    save_warp_map(wm, buffer)
+    buffer.seek(0)
+    back = load_warp_map(buffer)
+    assert back.box == wm.box and back.content_size == wm.content_size and back.affine == wm.affine
+    np.testing.assert_array_equal(back.map_x, wm.map_x)
+    np.testing.assert_array_equal(back.coverage, wm.coverage)
+    assert back.smart_filters == wm.smart_filters
+    content = np.random.default_rng(0).random((20, 30, 4), dtype=np.float32)
+    np.testing.assert_array_equal(warp_content(back, content), warp_content(wm, content))

@@ -1,0 +1,82 @@
+"""The Celery application shared by both worker pools and by the API (which only sends).
+
+Two explicit queues: `ingest` (reading uploaded templates) and `render` (making
+images). Start a pool with `celery -A workers.celery_app worker -Q render -n render@%h`.
+
+Reliability settings, and why:
+- acks_late + reject_on_worker_lost: a message is acknowledged only after its task
+  has finished, so a worker killed mid-task (OOM, SIGKILL, power loss) gives the
+  task back to the broker instead of losing it. Tasks are idempotent (see
+  shared/tasks.py), so running one again is safe.
+- prefetch 1: a worker holds only the task it runs; nothing waits behind a slow one.
+- soft then hard time limits: the soft one lets the task record why it failed.
+- no result backend: task state lives in PostgreSQL.
+"""
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.config import Settings, load_settings
+
+INGEST_QUEUE = "ingest"
+RENDER_QUEUE = "render"
+QUEUES = (INGEST_QUEUE, RENDER_QUEUE)
+
+# Task names the API sends by name, so that it never imports the imaging code.
+RENDER_SOLID_TASK = "workers.render.render_solid"
+
+# The task kind recorded in PostgreSQL -> (Celery task name, queue). Whatever queues
+# a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
+TASKS_BY_KIND = {
+    "render.solid": (RENDER_SOLID_TASK, RENDER_QUEUE),
+}
+
+
+def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> None:
+    """Queue the task recorded under `task_key` (its row must exist already)."""
+    task_name, queue = TASKS_BY_KIND[kind]
+    (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key)
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or load_settings()
+    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render"])
+    app.conf.update(
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=RENDER_QUEUE,
+        task_create_missing_queues=False,
+        task_routes={
+            "workers.render.*": {"queue": RENDER_QUEUE},
+            "workers.ingest.*": {"queue": INGEST_QUEUE},
+        },
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        # Flower shows tasks from these events.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            # How often a worker looks for tasks whose worker vanished (one cheap Redis
+            # query): every few seconds, not kombu's default of every 10th sweep
+            # of 10 s, so that redelivery follows the visibility timeout closely.
+            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
+
+
+# The app of the worker processes and the API, configured from the environment.
+app = make_celery()
