@@ -42,9 +42,10 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     layer's pixels) or "psd-tools" -- and the effects that will not be drawn.
 
     Smart objects and groups always use ours, in 8-bit RGB: a smart object's
-    effects must follow new artwork, and psd-tools draws none on groups. Other layers use whichever leaves fewer effects out
-    (ours on a tie); shape and fill layers keep psd-tools', which traces the
-    vector path rather than the cached pixels.
+    effects must follow new artwork, and psd-tools draws none on groups.
+    Other layers use whichever leaves fewer effects out (ours on a tie);
+    shape and fill layers keep psd-tools', which traces the vector path
+    rather than the cached pixels.
     """
     names = _enabled_effects(layer)
     if not names:
