@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+import limits
+import psycopg
+import psycopg_pool
+from flask import Flask, g, jsonify
+from flask_limiter import Limiter
 from flask_smorest import Api
+from minio.error import S3Error
 from werkzeug.exceptions import HTTPException
 
+from api.auth import authenticate_request, rate_limit_key
 from shared.config import load_settings
+from shared.schemas import ErrorResponse
 
 
 def _summarise(messages: dict) -> str:
@@ -30,9 +37,16 @@ def _summarise(messages: dict) -> str:
 class MockfarmApi(Api):
     """flask-smorest, with every error answered as {"success": false, "detail": ...}."""
 
+    # Documents that shape as the default error response of every operation.
+    ERROR_SCHEMA = ErrorResponse
+
     def handle_http_exception(self, error: HTTPException):
         body = {"success": False, "detail": error.description or error.name}
         data = getattr(error, "data", None) or {}
+        if error.code == 429:
+            body["detail"] = f"too many requests for this API key: the limit is {error.description}"
+        elif error.code == 413:
+            body["detail"] = "the request body is too large (MOCKFARM_MAX_REQUEST_BYTES)"
         if "messages" in data:
             # Validation failures: which fields, where (json, query...) and why.
             body["detail"] = _summarise(data["messages"])
@@ -46,6 +60,39 @@ class MockfarmApi(Api):
         return response
 
 
+# The OpenAPI security schemes: the same key, in either header.
+SECURITY_SCHEMES = {
+    "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "the same API key, as `Authorization: Bearer <key>`"},
+}
+
+
+def create_limiter(settings) -> Limiter:
+    """Requests per API key, counted in Redis so that every API process shares the count.
+
+    Requests without a usable key are refused (401) before they are counted. When Redis
+    is down the limit is not enforced rather than every call failing (the calls that
+    need the queue say 503 themselves).
+    """
+    # Flask-Limiter would only complain at the first request; refuse to start instead.
+    try:
+        limits.parse_many(settings.rate_limit)
+    except ValueError:
+        raise ValueError(f"MOCKFARM_RATE_LIMIT must look like '600/minute' or '10/second;600/minute', "
+                         f"got {settings.rate_limit!r}") from None
+    return Limiter(
+        rate_limit_key,
+        default_limits=[settings.rate_limit],
+        default_limits_exempt_when=lambda: getattr(g, "api_key", None) is None,
+        storage_uri=settings.redis_url,
+        storage_options={"socket_connect_timeout": 2, "socket_timeout": 2},
+        key_prefix="mockfarm-limits",
+        headers_enabled=True,
+        swallow_errors=True,
+    )
+
+
 def create_app() -> Flask:
     settings = load_settings()
     app = Flask(__name__)
@@ -55,26 +102,53 @@ def create_app() -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        # Every operation needs a key unless it says otherwise (health checks do).
+        API_SPEC_OPTIONS={"security": [{name: []} for name in SECURITY_SCHEMES]},
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MOCKFARM_SETTINGS=settings,
     )
     api = MockfarmApi(app)
+    for name, scheme in SECURITY_SCHEMES.items():
+        api.spec.components.security_scheme(name, scheme)
+    app.extensions["mockfarm_api"] = api
 
+    # Authentication first, so that the rate limiter (whose hook is added next) counts
+    # requests by the key the caller proved to hold.
+    app.before_request(authenticate_request)
+    create_limiter(settings).init_app(app)
+
+    from api.account import blp as account_blp
+    from api.docs import blp as docs_blp
     from api.health import blp as health_blp
+    from api.keys import blp as keys_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(renders_blp)
     api.register_blueprint(tasks_blp)
+    api.register_blueprint(keys_blp)
+    api.register_blueprint(account_blp)
+    # A plain Flask blueprint: the page describes the API, it is not part of it.
+    app.register_blueprint(docs_blp)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
-        # Anything not already an HTTP error: log it, tell the client only that it happened.
+        # Anything not already an HTTP error: log it, tell the client only what kind of
+        # failure it was, never a traceback or an HTML page.
         if isinstance(error, HTTPException):
             return api.handle_http_exception(error)
-        logging.getLogger("api").exception("unhandled error")
-        response = jsonify({"success": False, "detail": "internal server error"})
-        response.status_code = 500
+        if isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
+            logging.getLogger("api").warning("database unavailable: %s", error)
+            status, detail = 503, "the database is unavailable; try again later"
+        elif isinstance(error, S3Error):
+            logging.getLogger("api").warning("object storage error: %s", error)
+            status, detail = 502, "the object storage answered with an error; try again later"
+        else:
+            logging.getLogger("api").exception("unhandled error")
+            status, detail = 500, "internal server error"
+        response = jsonify({"success": False, "detail": detail})
+        response.status_code = status
         return response
 
     return app

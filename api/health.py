@@ -76,11 +76,13 @@ def readiness() -> dict[str, dict]:
 
 
 @blp.route("/healthz")
+@blp.doc(security=[])
 def healthz():
     return {"success": True, "status": "alive"}
 
 
 @blp.route("/readyz")
+@blp.doc(security=[])
 def readyz():
     checks = readiness()
     down = [name for name, check in checks.items() if not check["ok"]]

@@ -1,13 +1,16 @@
-"""GET /api/v1/tasks/<task_key>: a task's state, from PostgreSQL, with a fresh
-presigned URL for its result once completed."""
+"""GET /api/v1/tasks/<task_key>: a task of the caller's account, from PostgreSQL,
+with freshly presigned URLs for its print files once completed."""
 from __future__ import annotations
 
-import uuid
+from datetime import datetime, timedelta, timezone
 
+from flask import current_app
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
+from api.auth import current_key
 from shared import tasks
-from shared.schemas import TaskStatus
+from shared.schemas import TaskResponse, WaitQuery
 from shared.storage import Storage
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Task state and results")
@@ -22,36 +25,68 @@ def _get_storage() -> Storage:
     return _storage
 
 
-def task_view(record: tasks.TaskRecord) -> dict:
-    view = {
+def describe_duration(seconds: int) -> str:
+    """In the largest unit that divides it: 72 hours, 90 minutes, 5 seconds."""
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable: every integer is a whole number of seconds")
+
+
+def task_data(record: tasks.TaskRecord) -> dict:
+    """The `data` of a task response (see shared.schemas.Task)."""
+    data = {
         "task_key": record.key,
-        "kind": record.kind,
         "status": record.status,
-        "error": record.error,
-        "attempts": record.attempts,
         "created_at": record.created_at,
         "started_at": record.started_at,
         "finished_at": record.finished_at,
-        "result": None,
+        "print_files": [],
+        "error": record.error,
+        "expired": False,
     }
-    if record.status == tasks.COMPLETED and record.result:
-        stored = record.result
+    if record.status != tasks.COMPLETED:
+        return data
+    ttl = current_app.config["MOCKFARM_SETTINGS"].result_url_ttl
+    # Results live `ttl` after the task finished; a URL never outlives them.
+    remaining = (record.finished_at + timedelta(seconds=ttl) - datetime.now(timezone.utc)).total_seconds()
+    if record.results_deleted_at is not None or remaining < 1:
+        data["expired"] = True
+        data["error"] = (f"the results of this task have expired: they are deleted {describe_duration(ttl)} "
+                         f"after the task finishes, and it finished at "
+                         f"{record.finished_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        return data
+    for stored in tasks.print_files_of(record):
         # Signed on every read, so a client that lost a URL just asks again.
-        url, expires_at = _get_storage().presigned_get(stored["object_key"])
-        view["result"] = {key: value for key, value in stored.items() if key != "object_key"}
-        view["result"].update(url=url, expires_at=expires_at)
-    return view
+        url, expires_at = _get_storage().presigned_get(stored["object_key"], lifetime_seconds=int(remaining))
+        print_file = {"export_path": url, "expires_at": expires_at}
+        for name in ("width", "height", "bytes", "format", "smart_object_uuid"):
+            if stored.get(name) is not None:
+                print_file[name] = stored[name]
+        data["print_files"].append(print_file)
+    return data
+
+
+def find_task(task_key: str, wait: int = 0) -> tasks.TaskRecord:
+    """The caller's task (waiting up to `wait` seconds for it to finish), or 404.
+    Another account's task is answered exactly like a missing one."""
+    record = tasks.wait_until_finished(task_key, current_key().account_id, wait)
+    if record is None:
+        abort(404, message=f"no task with key {task_key!r}")
+    return record
 
 
 @blp.route("/<string:task_key>")
-@blp.response(200, TaskStatus)
-@blp.alt_response(404, description="no task has this key")
-def get_task(task_key: str):
-    try:
-        uuid.UUID(task_key)
-    except ValueError:
-        abort(404, message=f"no task with key {task_key!r}")
-    record = tasks.get_task(task_key)
-    if record is None:
-        abort(404, message=f"no task with key {task_key!r}")
-    return task_view(record)
+# unknown=RAISE: webargs ignores unknown query parameters by default; a misspelt
+# `?wiat=` must be an error like any unknown field.
+@blp.arguments(WaitQuery, location="query", as_kwargs=True, unknown=RAISE)
+@blp.response(200, TaskResponse)
+@blp.alt_response(404, description="no task of this account has this key")
+def get_task(task_key: str, wait: int):
+    """A task's state and, once completed, its print files.
+
+    With `?wait=N` the answer comes as soon as the task has finished, or after N
+    seconds if it has not.
+    """
+    return {"data": task_data(find_task(task_key, wait))}

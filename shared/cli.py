@@ -17,6 +17,7 @@ _COMMAND_SOURCES = [
     ("compositor.fixtures.cli", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
+    ("shared.accounts", "commands"),
     ("workers.maintenance", "commands"),
 ]
 

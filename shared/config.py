@@ -54,12 +54,24 @@ class Settings:
     # outside). Presigned URLs are signed for this host. Empty means `s3_endpoint`.
     s3_public_endpoint: str = field(default_factory=lambda: _env("MOCKFARM_S3_PUBLIC_ENDPOINT", ""))
     # How long a presigned result URL stays valid, in seconds (Printful keeps 72 h).
+    # Results are deleted this long after their task finished, so it also bounds how
+    # long the farm keeps them.
     result_url_ttl: int = field(default_factory=lambda: _env_int("MOCKFARM_RESULT_URL_TTL", 72 * 3600))
+    # How often Celery beat runs the cleanup of expired results, in seconds.
+    cleanup_interval: int = field(default_factory=lambda: _env_int("MOCKFARM_CLEANUP_INTERVAL", 900))
 
     # The HTTP API and the operators' dashboard.
     api_host: str = field(default_factory=lambda: _env("MOCKFARM_API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: _env_int("MOCKFARM_API_PORT", 18000))
     api_workers: int = field(default_factory=lambda: _env_int("MOCKFARM_API_WORKERS", 2))
+    # Threads per gunicorn worker (gthread): a call held open by `?wait=N` occupies one
+    # thread, not a whole worker process.
+    api_threads: int = field(default_factory=lambda: _env_int("MOCKFARM_API_THREADS", 8))
+    # Requests per API key (Flask-Limiter notation, counted in Redis), e.g. "600/minute"
+    # or "10/second;600/minute".
+    rate_limit: str = field(default_factory=lambda: _env("MOCKFARM_RATE_LIMIT", "600/minute"))
+    # Largest request body the API reads, in bytes; bigger ones get 413.
+    max_request_bytes: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_REQUEST_BYTES", 256 * 1024 * 1024))
     flower_port: int = field(default_factory=lambda: _env_int("MOCKFARM_FLOWER_PORT", 15555))
     flower_user: str = field(default_factory=lambda: _env("MOCKFARM_FLOWER_USER", "admin"))
     flower_password: str = field(default_factory=lambda: _env("MOCKFARM_FLOWER_PASSWORD", "mockfarm"))
@@ -93,6 +105,11 @@ class Settings:
             raise ValueError("MOCKFARM_BROKER_VISIBILITY_TIMEOUT must exceed MOCKFARM_TASK_TIME_LIMIT")
         if self.task_max_attempts < 1:
             raise ValueError("MOCKFARM_TASK_MAX_ATTEMPTS must be at least 1")
+        if not 1 <= self.result_url_ttl <= 7 * 24 * 3600:
+            # S3 signatures (SigV4) cannot outlive 7 days.
+            raise ValueError("MOCKFARM_RESULT_URL_TTL must be 1 s to 7 days (604800)")
+        if self.cleanup_interval < 1:
+            raise ValueError("MOCKFARM_CLEANUP_INTERVAL must be at least 1")
 
     @property
     def s3_presign_endpoint(self) -> str:

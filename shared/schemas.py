@@ -43,29 +43,101 @@ class SolidRenderRequest(StrictSchema):
             raise ValidationError(f"width x height must not exceed {limit} pixels", "width")
 
 
-class TaskAccepted(Schema):
-    success = fields.Boolean(dump_default=True)
-    task_key = fields.String()
-    status = fields.String()
+class WaitQuery(StrictSchema):
+    """`?wait=N`: hold the answer until the task has finished, or N seconds passed."""
+
+    wait = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=30),
+        metadata={"description": "seconds (0 to 30) to wait for the task to finish before answering"})
 
 
-class TaskResult(Schema):
-    url = fields.String(metadata={"description": "presigned GET URL of the result"})
-    expires_at = fields.DateTime(metadata={"description": "when `url` stops working (UTC)"})
-    content_type = fields.String()
-    size_bytes = fields.Integer()
+# ------------------------------------------------------------------ responses
+#
+# Every success is {"success": true, "data": ...}, every error {"success": false,
+# "detail": ..., "errors"?: ...}; `envelope` makes the former's schema for each kind
+# of data so that the OpenAPI document shows the real shapes.
+
+def envelope(data_field: fields.Field, name: str) -> type[Schema]:
+    return Schema.from_dict({
+        "success": fields.Boolean(dump_default=True, metadata={"description": "always true here"}),
+        "data": data_field,
+    }, name=name)
+
+
+class ErrorResponse(Schema):
+    """The one shape of every error (4xx and 5xx)."""
+
+    success = fields.Boolean(dump_default=False, metadata={"description": "always false here"})
+    detail = fields.String(metadata={"description": "what went wrong, in one sentence for people"})
+    errors = fields.Dict(metadata={
+        "description": "validation errors only (400, 422): messages per location (json, query) and field"})
+
+
+class PrintFile(Schema):
+    export_path = fields.String(metadata={"description": "presigned GET URL, signed anew on each read"})
+    expires_at = fields.DateTime(metadata={"description": "when `export_path` stops working (UTC)"})
     width = fields.Integer()
     height = fields.Integer()
+    bytes = fields.Integer(metadata={"description": "size of the file"})
+    format = fields.String(metadata={"description": "png, jpg, webp or pdf"})
+    smart_object_uuid = fields.String(metadata={"description": "the smart object it was made for, if any"})
 
 
-class TaskStatus(Schema):
-    success = fields.Boolean(dump_default=True)
+class Task(Schema):
     task_key = fields.String()
-    kind = fields.String()
     status = fields.String(metadata={"description": "pending, processing, completed or failed"})
-    error = fields.String(allow_none=True)
-    attempts = fields.Integer()
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
-    result = fields.Nested(TaskResult, allow_none=True)
+    print_files = fields.List(fields.Nested(PrintFile), metadata={
+        "description": "the results, once completed (empty after they expired)"})
+    error = fields.String(allow_none=True, metadata={
+        "description": "why the task failed, or that its results expired"})
+    expired = fields.Boolean(metadata={
+        "description": "true once the results were deleted (MOCKFARM_RESULT_URL_TTL after the task finished)"})
+
+
+class Account(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    created_at = fields.DateTime()
+
+
+class ApiKeyInfo(Schema):
+    id = fields.String(metadata={"description": "the key's id (not the key): revoke it by this"})
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "the key's first characters, to tell keys apart"})
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "to the minute"})
+
+
+class NewApiKey(ApiKeyInfo):
+    key = fields.String(metadata={"description": "the key itself: shown this once, never again"})
+
+
+class CreateKeyRequest(StrictSchema):
+    name = fields.String(load_default="", validate=validate.Length(max=100))
+    expires_in_days = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                     validate=validate.Range(min=1, max=3650),
+                                     metadata={"description": "days until the key stops working; none: never"})
+
+
+class Usage(Schema):
+    renders = fields.Integer(metadata={"description": "completed renders"})
+    print_files = fields.Integer(metadata={"description": "print files of the completed renders"})
+    failed_renders = fields.Integer(metadata={"description": "failed renders (not counted as usage)"})
+
+
+class Me(Schema):
+    account = fields.Nested(Account)
+    key = fields.Nested(ApiKeyInfo, metadata={"description": "the key this request was made with"})
+    usage = fields.Nested(Usage)
+
+
+TaskResponse = envelope(fields.Nested(Task), "TaskResponse")
+MeResponse = envelope(fields.Nested(Me), "MeResponse")
+ApiKeyResponse = envelope(fields.Nested(ApiKeyInfo), "ApiKeyResponse")
+NewApiKeyResponse = envelope(fields.Nested(NewApiKey), "NewApiKeyResponse")
+ApiKeyListResponse = envelope(fields.List(fields.Nested(ApiKeyInfo)), "ApiKeyListResponse")

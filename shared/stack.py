@@ -9,6 +9,7 @@ data, logs and pid file under the state folder (`.run/` by default):
     api            the Flask API under gunicorn
     worker-ingest  Celery workers consuming the `ingest` queue
     worker-render  Celery workers consuming the `render` queue
+    beat           Celery beat, queuing the periodic cleanup of expired results
     flower         Flower, the Celery dashboard, behind basic auth
 
 The machine's own PostgreSQL or Redis services are never touched. `down` stops only
@@ -47,7 +48,10 @@ from shared.config import Settings, load_settings
 from shared.storage import Storage
 
 WORKER_QUEUES = ("ingest", "render")
-PARTS = ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "flower")
+PARTS = ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "beat", "flower")
+# The account `mockfarm up` makes for trying the farm, and where it keeps its key.
+LOCAL_ACCOUNT = "local"
+LOCAL_KEY_FILE = "api-key"
 
 # SeaweedFS needs more ports than the S3 one: each is the S3 port plus an offset,
 # and each component's gRPC port is its HTTP port + 10000 (what `weed` assumes).
@@ -361,7 +365,9 @@ class LocalStack:
         self._spawn("api", [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{self.settings.api_host}:{self.settings.api_port}",
-            "--workers", str(self.settings.api_workers), "--timeout", "60",
+            # Threads: a request held open by `?wait=N` blocks a thread, not a process.
+            "--workers", str(self.settings.api_workers), "--worker-class", "gthread",
+            "--threads", str(self.settings.api_threads), "--timeout", "60",
             "--access-logfile", "-", "--error-logfile", "-",
             "api:create_app()",
         ], cwd=self.state_dir)
@@ -373,6 +379,14 @@ class LocalStack:
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "-Q", queue, "-n", f"{queue}@%h", "--concurrency", str(concurrency),
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+        ], cwd=self.state_dir)
+
+    def start_beat(self) -> None:
+        beat_dir = self.state_dir / "beat"
+        beat_dir.mkdir(exist_ok=True)
+        self._spawn("beat", [
+            sys.executable, "-m", "celery", "-A", "workers.celery_app", "beat",
+            "--schedule", str(beat_dir / "schedule"), "--loglevel", "INFO",
         ], cwd=self.state_dir)
 
     def start_flower(self) -> None:
@@ -390,6 +404,7 @@ class LocalStack:
             "api": self.start_api, "flower": self.start_flower,
             "worker-ingest": lambda: self.start_worker("ingest"),
             "worker-render": lambda: self.start_worker("render"),
+            "beat": self.start_beat,
         }
         starters[name]()
 
@@ -467,7 +482,7 @@ class LocalStack:
             self._ensure(name)
             waits[name]()
         prepare(self.settings, echo=self.echo)
-        for name in ("api", "worker-ingest", "worker-render", "flower"):
+        for name in ("api", "worker-ingest", "worker-render", "beat", "flower"):
             self._ensure(name)
         self.wait_api()
         self.wait_workers()
@@ -489,7 +504,7 @@ class LocalStack:
         they use, all at once: each waits for its own clean shutdown in parallel.
         """
         stopped = []
-        for group in (("flower", "worker-render", "worker-ingest", "api"), ("s3", "postgres", "redis")):
+        for group in (("flower", "beat", "worker-render", "worker-ingest", "api"), ("s3", "postgres", "redis")):
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
                 results = list(pool.map(self.stop_part, group))
             stopped += [name for name, was_running in zip(group, results) if was_running]
@@ -503,6 +518,7 @@ class LocalStack:
             "api": self.settings.api_url,
             "worker-ingest": "queue ingest",
             "worker-render": "queue render",
+            "beat": f"every {self.settings.cleanup_interval} s",
             "flower": self.settings.flower_url,
         }
 
@@ -519,6 +535,9 @@ class LocalStack:
         for name, address in self.addresses().items():
             if name.startswith("worker-"):
                 answers = bool(by_queue.get(name.removeprefix("worker-")))
+            elif name == "beat":
+                # Beat serves nothing to ask; it answers by being alive.
+                answers = self.running_pid(name) is not None
             else:
                 answers = _is_listening(ports[name])
             rows.append(PartStatus(name, self.running_pid(name), address, answers))
@@ -534,21 +553,37 @@ def prepare(settings: Settings, echo: Callable[[str], None] = print) -> None:
         echo(f"  created bucket {settings.s3_bucket!r}")
 
 
-def run_demo(settings: Settings, timeout: float = 60) -> dict:
-    """The round trip through the API: ask for a solid PNG, wait, download it."""
-    response = requests.post(f"{settings.api_url}/api/v1/renders/solid",
-                             json={"width": 640, "height": 360, "color": "#3366ff"}, timeout=10)
-    if response.status_code != 202:
-        raise StackError(f"demo render was refused: {response.status_code} {response.text}")
-    task_key = response.json()["task_key"]
+def local_api_key(settings: Settings) -> str:
+    """The key of the `local` account, kept in the state folder so that every `make up`
+    shows the same one; a new key is made when the file is missing or its key no
+    longer works (revoked, or the database was wiped)."""
+    from shared import accounts
 
-    def finished():
-        task = requests.get(f"{settings.api_url}/api/v1/tasks/{task_key}", timeout=10).json()
-        return task if task["status"] in ("completed", "failed") else None
-    task = _wait_until(f"demo task {task_key}", finished, timeout)
+    key_file = settings.state_dir / LOCAL_KEY_FILE
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        if accounts.authenticate(key) is not None:
+            return key
+    account = accounts.ensure_account(LOCAL_ACCOUNT)
+    _, key = accounts.create_key(account.id, name="make up")
+    # Readable by this user only: it is a credential.
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)
+    key_file.write_text(key + "\n")
+    return key
+
+
+def run_demo(settings: Settings, api_key: str, timeout: int = 30) -> dict:
+    """The round trip through the API: ask for a solid PNG, wait for it, download it."""
+    response = requests.post(f"{settings.api_url}/api/v1/renders/solid", params={"wait": timeout},
+                             json={"width": 640, "height": 360, "color": "#3366ff"},
+                             headers={"x-api-key": api_key}, timeout=timeout + 10)
+    if response.status_code not in (200, 202):
+        raise StackError(f"demo render was refused: {response.status_code} {response.text}")
+    task = response.json()["data"]
     if task["status"] != "completed":
-        raise StackError(f"demo task failed: {task['error']}")
-    png = requests.get(task["result"]["url"], timeout=10)
+        raise StackError(f"demo task {task['task_key']} is {task['status']}: {task['error']}")
+    png = requests.get(task["print_files"][0]["export_path"], timeout=10)
     if png.status_code != 200 or not png.content.startswith(b"\x89PNG"):
         raise StackError(f"demo result could not be downloaded: HTTP {png.status_code}")
     return task
@@ -569,12 +604,16 @@ def up_command(no_demo: bool) -> None:
         raise StackError(f"{exc.message}\n(The parts already started keep running: "
                          "`make down` stops them.)") from exc
     click.echo("Every part is ready.")
+    api_key = local_api_key(settings)
     if not no_demo:
-        task = run_demo(settings)
-        click.echo(f"Demo render {task['task_key']}: completed; PNG at\n  {task['result']['url']}\n"
-                   f"  (valid until {task['result']['expires_at']})")
+        task = run_demo(settings, api_key)
+        print_file = task["print_files"][0]
+        click.echo(f"Demo render {task['task_key']}: completed; PNG at\n  {print_file['export_path']}\n"
+                   f"  (valid until {print_file['expires_at']})")
     click.echo("")
     click.echo(f"API:     {settings.api_url}   (try: curl {settings.api_url}/readyz)")
+    click.echo(f"         docs {settings.api_url}/api/v1/docs")
+    click.echo(f"API key: {api_key}   (account {LOCAL_ACCOUNT!r}; kept in {settings.state_dir / LOCAL_KEY_FILE})")
     click.echo(f"Flower:  {settings.flower_url}   user {settings.flower_user!r}, "
                f"password {settings.flower_password!r}")
     click.echo(f"S3:      {settings.s3_endpoint}   bucket {settings.s3_bucket!r}, "

@@ -66,6 +66,19 @@ class Storage:
             response.close()
             response.release_conn()
 
+    def delete(self, key: str) -> None:
+        """Remove an object; removing one that is already gone is not an error (S3 says so too)."""
+        self.client.remove_object(self.bucket, key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                return False
+            raise
+        return True
+
     def presigned_get(self, key: str, lifetime_seconds: int | None = None) -> tuple[str, datetime]:
         """A URL anyone can GET until it expires, and the moment it expires (UTC)."""
         lifetime = self.settings.result_url_ttl if lifetime_seconds is None else lifetime_seconds

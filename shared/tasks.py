@@ -7,14 +7,17 @@ delivery can finish it, and a finished one is left alone.
 """
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from shared.config import load_settings
 from shared.db import get_pool
 
 PENDING = "pending"
@@ -22,6 +25,10 @@ PROCESSING = "processing"
 COMPLETED = "completed"
 FAILED = "failed"
 FINISHED = (COMPLETED, FAILED)
+
+# The PostgreSQL channel a task's key is announced on when it finishes (a trigger in
+# migration 0002 does it, whoever finishes the task).
+FINISHED_CHANNEL = "task_finished"
 
 
 @dataclass(frozen=True)
@@ -36,9 +43,17 @@ class TaskRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    account_id: int | None = None
+    # When the result objects were deleted from S3 after their lifetime (None: kept).
+    results_deleted_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
 
 
-_COLUMNS = "key, kind, status, params, result, error, attempts, created_at, started_at, finished_at"
+_COLUMNS = ("key, kind, status, params, result, error, attempts, created_at, started_at, finished_at, "
+            "account_id, results_deleted_at")
 
 
 def _record(row: dict | None) -> TaskRecord | None:
@@ -49,19 +64,98 @@ def new_task_key() -> str:
     return str(uuid.uuid4())
 
 
-def create_task(kind: str, params: dict[str, Any]) -> TaskRecord:
+def create_task(kind: str, params: dict[str, Any], account_id: int) -> TaskRecord:
+    """Record a task for the account; it is pending until a worker claims it."""
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"INSERT INTO tasks (key, kind, params) VALUES (%s, %s, %s) RETURNING {_COLUMNS}",
-            (new_task_key(), kind, Jsonb(params)),
+            f"INSERT INTO tasks (key, kind, params, account_id) VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (new_task_key(), kind, Jsonb(params), account_id),
         )
         return _record(cur.fetchone())
 
 
-def get_task(key: str) -> TaskRecord | None:
+def _is_task_key(key: str) -> bool:
+    try:
+        uuid.UUID(key)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def get_task(key: str, account_id: int | None = None) -> TaskRecord | None:
+    """The task with this key; with `account_id`, only if it belongs to that account
+    (so that another account's task looks exactly like a missing one)."""
+    if not _is_task_key(key):
+        return None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_COLUMNS} FROM tasks WHERE key = %s", (key,))
+        if account_id is None:
+            cur.execute(f"SELECT {_COLUMNS} FROM tasks WHERE key = %s", (key,))
+        else:
+            cur.execute(f"SELECT {_COLUMNS} FROM tasks WHERE key = %s AND account_id = %s", (key, account_id))
         return _record(cur.fetchone())
+
+
+def wait_until_finished(key: str, account_id: int, timeout: float) -> TaskRecord | None:
+    """The task, read again as soon as it has finished, or once `timeout` seconds passed.
+
+    Listens on FINISHED_CHANNEL (on a connection of its own: LISTEN needs autocommit
+    and must not be left on a pooled connection) before reading the row, so that a
+    task finishing in between is not missed. Re-reads at least every second anyway,
+    so that a lost notification costs a second, not the whole wait.
+    """
+    record = get_task(key, account_id)
+    if record is None or record.finished or timeout <= 0:
+        return record
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(load_settings().database_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"LISTEN {FINISHED_CHANNEL}")
+        while True:
+            record = get_task(key, account_id)
+            remaining = deadline - time.monotonic()
+            if record is None or record.finished or remaining <= 0:
+                return record
+            for notice in conn.notifies(timeout=min(1.0, remaining)):
+                if notice.payload == key:
+                    break
+
+
+def print_files_of(record: TaskRecord) -> list[dict[str, Any]]:
+    """The print files a completed task recorded (each with its `object_key`).
+
+    Results recorded before `print_files` existed held one file at the top level.
+    """
+    result = record.result or {}
+    if "print_files" in result:
+        return list(result["print_files"])
+    if "object_key" in result:
+        return [{"object_key": result["object_key"], "width": result.get("width"),
+                 "height": result.get("height"), "bytes": result.get("size_bytes"),
+                 "format": (result.get("content_type") or "image/png").split("/")[-1]}]
+    return []
+
+
+def tasks_with_expired_results(older_than_seconds: int, limit: int = 500) -> list[TaskRecord]:
+    """Completed tasks that finished over `older_than_seconds` ago whose result
+    objects are still in S3."""
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""SELECT {_COLUMNS} FROM tasks
+                 WHERE status = 'completed' AND results_deleted_at IS NULL
+                   AND finished_at < now() - make_interval(secs => %s)
+              ORDER BY finished_at LIMIT %s""",
+            (older_than_seconds, limit),
+        )
+        return [_record(row) for row in cur.fetchall()]
+
+
+def mark_results_deleted(key: str) -> bool:
+    with get_pool().connection() as conn:
+        cur = conn.execute(
+            "UPDATE tasks SET results_deleted_at = now(), updated_at = now() "
+            "WHERE key = %s AND results_deleted_at IS NULL",
+            (key,),
+        )
+        return cur.rowcount == 1
 
 
 def stale_pending_tasks(older_than_seconds: int, limit: int = 1000) -> list[TaskRecord]:

@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SOFT_TIME_LIMIT = 6
 TEST_HARD_TIME_LIMIT = 8
 TEST_VISIBILITY_TIMEOUT = 10
+TEST_CLEANUP_INTERVAL = 2
 
 
 def corpus_dir() -> Path:
@@ -96,6 +97,8 @@ def farm():
         "MOCKFARM_TASK_TIME_LIMIT": str(TEST_HARD_TIME_LIMIT),
         "MOCKFARM_BROKER_VISIBILITY_TIMEOUT": str(TEST_VISIBILITY_TIMEOUT),
         "MOCKFARM_RENDER_DELAY_MS": "0",
+        # Beat queues the cleanup of expired results this often, so that a test can see it run.
+        "MOCKFARM_CLEANUP_INTERVAL": str(TEST_CLEANUP_INTERVAL),
         # Below max_output_side squared, so that the pixel limit can be tested alone.
         "MOCKFARM_MAX_IMAGE_PIXELS": "50000000",
     }

@@ -47,6 +47,14 @@ def test_inconsistent_limits_are_refused(monkeypatch, env, message):
         load_settings()
 
 
+def test_bad_rate_limit_stops_the_api_at_start(monkeypatch):
+    from api import create_app
+
+    monkeypatch.setenv("MOCKFARM_RATE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="MOCKFARM_RATE_LIMIT"):
+        create_app()
+
+
 def test_secrets_are_masked_in_the_table():
     table = dict(load_settings().as_table())
     assert table["s3_secret_key"] == "***"
@@ -57,7 +65,7 @@ def test_compose_file_uses_only_known_settings():
     compose = yaml.safe_load((REPO_ROOT / "deploy" / "docker-compose.yml").read_text())
     known = {f"MOCKFARM_{field.name.upper()}" for field in dataclasses.fields(Settings)}
     services = compose["services"]
-    for role in ("api", "worker-ingest", "worker-render", "flower", "prepare"):
+    for role in ("api", "worker-ingest", "worker-render", "beat", "flower", "prepare"):
         environment = services[role]["environment"]
         unknown = {name for name in environment if name.startswith("MOCKFARM_")} - known
         assert not unknown, f"{role} sets variables mockfarm does not read: {unknown}"

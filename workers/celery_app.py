@@ -1,7 +1,9 @@
 """The Celery application shared by both worker pools and by the API (which only sends).
 
 Two explicit queues: `ingest` (reading uploaded templates) and `render` (making
-images). Start a pool with `celery -A workers.celery_app worker -Q render -n render@%h`.
+images). Start a pool with `celery -A workers.celery_app worker -Q render -n render@%h`,
+and exactly one scheduler with `celery -A workers.celery_app beat` (it queues the
+periodic cleanup of expired results, `beat_schedule` below).
 
 Reliability settings, and why:
 - acks_late + reject_on_worker_lost: a message is acknowledged only after its task
@@ -25,6 +27,9 @@ QUEUES = (INGEST_QUEUE, RENDER_QUEUE)
 
 # Task names the API sends by name, so that it never imports the imaging code.
 RENDER_SOLID_TASK = "workers.render.render_solid"
+# Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
+# (light work, and the render pool stays free for renders).
+DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
 
 # The task kind recorded in PostgreSQL -> (Celery task name, queue). Whatever queues
 # a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
@@ -41,7 +46,7 @@ def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> Non
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render"])
+    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render", "workers.maintenance"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
@@ -49,6 +54,15 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_routes={
             "workers.render.*": {"queue": RENDER_QUEUE},
             "workers.ingest.*": {"queue": INGEST_QUEUE},
+            "maintenance.*": {"queue": INGEST_QUEUE},
+        },
+        beat_schedule={
+            "delete-expired-results": {
+                "task": DELETE_EXPIRED_RESULTS_TASK,
+                "schedule": float(settings.cleanup_interval),
+                # A run that waited longer than an interval is superseded by the next one.
+                "options": {"queue": INGEST_QUEUE, "expires": float(settings.cleanup_interval)},
+            },
         },
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -1,10 +1,44 @@
-"""`mockfarm tasks ...`: operators' commands on the task records."""
+"""Housekeeping: the periodic cleanup of expired results (run by Celery beat), and
+`mockfarm tasks ...`, operators' commands on the task records."""
 from __future__ import annotations
+
+import logging
 
 import click
 
 from shared import tasks
-from workers.celery_app import send_task_key
+from shared.config import load_settings
+from shared.storage import Storage
+from workers.celery_app import DELETE_EXPIRED_RESULTS_TASK, app, send_task_key
+
+log = logging.getLogger(__name__)
+
+# Tasks cleaned per database read.
+CLEANUP_BATCH = 500
+
+
+@app.task(name=DELETE_EXPIRED_RESULTS_TASK)
+def delete_expired_results() -> int:
+    """Delete the result objects of tasks that finished over MOCKFARM_RESULT_URL_TTL
+    seconds ago, and record it on each task; return how many tasks were cleaned.
+
+    Safe to run twice at once or to interrupt: an object is deleted before its task
+    is marked, and deleting a missing object succeeds.
+    """
+    settings = load_settings()
+    storage = Storage(settings)
+    cleaned = 0
+    while True:
+        batch = tasks.tasks_with_expired_results(settings.result_url_ttl, limit=CLEANUP_BATCH)
+        for record in batch:
+            for print_file in tasks.print_files_of(record):
+                storage.delete(print_file["object_key"])
+            cleaned += tasks.mark_results_deleted(record.key)
+        if len(batch) < CLEANUP_BATCH:
+            break
+    if cleaned:
+        log.info("deleted the results of %d task(s) finished over %d s ago", cleaned, settings.result_url_ttl)
+    return cleaned
 
 
 @click.group("tasks")

@@ -103,8 +103,9 @@ def _render_solid(record: tasks.TaskRecord) -> dict[str, Any]:
     png = make_solid_png(params.get("width"), params.get("height"), params.get("color"))
     key = result_object_key(record.key, "png")
     _get_storage().put_bytes(key, png, "image/png")
-    return {"object_key": key, "content_type": "image/png", "size_bytes": len(png),
-            "width": params["width"], "height": params["height"]}
+    # One print file; the API presigns `object_key` each time the task is read.
+    return {"print_files": [{"object_key": key, "format": "png", "content_type": "image/png",
+                             "bytes": len(png), "width": params["width"], "height": params["height"]}]}
 
 
 class RecordedTask(Task):

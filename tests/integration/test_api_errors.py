@@ -6,11 +6,14 @@ import uuid
 import pytest
 import requests
 
+from tests.integration.helpers import auth
+
 pytestmark = pytest.mark.integration
 
 
-def post_solid(api_url, **kwargs):
-    return requests.post(f"{api_url}/api/v1/renders/solid", timeout=10, **kwargs)
+def post_solid(api_url, headers=None, **kwargs):
+    return requests.post(f"{api_url}/api/v1/renders/solid", headers={**auth(), **(headers or {})},
+                         timeout=10, **kwargs)
 
 
 def assert_error(response, status):
@@ -53,7 +56,7 @@ def test_malformed_json_is_refused(api_url):
 
 def test_unknown_task_is_404(api_url):
     for key in (str(uuid.uuid4()), "not-a-key"):
-        assert_error(requests.get(f"{api_url}/api/v1/tasks/{key}", timeout=10), 404)
+        assert_error(requests.get(f"{api_url}/api/v1/tasks/{key}", headers=auth(), timeout=10), 404)
 
 
 def test_unknown_route_and_method_are_json(api_url):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.integration.helpers import start_solid_render, wait_for_status
+from tests.integration.helpers import auth, start_solid_render, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_broker_outage_is_reported_and_survived(farm, api_url, redis_stopped):
     assert "redis" in body["detail"]
     assert body["checks"]["postgres"]["ok"] and body["checks"]["s3"]["ok"]
 
-    refused = requests.post(f"{api_url}/api/v1/renders/solid",
+    refused = requests.post(f"{api_url}/api/v1/renders/solid", headers=auth(),
                             json={"width": 8, "height": 8, "color": "#000000"}, timeout=60)
     assert refused.status_code == 503
     assert refused.json()["success"] is False

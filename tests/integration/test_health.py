@@ -45,7 +45,7 @@ def _mockfarm(*args: str) -> subprocess.CompletedProcess:
 def test_status_command_shows_every_part(farm):
     result = _mockfarm("status")
     assert result.returncode == 0, result.stdout + result.stderr
-    for part in ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "flower"):
+    for part in ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "beat", "flower"):
         assert part in result.stdout
     assert " no " not in result.stdout
 

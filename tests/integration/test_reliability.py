@@ -18,7 +18,7 @@ import requests
 
 from shared import tasks
 from shared.stack import LocalStack
-from tests.integration.helpers import get_task, start_solid_render, wait_for_status
+from tests.integration.helpers import default_account_id, get_task, start_solid_render, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +68,8 @@ def test_task_survives_its_worker_being_killed(farm, api_url, slow_render_worker
     slow_render_worker.start_part("worker-render")
     task = wait_for_status(api_url, task_key, timeout=60)
     assert task["status"] == "completed", task["error"]
-    assert task["attempts"] == 2
-    assert requests.get(task["result"]["url"], timeout=10).status_code == 200
+    assert tasks.get_task(task_key).attempts == 2
+    assert requests.get(task["print_files"][0]["export_path"], timeout=10).status_code == 200
 
 
 def test_task_survives_its_pool_process_being_killed(api_url, slow_render_worker):
@@ -84,7 +84,7 @@ def test_task_survives_its_pool_process_being_killed(api_url, slow_render_worker
 
     task = wait_for_status(api_url, task_key, timeout=40)
     assert task["status"] == "completed", task["error"]
-    assert task["attempts"] == 2
+    assert tasks.get_task(task_key).attempts == 2
 
 
 def test_finished_task_delivered_again_does_nothing(farm, api_url):
@@ -97,9 +97,9 @@ def test_finished_task_delivered_again_does_nothing(farm, api_url):
     # As if the broker delivered the message a second time.
     assert render_solid(task_key) == "skipped"
     after = get_task(api_url, task_key)
-    assert after["attempts"] == before["attempts"] == 1
+    assert tasks.get_task(task_key).attempts == 1
     assert after["finished_at"] == before["finished_at"]
-    assert requests.get(after["result"]["url"], timeout=10).status_code == 200
+    assert requests.get(after["print_files"][0]["export_path"], timeout=10).status_code == 200
 
 
 def test_invalid_parameters_fail_with_a_reason(api_url):
@@ -107,12 +107,13 @@ def test_invalid_parameters_fail_with_a_reason(api_url):
 
     # Parameters the API would refuse, written straight to the table (as a buggy or
     # older client of the queue might): the worker must record why, not crash.
-    record = tasks.create_task("render.solid", {"width": 0, "height": 5, "color": "#000000"})
+    record = tasks.create_task("render.solid", {"width": 0, "height": 5, "color": "#000000"},
+                               account_id=default_account_id())
     assert render_solid(record.key) == "failed"
     task = get_task(api_url, record.key)
     assert task["status"] == "failed"
     assert "width" in task["error"]
-    assert task["result"] is None
+    assert task["print_files"] == []
     assert task["finished_at"] is not None
 
 
@@ -120,7 +121,8 @@ def test_task_whose_worker_keeps_dying_is_given_up(farm, api_url):
     from shared.db import get_pool
     from workers.render import render_solid
 
-    record = tasks.create_task("render.solid", {"width": 4, "height": 4, "color": "#000000"})
+    record = tasks.create_task("render.solid", {"width": 4, "height": 4, "color": "#000000"},
+                               account_id=default_account_id())
     # As if the worker had died while running it, as many times as allowed.
     with get_pool().connection() as conn:
         conn.execute("UPDATE tasks SET status = 'processing', attempts = %s WHERE key = %s",
@@ -150,7 +152,7 @@ def test_task_over_its_soft_time_limit_fails_with_a_reason(farm, api_url, render
     task = wait_for_status(api_url, task_key, timeout=farm.settings.task_time_limit + 20)
     assert task["status"] == "failed"
     assert f"timed out after {farm.settings.task_soft_time_limit} s" in task["error"]
-    assert task["attempts"] == 1
+    assert tasks.get_task(task_key).attempts == 1
 
 
 def test_task_killed_at_its_hard_time_limit_is_recorded_failed(farm, api_url):
@@ -158,7 +160,8 @@ def test_task_killed_at_its_hard_time_limit_is_recorded_failed(farm, api_url):
 
     from workers.render import render_solid
 
-    record = tasks.create_task("render.solid", {"width": 4, "height": 4, "color": "#000000"})
+    record = tasks.create_task("render.solid", {"width": 4, "height": 4, "color": "#000000"},
+                               account_id=default_account_id())
     assert tasks.start_task(record.key) is not None
     # What the worker's parent process calls after killing the task's process.
     render_solid.on_failure(TimeLimitExceeded(farm.settings.task_time_limit), record.key, [record.key], {}, None)
@@ -171,7 +174,8 @@ def test_pending_task_whose_message_was_lost_is_requeued(farm, api_url):
     from shared.db import get_pool
 
     # Recorded but never queued (as if the API died between the two), long ago.
-    record = tasks.create_task("render.solid", {"width": 8, "height": 8, "color": "#102030"})
+    record = tasks.create_task("render.solid", {"width": 8, "height": 8, "color": "#102030"},
+                               account_id=default_account_id())
     with get_pool().connection() as conn:
         conn.execute("UPDATE tasks SET created_at = now() - interval '2 hours' WHERE key = %s", (record.key,))
     time.sleep(1)
