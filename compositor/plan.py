@@ -49,7 +49,7 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
@@ -132,13 +132,14 @@ class SmartObjectPlan:
     reason: str | None = None
     # content pixels per canvas pixel (x, y) and the prefilter sharpness
     content_scale: tuple[float, float] = (1.0, 1.0)
-    cubic_a: float = -0.5
+    # a plain (affine) placement: the warp's sharper shrink prefilter
+    affine: bool = False
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
         return {"name": self.name, "uuid": self.uuid, "content_size": list(self.content_size),
                 "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
-                "content_scale": list(self.content_scale), "cubic_a": self.cubic_a,
+                "content_scale": list(self.content_scale), "affine": self.affine,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -247,7 +248,7 @@ class RenderPlan:
                 objects.append(SmartObjectPlan(
                     name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
                     quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
-                    content_scale=tuple(entry["content_scale"]), cubic_a=entry["cubic_a"], levels=levels))
+                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
@@ -374,7 +375,7 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer) -> Smart
         return plan
     plan.method = "clipped" if node.clip_layers else "affine"
     plan.content_scale = tuple(float(v) for v in warp_map.content_scale)
-    plan.cubic_a = float(warp_map.cubic_a)
+    plan.affine = bool(getattr(warp_map, "affine", False))
     map_x, map_y, coverage = _maps_over_box(warp_map, box)
     for factor in levels:
         arrays = {key: downscale(values, factor) for key, values in coefficients.items() if not key.startswith("_")}
@@ -450,6 +451,8 @@ def _why_not_affine(template: Template, node: LayerNode, so) -> str | None:
         return "knockout"
     if so.smart_filters:
         return "smart filters"
+    if not getattr(node, "blend_clipped_as_group", True) and node.clip_layers:
+        return "clipped layers blended one by one ('blend clipped layers as group' off)"
     from compositor.blend import mode_name  # noqa: PLC0415
     if mode_name(node.blend_mode) not in AFFINE_BLENDS:
         return f"blend mode {mode_name(node.blend_mode)}"
