@@ -144,9 +144,16 @@ def _render_fallback(plan: RenderPlan, contents, objects: dict[str, SmartObjectP
 
     renderer = plan.renderer()
     artwork = {name: np.asarray(content, np.float32) for name, content in contents.items()}
+    drawn = {}
     for so in objects.values():
-        result = renderer.render(region=so.box, artwork=artwork)
-        level = downscale(np.concatenate([result.color * result.alpha, result.alpha], axis=-1), factor)
+        region = so.draw_region or so.box
+        if region not in drawn:
+            drawn[region] = renderer.render(region=region, artwork=artwork)
+        result = drawn[region]
+        window = (slice(so.box[1] - region[1], so.box[3] - region[1]),
+                  slice(so.box[0] - region[0], so.box[2] - region[0]))
+        premultiplied = np.concatenate([result.color * result.alpha, result.alpha], axis=-1)[window]
+        level = downscale(premultiplied, factor)
         box = level_box(so.box, factor)
         image[box[1]:box[3], box[0]:box[2]] = _straight_uint8(level)
 
