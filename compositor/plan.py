@@ -92,12 +92,13 @@ def downscale(values: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return values
     h, w = values.shape[:2]
+    channels = values.shape[2:]  # OpenCV drops a trailing axis of 1
     pad_y, pad_x = (-h) % factor, (-w) % factor
     if pad_x or pad_y:
         values = cv2.copyMakeBorder(values, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
     out = cv2.resize(values, (values.shape[1] // factor, values.shape[0] // factor),
                      interpolation=cv2.INTER_AREA)
-    return out.reshape(out.shape[:2] + values.shape[2:])
+    return out.reshape(out.shape[:2] + channels)
 
 
 def level_box(box: Box, factor: int) -> Box:

@@ -71,12 +71,12 @@ def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int)
     for name in contents:
         plan.find(name)  # raises naming the known objects
     image = plan.base[factor].copy()
-    fallback = {}
+    fallback = []  # a list: several objects may share a name (the artwork goes to all)
     for so in plan.smart_objects:
         if so.name not in contents:
             continue
         if so.method == "fallback":
-            fallback[so.name] = so
+            fallback.append(so)
             continue
         box = level_box(so.box, factor)
         image[box[1]:box[3], box[0]:box[2]] = _render_object(so, contents[so.name], factor)
@@ -137,7 +137,7 @@ def _to_straight_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarra
     return cv2.convertScaleAbs(np.clip(rgba, 0.0, 1.0), alpha=255.0)
 
 
-def _render_fallback(plan: RenderPlan, contents, objects: dict[str, SmartObjectPlan], factor: int,
+def _render_fallback(plan: RenderPlan, contents, objects: list[SmartObjectPlan], factor: int,
                      image: np.ndarray) -> None:
     """Objects the plan could not reduce: the generic renderer inside their boxes, at full size."""
     from compositor.plan import _straight_uint8  # noqa: PLC0415
@@ -145,7 +145,7 @@ def _render_fallback(plan: RenderPlan, contents, objects: dict[str, SmartObjectP
     renderer = plan.renderer()
     artwork = {name: np.asarray(content, np.float32) for name, content in contents.items()}
     drawn = {}
-    for so in objects.values():
+    for so in objects:
         region = so.draw_region or so.box
         if region not in drawn:
             drawn[region] = renderer.render(region=region, artwork=artwork)

@@ -172,3 +172,12 @@ def test_bad_inputs_name_the_field(demo_plan, artwork_png):
         render_level(demo_plan, {"Design": np.zeros((10, 10, 3), np.float32)}, 1)
     with pytest.raises(InvalidOption, match="level"):
         render_level(demo_plan, {}, 3)
+
+
+@pytest.mark.parametrize("shape", [(9, 7, 1), (9, 7, 3), (9, 7), (8, 8, 1)])
+def test_downscale_keeps_the_channel_axis_and_rounds_up(shape):
+    values = np.random.default_rng(0).random(shape, dtype=np.float32)
+    out = downscale(values, 4)
+    assert out.shape == (-(-shape[0] // 4), -(-shape[1] // 4)) + shape[2:]
+    # A full block is its mean; the last, partial one repeats the edge.
+    assert np.allclose(out[0, 0], values[:4, :4].mean(axis=(0, 1)), atol=1e-6)
