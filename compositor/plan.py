@@ -161,7 +161,8 @@ class RenderPlan:
     """A compiled template: base render and smart-object plans at every level.
 
     `base[factor]` is the render with every smart object showing its own
-    content, straight RGBA uint8 (rounded as the exporter rounds). `opaque`:
+    content, straight uint8 (rounded as the exporter rounds): RGB when
+    `opaque`, else RGBA. `opaque`:
     the base and every formula give alpha 1 everywhere. `psd` is kept only
     when some object falls back to the generic renderer.
     """
@@ -330,6 +331,9 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
             opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
             for arrays in so.levels.values():
                 arrays.pop("_opaque", None)
+    if opaque:
+        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
+        base = {factor: np.ascontiguousarray(image[..., :3]) for factor, image in base.items()}
     needs_psd = any(so.method == "fallback" for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)

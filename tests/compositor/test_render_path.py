@@ -47,7 +47,15 @@ def reference(template, contents, factor) -> np.ndarray:
     return _straight_uint8(downscale(premultiplied, factor))
 
 
+def as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """RGB (an opaque render) with its alpha of 255 made explicit."""
+    if pixels.shape[2] == 4:
+        return pixels
+    return np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
+
+
 def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    a, b = as_rgba(a), as_rgba(b)
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     return float(diff.mean()), int(diff.max())
 

@@ -44,6 +44,13 @@ def _artwork(width: int, height: int, seed: int) -> np.ndarray:
     return np.concatenate([rgb, alpha], axis=-1).astype(np.float32)
 
 
+def as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """RGB (an opaque render) with its alpha of 255 made explicit."""
+    if pixels.shape[2] == 4:
+        return pixels
+    return np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
+
+
 def _reference(renderer, contents, factor):
     result = renderer.render(artwork=contents)
     premultiplied = np.concatenate([result.color * result.alpha, result.alpha], axis=-1)
@@ -77,7 +84,7 @@ def test_fast_path_equals_full_render(corpus, path):
     if not contents:
         pytest.skip("no smart object here can be redrawn with artwork")
     for factor in plan.levels:
-        ours = render_level(plan, contents, factor)
+        ours = as_rgba(render_level(plan, contents, factor))
         theirs = _reference(renderer, contents, factor)
         mae = float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
         methods = {so.name: so.method for so in plan.smart_objects}
