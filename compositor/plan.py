@@ -49,7 +49,7 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 3
+PLAN_VERSION = 4
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
