@@ -181,10 +181,16 @@ def test_per_request_webhook_url_gets_task_completed_signed_and_at_once(api_url,
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     # Sent when the task finished, not at some later poll (the issue asks for <= 1 s;
     # 5 s here only catches breakage on a loaded machine: the real figure is printed).
-    latency = request["received_at"] - _seconds(data["finished_at"])
-    print(f"\nwebhook latency after the task finished: {latency * 1000:.0f} ms")
-    assert -0.5 < latency < 5
-    [delivery] = deliveries(api_url, key)
+    latencies = [request["received_at"] - _seconds(data["finished_at"])]
+    # A few more, for the figure (the first pays for opening connections).
+    for number in range(2, 7):
+        start_render(api_url, key, webhook_url=hook.url())
+        later = verify(hook.wait_for(number)[-1], signing_secret(api_url, key))
+        latencies.append(hook.requests[number - 1]["received_at"] - _seconds(later["data"]["finished_at"]))
+    print("\nwebhook latency after the task finished (ms): "
+          + ", ".join(f"{latency * 1000:.0f}" for latency in latencies))
+    assert all(-0.5 < latency < 5 for latency in latencies), latencies
+    delivery = deliveries(api_url, key)[-1]
     assert delivery["id"] == body["id"] and delivery["status"] == "delivered"
     assert delivery["endpoint_id"] is None and delivery["task_key"] == task_key
     assert [a["status_code"] for a in delivery["attempts"]] == [200]
