@@ -41,7 +41,7 @@ def webhook_policy(settings) -> FetchPolicy:
     policy = FetchPolicy.from_env()
     limit = settings.webhook_timeout
     return replace(policy, total_timeout=limit, connect_timeout=min(policy.connect_timeout, limit),
-                   read_timeout=min(policy.read_timeout, limit), max_redirects=0)
+                   read_timeout=min(policy.read_timeout, limit))
 
 
 def headers_for(delivery: webhooks.Delivery, body: bytes, timestamp: int) -> dict[str, str]:

@@ -20,6 +20,10 @@ from tests.integration.helpers import auth, new_api_key, wait_for_status
 pytestmark = pytest.mark.integration
 
 
+# In `statuses`: hold the request without ever answering.
+HANG = "hang"
+
+
 class Receiver:
     """A webhook receiver: records every request (with the time it arrived) and
     answers with the next status of `statuses`, then with the last one forever."""
@@ -29,6 +33,7 @@ class Receiver:
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        self._closing = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +45,9 @@ class Receiver:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
                                               "received_at": received_at, "answered": status})
                     receiver._arrived.notify_all()
+                if status == HANG:
+                    receiver._closing.wait(60)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -65,6 +73,7 @@ class Receiver:
             return list(self.requests[:count])
 
     def close(self):
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
@@ -271,6 +280,21 @@ def test_a_receiver_failing_three_times_gets_the_event_on_attempt_four(api_url, 
     assert [d["id"] for d in deliveries(api_url, key, status="delivered", limit=1)] == [delivery["id"]]
     time.sleep(0.5)
     assert len(hook.requests) == 4, "a delivered event must not be sent again"
+
+
+def test_a_receiver_that_never_answers_is_given_up_on_and_retried(api_url, key, receiver, farm):
+    hook = receiver(statuses=(HANG, 200))
+    task_key = start_render(api_url, key, webhook_url=hook.url())
+    wait_for_status(api_url, task_key, api_key=key)
+    first, second = hook.wait_for(2, timeout=farm.settings.webhook_timeout + 10)
+    assert first["headers"]["Mockfarm-Webhook-Id"] == second["headers"]["Mockfarm-Webhook-Id"]
+    # The first attempt was cut at the webhook time limit, not left hanging.
+    assert farm.settings.webhook_timeout - 0.2 < second["received_at"] - first["received_at"] < \
+        farm.settings.webhook_timeout + 3
+    delivery = wait_for_delivery(api_url, key, first["headers"]["Mockfarm-Webhook-Id"])
+    assert delivery["status"] == "delivered"
+    assert [a["status_code"] for a in delivery["attempts"]] == [None, 200]
+    assert "time limit" in delivery["attempts"][0]["error"], delivery["attempts"][0]
 
 
 def test_unreachable_receiver_attempts_are_recorded_and_the_worker_keeps_working(api_url, key, receiver):
