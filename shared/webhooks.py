@@ -417,7 +417,8 @@ def list_deliveries(account_id: int, status: str | None = None, event: str | Non
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
-    """Seconds before the attempt after attempt number `attempt` (1, 2, ...): base, 2 x base, 4 x base... at most cap."""
+    """Seconds to wait after attempt number `attempt` (1, 2...) failed: base, 2 x base,
+    4 x base... at most cap."""
     return min(cap, base * 2 ** min(attempt - 1, 62))
 
 

@@ -1,4 +1,4 @@
-"""The Celery application shared by both worker pools and by the API (which only sends).
+"""The Celery application shared by every worker pool and by the API (which only sends).
 
 Three explicit queues: `ingest` (reading uploaded templates), `render` (making
 images) and `webhooks` (delivering events to users' URLs: network waits, kept apart
@@ -59,7 +59,8 @@ def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> Non
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render", "workers.maintenance", "workers.webhooks"])
+    app = Celery("mockfarm", broker=settings.redis_url,
+                 include=["workers.render", "workers.maintenance", "workers.webhooks"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,

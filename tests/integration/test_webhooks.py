@@ -394,6 +394,9 @@ def test_endpoints_are_per_account_and_deletable(api_url, key, receiver):
     hook = receiver()
     endpoint = create_endpoint(api_url, key, hook.url())
     assert sorted(endpoint["events"]) == ["mockup.failed", "mockup.ready", "task.completed", "task.failed"]
+    unknown = requests.post(f"{api_url}/api/v1/webhooks", headers=auth(key), timeout=10,
+                            json={"url": hook.url(), "events": ["task.done"]})
+    assert unknown.status_code == 422 and "events" in unknown.json()["errors"]["json"], unknown.text
     stranger = new_api_key(f"webhooks-{uuid.uuid4().hex[:8]}")
     assert requests.get(f"{api_url}/api/v1/webhooks", headers=auth(stranger), timeout=10).json()["data"] == []
     gone = requests.delete(f"{api_url}/api/v1/webhooks/{endpoint['id']}", headers=auth(stranger), timeout=10)
