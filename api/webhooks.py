@@ -11,7 +11,8 @@ from marshmallow import RAISE
 from api.auth import current_key
 from shared import webhooks
 from shared.schemas import (CreateWebhookRequest, DeliveryListResponse, DeliveryQuery, NewWebhookResponse,
-                            SigningSecretResponse, WebhookListResponse, WebhookResponse, WebhookTestRequest)
+                            SigningSecretResponse, UpdateWebhookRequest, WebhookListResponse, WebhookResponse,
+                            WebhookTestRequest)
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
                 description="Webhook endpoints, deliveries and test events")
@@ -20,7 +21,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks",
 @blp.before_request
 def require_json():
     # An empty body is fine (POST /test sends to the endpoints); any other must be JSON.
-    if request.method == "POST" and request.content_length and not request.is_json:
+    if request.method in ("POST", "PATCH") and request.content_length and not request.is_json:
         abort(415, message="send the request body as JSON (Content-Type: application/json)")
 
 
@@ -52,6 +53,20 @@ def create_endpoint(params: dict):
     shown again. URLs obey the same address rules as asset URLs (422 otherwise)."""
     endpoint, secret = webhooks.create_endpoint(current_key().account_id, params["url"], params["events"])
     return {"data": {**endpoint_data(endpoint), "secret": secret}}, 201
+
+
+@blp.route("/<string:endpoint_id>", methods=["PATCH"])
+@blp.arguments(UpdateWebhookRequest)
+@blp.response(200, WebhookResponse)
+@blp.alt_response(404, description="the account has no endpoint with this id")
+def update_endpoint(params: dict, endpoint_id: str):
+    """Switch an endpoint off (`"enabled": false`: nothing is sent to it, its pending
+    retries stop) or on, or change its event types."""
+    endpoint = webhooks.update_endpoint(endpoint_id, current_key().account_id, enabled=params.get("enabled"),
+                                        events=params.get("events"))
+    if endpoint is None:
+        abort(404, message=f"no webhook endpoint with id {endpoint_id!r}")
+    return {"data": endpoint_data(endpoint)}
 
 
 @blp.route("/<string:endpoint_id>", methods=["DELETE"])

@@ -174,6 +174,11 @@ class CreateWebhookRequest(StrictSchema):
         validate=validate.Length(min=1), metadata={"description": "the event types sent to it (default: all)"})
 
 
+class UpdateWebhookRequest(StrictSchema):
+    enabled = fields.Boolean(metadata={"description": "false: send it nothing (its pending retries stop)"})
+    events = fields.List(fields.String(validate=validate.OneOf(webhooks.EVENTS)), validate=validate.Length(min=1))
+
+
 class WebhookEndpoint(Schema):
     id = fields.String()
     url = fields.String()

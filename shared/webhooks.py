@@ -119,6 +119,26 @@ def list_endpoints(account_id: int) -> list[Endpoint]:
         return [Endpoint(**row) for row in cur.fetchall()]
 
 
+def update_endpoint(endpoint_id: str, account_id: int, enabled: bool | None = None,
+                    events: Iterable[str] | None = None) -> Endpoint | None:
+    """Switch the account's endpoint on or off, or change its event types; None when
+    there is no such endpoint. A disabled endpoint is sent nothing, and its pending
+    retries fail at their next attempt."""
+    if not _is_uuid(endpoint_id):
+        return None
+    if events is not None:
+        events = sorted(set(events))
+        if not events or set(events) - set(EVENTS):
+            raise ValueError(f"events must be some of {EVENTS}, got {events}")
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"""UPDATE webhook_endpoints SET enabled = coalesce(%s, enabled), events = coalesce(%s, events)
+                 WHERE id = %s AND account_id = %s RETURNING {_ENDPOINT_COLUMNS}""",
+            (enabled, events, endpoint_id, account_id))
+        row = cur.fetchone()
+        return Endpoint(**row) if row else None
+
+
 def delete_endpoint(endpoint_id: str, account_id: int) -> Endpoint | None:
     """Delete the account's endpoint; its pending deliveries stop (they fail at their
     next attempt), its delivery history stays."""

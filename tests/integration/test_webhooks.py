@@ -401,6 +401,13 @@ def test_endpoints_are_per_account_and_deletable(api_url, key, receiver):
     assert requests.get(f"{api_url}/api/v1/webhooks", headers=auth(stranger), timeout=10).json()["data"] == []
     gone = requests.delete(f"{api_url}/api/v1/webhooks/{endpoint['id']}", headers=auth(stranger), timeout=10)
     assert gone.status_code == 404
+    # Switched off, it is sent nothing.
+    off = requests.patch(f"{api_url}/api/v1/webhooks/{endpoint['id']}", headers=auth(key), timeout=10,
+                         json={"enabled": False, "events": ["task.completed"]})
+    assert off.status_code == 200, off.text
+    assert off.json()["data"]["enabled"] is False and off.json()["data"]["events"] == ["task.completed"]
+    wait_for_status(api_url, start_render(api_url, key), api_key=key)
+    assert deliveries(api_url, key) == []
     deleted = requests.delete(f"{api_url}/api/v1/webhooks/{endpoint['id']}", headers=auth(key), timeout=10)
     assert deleted.status_code == 200 and deleted.json()["data"]["id"] == endpoint["id"]
     assert requests.get(f"{api_url}/api/v1/webhooks", headers=auth(key), timeout=10).json()["data"] == []
@@ -408,3 +415,19 @@ def test_endpoints_are_per_account_and_deletable(api_url, key, receiver):
     wait_for_status(api_url, task_key, api_key=key)
     assert deliveries(api_url, key) == []
     assert hook.requests == []
+
+
+def test_deleting_an_endpoint_stops_its_retries(api_url, key, receiver):
+    hook = receiver(statuses=(500,))
+    endpoint = create_endpoint(api_url, key, hook.url())
+    requests.post(f"{api_url}/api/v1/webhooks/test", headers=auth(key), timeout=10)
+    first = hook.wait_for(1)[0]
+    deleted = requests.delete(f"{api_url}/api/v1/webhooks/{endpoint['id']}", headers=auth(key), timeout=10)
+    assert deleted.status_code == 200
+    delivery = wait_for_delivery(api_url, key, first["headers"]["Mockfarm-Webhook-Id"], statuses=("failed",))
+    assert delivery["last_error"] == "the endpoint was deleted or disabled"
+    # Its history stays; it may have made one more attempt before the delete landed.
+    assert delivery["attempts"][0]["status_code"] == 500
+    sent = len(hook.requests)
+    time.sleep(1)
+    assert len(hook.requests) == sent <= 2
