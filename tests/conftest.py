@@ -27,6 +27,14 @@ TEST_SOFT_TIME_LIMIT = 6
 TEST_HARD_TIME_LIMIT = 8
 TEST_VISIBILITY_TIMEOUT = 10
 TEST_CLEANUP_INTERVAL = 2
+# Webhook retries 0.2 s, 0.4 s, 0.8 s... apart, so that a receiver failing three
+# times gets its event within two seconds.
+TEST_WEBHOOK_BACKOFF_BASE = 0.2
+TEST_WEBHOOK_TIMEOUT = 2
+# Read by shared.safefetch, not by Settings: handed to the stack's processes as is.
+# Loopback is allowed so that tests' own HTTP servers (webhook receivers, asset
+# servers) on 127.0.0.1 are reachable; everything else keeps the default rules.
+TEST_FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.0/8"}
 
 
 def corpus_dir() -> Path:
@@ -101,6 +109,10 @@ def farm():
         "MOCKFARM_CLEANUP_INTERVAL": str(TEST_CLEANUP_INTERVAL),
         # Below max_output_side squared, so that the pixel limit can be tested alone.
         "MOCKFARM_MAX_IMAGE_PIXELS": "50000000",
+        "MOCKFARM_WEBHOOK_BACKOFF_BASE": str(TEST_WEBHOOK_BACKOFF_BASE),
+        "MOCKFARM_WEBHOOK_CONCURRENCY": "2",
+        # A receiver that never answers is given up on (and retried) after this long.
+        "MOCKFARM_WEBHOOK_TIMEOUT": str(TEST_WEBHOOK_TIMEOUT),
     }
     from shared import db
     from shared.config import load_settings
@@ -117,7 +129,7 @@ def farm():
         os.environ.clear()
         os.environ.update(saved)
 
-    stack = LocalStack(settings, echo=lambda message: None)
+    stack = LocalStack(settings, echo=lambda message: None, extra_env=TEST_FETCH_ENV)
     try:
         stack.up()
         yield stack
