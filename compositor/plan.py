@@ -49,7 +49,11 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 4
+PLAN_VERSION = 5
+# Smart objects a render gives no artwork keep the pixels Photoshop cached for
+# them (exact, where re-rendering their own content is not always); those
+# given artwork are re-rendered from it in either mode.
+SMART_OBJECT_MODE = "cached"
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
@@ -160,8 +164,8 @@ class SmartObjectPlan:
 class RenderPlan:
     """A compiled template: base render and smart-object plans at every level.
 
-    `base[factor]` is the render with every smart object showing its own
-    content, straight uint8 (rounded as the exporter rounds): RGB when
+    `base[factor]` is the render with every smart object drawn from
+    Photoshop's cached pixels (SMART_OBJECT_MODE), straight uint8 (rounded as the exporter rounds): RGB when
     `opaque`, else RGBA. `opaque`:
     the base and every formula give alpha 1 everywhere. `psd` is kept only
     when some object falls back to the generic renderer.
@@ -201,7 +205,7 @@ class RenderPlan:
         """The generic renderer for fallback objects, kept: it caches their geometry."""
         if self._renderer is None:
             from compositor.composite import Renderer  # noqa: PLC0415
-            self._renderer = Renderer(self.template(), smart_objects="rerender")
+            self._renderer = Renderer(self.template(), smart_objects=SMART_OBJECT_MODE)
         return self._renderer
 
     def nbytes(self) -> int:
@@ -314,7 +318,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
             raise ValueError(f"levels must be among {LEVELS}, got {levels!r}")
     levels = tuple(sorted({1} | {f for f in levels if min(template.width, template.height) // f >= min_level_side}))
 
-    renderer = Renderer(template, smart_objects="rerender")
+    renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     base_render = renderer.render()
     unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
     base_p = _premultiplied(base_render.color, base_render.alpha)
@@ -562,7 +566,7 @@ def _renderer_sharing(template: Template, shared):
     replaces only the nodes on the path to the object, so nothing stale is used."""
     from compositor.composite import Renderer  # noqa: PLC0415
 
-    renderer = Renderer(template, smart_objects="rerender")
+    renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     cache = getattr(shared, "_cache", None)
     if isinstance(cache, dict) and isinstance(getattr(renderer, "_cache", None), dict):
         renderer._cache.update(cache)
