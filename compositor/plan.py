@@ -165,10 +165,10 @@ class RenderPlan:
     """A compiled template: base render and smart-object plans at every level.
 
     `base[factor]` is the render with every smart object drawn from
-    Photoshop's cached pixels (SMART_OBJECT_MODE), straight uint8 (rounded as the exporter rounds): RGB when
-    `opaque`, else RGBA. `opaque`:
-    the base and every formula give alpha 1 everywhere. `psd` is kept only
-    when some object falls back to the generic renderer.
+    Photoshop's cached pixels (SMART_OBJECT_MODE), straight uint8 rounded as
+    the exporter rounds: RGB when `opaque` (the base and every formula give
+    alpha 1 everywhere), else RGBA. `psd` is kept only when some object falls
+    back to the generic renderer.
     """
 
     width: int
