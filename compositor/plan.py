@@ -49,7 +49,7 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 5
+PLAN_VERSION = 6
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -129,8 +129,8 @@ class SmartObjectPlan:
     """How one smart object is redrawn.
 
     method: "affine" (the formula above, no clipped layers), "clipped" (with
-    a folded clipped run) or "fallback" (the generic renderer on `box`;
-    `reason` says why).
+    a folded clipped run), "hidden" (draws nothing) or "fallback" (the
+    generic renderer on `box`; `reason` says why).
     levels[factor]: arrays over the box at that level -- map_x, map_y
     (content pixels at full content size), coverage, and the coefficient
     arrays of the method.
@@ -150,6 +150,8 @@ class SmartObjectPlan:
     # What the generic renderer draws to get `box` right: the box itself, or
     # the canvas when a region render differs from the full one.
     draw_region: Box | None = None
+    # Indices of the objects whose boxes overlap this one's.
+    overlaps: list[int] = field(default_factory=list)
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
@@ -157,6 +159,7 @@ class SmartObjectPlan:
                 "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
                 "content_scale": list(self.content_scale), "affine": self.affine,
                 "draw_region": list(self.draw_region) if self.draw_region else None,
+                "overlaps": self.overlaps,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -259,7 +262,7 @@ class RenderPlan:
             objects = []
             for index, entry in enumerate(manifest["smart_objects"]):
                 levels = {}
-                if entry["method"] != "fallback":
+                if entry["method"] in ("affine", "clipped"):
                     for factor in manifest["levels"]:
                         levels[factor] = {key: _read_array(archive, f"so/{index}/{factor}/{key}")
                                           for key in entry["arrays"]}
@@ -267,7 +270,8 @@ class RenderPlan:
                     name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
                     quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
                     content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
-                    draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None))
+                    draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
+                    overlaps=list(entry["overlaps"])))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
@@ -331,19 +335,19 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     placed = [(node, *_place_object(template, node, renderer, base_render)) for node in template.smart_objects]
     objects = [plan for _, plan, _ in placed]
     # Overlaps first: objects that fall back for it are not probed.
-    _fall_back_where_boxes_overlap(objects)
+    _mark_overlaps(objects)
     for node, plan, warp_map in placed:
         if plan.method == "pending":
             _reduce_object(template, node, plan, warp_map, levels, renderer)
     for so in objects:
-        if so.method != "fallback":
+        if so.method in ("affine", "clipped"):
             opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
             for arrays in so.levels.values():
                 arrays.pop("_opaque", None)
     if opaque:
         # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
         base = {factor: np.ascontiguousarray(image[..., :3]) for factor, image in base.items()}
-    needs_psd = any(so.method == "fallback" for so in objects)
+    needs_psd = any(so.method == "fallback" or so.overlaps for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
     plan = RenderPlan(width=template.width, height=template.height, opaque=opaque, base=base,
@@ -373,15 +377,20 @@ def _straight_uint8(premultiplied: np.ndarray) -> np.ndarray:
     return to_uint8(np.clip(np.concatenate([color, alpha], axis=-1), 0.0, 1.0))
 
 
-def _fall_back_where_boxes_overlap(objects: list[SmartObjectPlan]) -> None:
-    """Objects whose boxes overlap change each other's pixels: both use the generic renderer."""
+def _mark_overlaps(objects: list[SmartObjectPlan]) -> None:
+    """Note which visible objects' boxes overlap.
+
+    Each object's formula is probed with the others drawn as in the base
+    (Photoshop's cache), so it is exact as long as no overlapping object gets
+    artwork in the same render; when two do, the render draws them with the
+    generic renderer (see `render.render_level`). Hidden objects draw nothing.
+    """
     for i, a in enumerate(objects):
-        for b in objects[i + 1:]:
-            if boxes_overlap(a.box, b.box):
-                for so in (a, b):
-                    if so.method != "fallback":
-                        so.method, so.levels = "fallback", {}
-                        so.reason = "its box overlaps another smart object's"
+        for j in range(i + 1, len(objects)):
+            b = objects[j]
+            if "hidden" not in (a.method, b.method) and boxes_overlap(a.box, b.box):
+                a.overlaps.append(j)
+                b.overlaps.append(i)
 
 
 def _place_object(template: Template, node: LayerNode, renderer, base_render):
@@ -405,6 +414,8 @@ def _place_object(template: Template, node: LayerNode, renderer, base_render):
     plan.reason = _why_not_affine(template, node, so)
     if plan.reason is None:
         plan.method = "pending"
+    elif not node.visible:
+        plan.method = "hidden"  # artwork for it changes nothing, as in Photoshop
     return plan, warp_map
 
 

@@ -72,11 +72,15 @@ def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int)
     for name in contents:
         plan.find(name)  # raises naming the known objects
     image = plan.base[factor].copy()
+    given = {index for index, so in enumerate(plan.smart_objects) if so.name in contents}
     fallback = []  # a list: several objects may share a name (the artwork goes to all)
-    for so in plan.smart_objects:
-        if so.name not in contents:
+    for index in sorted(given):
+        so = plan.smart_objects[index]
+        if so.method == "hidden":
             continue
-        if so.method == "fallback":
+        if so.method == "fallback" or given.intersection(so.overlaps):
+            # Its formula holds only while the objects overlapping it show
+            # their cached pixels.
             fallback.append(so)
             continue
         _paste(image, level_box(so.box, factor), _render_object(so, contents[so.name], factor))
@@ -223,7 +227,7 @@ def place_for_level(so: SmartObjectPlan, artwork: ArtworkInput, factor: int) -> 
     """
     cw, ch = so.content_size
     shrink = 1.0
-    if factor > 1 and so.method != "fallback":
+    if factor > 1 and so.method in ("affine", "clipped") and not so.overlaps:
         shrink = max(1.0, min(so.content_scale) * factor)
     if shrink <= 1.0:
         return place_artwork_bytes(artwork.data, (cw, ch), artwork.options)

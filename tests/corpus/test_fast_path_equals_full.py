@@ -91,3 +91,11 @@ def test_fast_path_equals_full_render(corpus, path):
         mae = float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
         methods = {so.name: so.method for so in plan.smart_objects}
         assert mae <= MAX_MAE, (factor, mae, methods)
+    # Artwork for one object only: objects overlapping it keep their cached
+    # pixels, so its own formula applies (not the generic fallback).
+    for name in list(contents)[:3]:
+        alone = {name: contents[name]}
+        ours = as_rgba(render_level(plan, alone, 1))
+        theirs = _reference(renderer, alone, 1)
+        mae = float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
+        assert mae <= MAX_MAE, (name, mae, plan.find(name).method)
