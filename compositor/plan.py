@@ -30,11 +30,15 @@ ratio = a / a'. The final formula (with WM = W*Mc, WN = W*Nc, WK = W*Kc):
 
     out_p = ratio * (WM * P + WN * a + WK) + Z * a + Sp
 
+Objects whose boxes overlap keep their formula (probed with the others as in
+the base, from Photoshop's cache); a render that gives artwork to two
+overlapping objects draws them with the generic renderer instead.
+
 Levels: the plan holds every array at full size, 1/2 and 1/4 (area
-downscales of premultiplied values, `downscale`), so a render of a 2000 px
-image from a 4000 px template never touches full-size pixels. Boxes are
-aligned to 4 pixels so the levels of a box are exact crops of the levels of
-the canvas.
+downscales of premultiplied values, `downscale`; reduced levels only for
+templates large enough, MIN_LEVEL_SIDE), so a render of a 2000 px image from
+a 4000 px template never touches full-size pixels. Boxes are aligned to 4
+pixels so the levels of a box are exact crops of the levels of the canvas.
 """
 from __future__ import annotations
 
