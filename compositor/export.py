@@ -63,6 +63,20 @@ def export_image(rgba: np.ndarray, *, format: str = "jpg", image_size: int | Non
     return _encode(np.ascontiguousarray(pixels), pillow_format, quality, dpi)
 
 
+def encode_pixels(pixels: np.ndarray, *, format: str = "jpg", quality: int = 90) -> bytes:
+    """Encode 8-bit pixels that are already final: uint8 (h, w, 3) RGB, or
+    (h, w, 4) RGBA for PNG and WebP. The render path's shortcut when its
+    image needs no resize and no flattening (no float pass over the image)."""
+    pillow_format = _check_format(format)
+    quality = _check_quality(quality)
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 \
+            or pixels.shape[2] not in (3, 4) or (pixels.shape[2] == 4 and pillow_format == "JPEG"):
+        raise InvalidOption("pixels", f"must be uint8 (h, w, 3) RGB (or RGBA for png/webp), got "
+                                      f"{getattr(pixels, 'dtype', type(pixels).__name__)} "
+                                      f"{getattr(pixels, 'shape', '')}")
+    return _encode(np.ascontiguousarray(pixels), pillow_format, quality, None)
+
+
 def output_size(render_size: tuple[int, int], image_size: int | None) -> tuple[int, int]:
     """(w, h) of the exported file for a render of `render_size` and a requested width."""
     width, height = render_size

@@ -25,3 +25,8 @@ MAX_PRINT_DPI = 2400
 
 # Decoded artwork kept per worker process (see artwork.load_artwork).
 ARTWORK_CACHE_BYTES = 512 * 1024 * 1024
+
+# Compiled render plans a worker keeps in memory (bytes of their arrays), then
+# on local disk (bytes of the files); see `compositor.plancache`.
+PLAN_CACHE_BYTES = 2 * 1024 ** 3
+PLAN_DISK_CACHE_BYTES = 20 * 1024 ** 3

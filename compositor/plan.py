@@ -1,0 +1,551 @@
+"""Compile a template into a render plan: everything a render needs except the artwork.
+
+A render that swaps artwork into a smart object changes only the pixels inside
+that object's affected box. Inside the box every other layer is fixed, so the
+final pixel is a fixed function of the object's warped pixels. For the layer
+stacks mockups are made of that function is affine in the object's
+premultiplied colour P = a*c and alpha a, per pixel and per channel:
+
+    out_p = W * P + Z * a + Sp        (premultiplied colour of the result)
+    out_a = Y * a + Sa                (its alpha)
+
+This holds when every layer drawn after the object (above it, at the top of
+the document) blends in a mode whose B(cb, cs) is affine in cb: normal,
+multiply, screen. We do not derive W, Z, Sp, Y, Sa from the layers: we ask
+the generic `Renderer` for them, drawing the object as a probe (a=0; a=1,
+c=0; a=1, c=1), and then check the prediction against a render with random
+colour and alpha. A stack that is not affine (adjustments, other blend modes,
+isolated groups...) fails that check and the object falls back to the
+generic renderer restricted to its box, so the fast path never changes the
+picture.
+
+Layers clipped to the object are drawn on its own pixels before it is
+composited. Normal, multiply and screen are affine in the premultiplied
+(p, a) of that clipping canvas, so the clipped run folds into
+
+    p' = Mc * P + Nc * a + Kc,   a' = Uc * a + Vc,   colour = p' / a'
+
+and the object then contributes a * colour = ratio * p' with
+ratio = a / a'. The final formula (with WM = W*Mc, WN = W*Nc, WK = W*Kc):
+
+    out_p = ratio * (WM * P + WN * a + WK) + Z * a + Sp
+
+Levels: the plan holds every array at full size, 1/2 and 1/4 (area
+downscales of premultiplied values, `downscale`), so a render of a 2000 px
+image from a 4000 px template never touches full-size pixels. Boxes are
+aligned to 4 pixels so the levels of a box are exact crops of the levels of
+the canvas.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from compositor.model import Box, LayerNode, Template, TemplateError
+
+PLAN_VERSION = 1
+# Downscale factor of each pyramid level.
+LEVELS = (1, 2, 4)
+ALIGN = max(LEVELS)
+# Blend modes whose B(cb, cs) is affine in the backdrop cb (no clamp):
+# (P, Q) with B = P * cb + Q, as functions of the source colour cs.
+AFFINE_BLENDS = {
+    "normal": (lambda cs: np.zeros_like(cs), lambda cs: cs),
+    "multiply": (lambda cs: cs, lambda cs: np.zeros_like(cs)),
+    "screen": (lambda cs: 1.0 - cs, lambda cs: cs),
+}
+# A render with random probe colour and alpha must match the affine
+# prediction to this (max abs difference, in [0, 1]): float32 rounding is
+# ~1e-6, while a non-affine blend misses by 1e-2 or more.
+AFFINE_TOLERANCE = 2e-4
+
+
+# --- pyramid ------------------------------------------------------------------------
+
+
+def level_size(size: tuple[int, int], factor: int) -> tuple[int, int]:
+    """(w, h) of a `size` image at a pyramid level (rounded up)."""
+    return -(-size[0] // factor), -(-size[1] // factor)
+
+
+def downscale(values: np.ndarray, factor: int) -> np.ndarray:
+    """Area-average `factor` x `factor` blocks (the edge repeated to fill the last ones).
+
+    Used for every level of every array, and by tests on the full render, so
+    a level is the full-size picture "downscaled the same way". Premultiplied
+    colour averages correctly; straight colour does not.
+    """
+    if factor == 1:
+        return values
+    h, w = values.shape[:2]
+    pad_y, pad_x = (-h) % factor, (-w) % factor
+    if pad_x or pad_y:
+        values = cv2.copyMakeBorder(values, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+    out = cv2.resize(values, (values.shape[1] // factor, values.shape[0] // factor),
+                     interpolation=cv2.INTER_AREA)
+    return out.reshape(out.shape[:2] + values.shape[2:])
+
+
+def level_box(box: Box, factor: int) -> Box:
+    left, top, right, bottom = box
+    return left // factor, top // factor, -(-right // factor), -(-bottom // factor)
+
+
+def aligned_box(box: Box, canvas: Box) -> Box:
+    """`box` grown to multiples of ALIGN, inside the canvas."""
+    left, top, right, bottom = box
+    grown = (left - left % ALIGN, top - top % ALIGN, right + (-right) % ALIGN, bottom + (-bottom) % ALIGN)
+    return (max(grown[0], canvas[0]), max(grown[1], canvas[1]), min(grown[2], canvas[2]), min(grown[3], canvas[3]))
+
+
+def boxes_overlap(a: Box, b: Box) -> bool:
+    return max(a[0], b[0]) < min(a[2], b[2]) and max(a[1], b[1]) < min(a[3], b[3])
+
+
+# --- the plan -------------------------------------------------------------------------
+
+
+@dataclass
+class SmartObjectPlan:
+    """How one smart object is redrawn.
+
+    method: "affine" (the formula above, no clipped layers), "clipped" (with
+    a folded clipped run) or "fallback" (the generic renderer on `box`;
+    `reason` says why).
+    levels[factor]: arrays over the box at that level -- map_x, map_y
+    (content pixels at full content size), coverage, and the coefficient
+    arrays of the method.
+    """
+
+    name: str
+    uuid: str | None
+    content_size: tuple[int, int]
+    quad: list[float]
+    box: Box
+    method: str
+    reason: str | None = None
+    # content pixels per canvas pixel (x, y) and the prefilter sharpness
+    content_scale: tuple[float, float] = (1.0, 1.0)
+    cubic_a: float = -0.5
+    levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def manifest(self) -> dict:
+        return {"name": self.name, "uuid": self.uuid, "content_size": list(self.content_size),
+                "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
+                "content_scale": list(self.content_scale), "cubic_a": self.cubic_a,
+                "arrays": sorted(self.levels.get(1, {}))}
+
+
+@dataclass
+class RenderPlan:
+    """A compiled template: base render and smart-object plans at every level.
+
+    `base[factor]` is the render with every smart object showing its own
+    content, straight RGBA uint8 (rounded as the exporter rounds). `opaque`:
+    the base and every formula give alpha 1 everywhere. `psd` is kept only
+    when some object falls back to the generic renderer.
+    """
+
+    width: int
+    height: int
+    opaque: bool
+    base: dict[int, np.ndarray] = field(repr=False)
+    smart_objects: list[SmartObjectPlan]
+    unsupported: list[str] = field(default_factory=list)
+    psd: bytes | None = field(default=None, repr=False)
+    _template: Template | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        return tuple(sorted(self.base))
+
+    def find(self, name: str) -> SmartObjectPlan:
+        for so in self.smart_objects:
+            if so.name == name:
+                return so
+        known = ", ".join(repr(so.name) for so in self.smart_objects) or "none"
+        raise TemplateError(f"no smart object named {name!r} (smart objects: {known})")
+
+    def template(self) -> Template:
+        """The parsed template, for objects that fall back (loaded once)."""
+        if self._template is None:
+            if self.psd is None:
+                raise TemplateError("this plan has no fallback objects and keeps no PSD")
+            from compositor.model import load_template  # noqa: PLC0415
+            self._template = load_template(self.psd)
+        return self._template
+
+    def nbytes(self) -> int:
+        """Bytes held in memory by the plan's arrays (and PSD)."""
+        total = sum(a.nbytes for a in self.base.values()) + len(self.psd or b"")
+        for so in self.smart_objects:
+            total += sum(a.nbytes for arrays in so.levels.values() for a in arrays.values())
+        return total
+
+    def manifest(self) -> dict:
+        return {"version": PLAN_VERSION, "canvas": [self.width, self.height], "levels": list(self.levels),
+                "opaque": self.opaque, "smart_objects": [so.manifest() for so in self.smart_objects],
+                "unsupported": self.unsupported, "has_psd": self.psd is not None}
+
+    # serialisation -------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """A zip: manifest.json, one compressed .npy per array, the PSD if kept.
+
+        Coefficients are stored as float16 (relative error 5e-4, under 0.15/255
+        on a pixel) and widened back to float32 on load; warp maps stay float32
+        (float16 cannot address pixels past 2048).
+        """
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            archive.writestr("manifest.json", json.dumps(self.manifest(), indent=1))
+            for factor, image in self.base.items():
+                _write_array(archive, f"base/{factor}", image)
+            for index, so in enumerate(self.smart_objects):
+                for factor, arrays in so.levels.items():
+                    for key, values in arrays.items():
+                        if values.dtype == np.float32 and not key.startswith("map_"):
+                            values = values.astype(np.float16)
+                        _write_array(archive, f"so/{index}/{factor}/{key}", values)
+            if self.psd is not None:
+                archive.writestr("template.psd", self.psd)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "RenderPlan":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            manifest = json.loads(archive.read("manifest.json"))
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise TemplateError(f"not a render plan ({type(exc).__name__}: {exc})") from None
+        if manifest.get("version") != PLAN_VERSION:
+            raise TemplateError(f"render plan version {manifest.get('version')!r} is not {PLAN_VERSION}; "
+                                f"compile the template again")
+        with archive:
+            base = {factor: _read_array(archive, f"base/{factor}") for factor in manifest["levels"]}
+            objects = []
+            for index, entry in enumerate(manifest["smart_objects"]):
+                levels = {}
+                if entry["method"] != "fallback":
+                    for factor in manifest["levels"]:
+                        levels[factor] = {key: _read_array(archive, f"so/{index}/{factor}/{key}")
+                                          for key in entry["arrays"]}
+                objects.append(SmartObjectPlan(
+                    name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
+                    quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
+                    content_scale=tuple(entry["content_scale"]), cubic_a=entry["cubic_a"], levels=levels))
+            psd = archive.read("template.psd") if manifest["has_psd"] else None
+        return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
+                   base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
+
+
+def _write_array(archive: zipfile.ZipFile, name: str, values: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(values), allow_pickle=False)
+    archive.writestr(name + ".npy", buffer.getvalue())
+
+
+def _read_array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
+    values = np.load(io.BytesIO(archive.read(name + ".npy")), allow_pickle=False)
+    if values.dtype == np.float16:
+        values = values.astype(np.float32)
+    return values
+
+
+# --- compiling ------------------------------------------------------------------------------
+
+
+def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
+    """Compile PSD bytes (or a loaded Template) into a RenderPlan.
+
+    Runs the generic renderer a few times per smart object (probes), so it
+    takes seconds on a large template: done once, at ingest.
+    """
+    from compositor.composite import Renderer  # noqa: PLC0415
+    from compositor.model import load_template  # noqa: PLC0415
+
+    if isinstance(source, Template):
+        template, psd_bytes = source, None
+    else:
+        psd_bytes = bytes(source)
+        template = load_template(psd_bytes)
+    if not template.smart_objects:
+        raise TemplateError("the template has no smart objects to put artwork in")
+    for factor in levels:
+        if factor not in LEVELS:
+            raise ValueError(f"levels must be among {LEVELS}, got {levels!r}")
+
+    renderer = Renderer(template, smart_objects="rerender")
+    base_render = renderer.render()
+    unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
+    base_p = _premultiplied(base_render.color, base_render.alpha)
+    opaque = bool(base_render.alpha.min() >= 1.0)
+    base = {}
+    for factor in levels:
+        level = downscale(base_p, factor)
+        base[factor] = _straight_uint8(level)
+
+    objects = [_plan_object(template, node, levels) for node in template.smart_objects]
+    _fall_back_where_boxes_overlap(objects)
+    for so in objects:
+        if so.method != "fallback":
+            opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
+            for arrays in so.levels.values():
+                arrays.pop("_opaque", None)
+    needs_psd = any(so.method == "fallback" for so in objects)
+    if needs_psd and psd_bytes is None:
+        psd_bytes = _psd_bytes_of(template)
+    plan = RenderPlan(width=template.width, height=template.height, opaque=opaque, base=base,
+                      smart_objects=objects, unsupported=unsupported, psd=psd_bytes if needs_psd else None)
+    if needs_psd:
+        plan._template = template
+    return plan
+
+
+def _psd_bytes_of(template: Template) -> bytes:
+    buffer = io.BytesIO()
+    template.psd.save(buffer)
+    return buffer.getvalue()
+
+
+def _premultiplied(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.concatenate([color * alpha, alpha], axis=-1).astype(np.float32)
+
+
+def _straight_uint8(premultiplied: np.ndarray) -> np.ndarray:
+    """Premultiplied float RGBA -> straight RGBA uint8, rounded like the exporter."""
+    from compositor.export import to_uint8  # noqa: PLC0415
+    alpha = premultiplied[..., 3:4]
+    color = np.divide(premultiplied[..., :3], alpha, out=np.zeros_like(premultiplied[..., :3]),
+                      where=alpha > 1e-6)
+    return to_uint8(np.clip(np.concatenate([color, alpha], axis=-1), 0.0, 1.0))
+
+
+def _fall_back_where_boxes_overlap(objects: list[SmartObjectPlan]) -> None:
+    """Objects whose boxes overlap change each other's pixels: both use the generic renderer."""
+    for i, a in enumerate(objects):
+        for b in objects[i + 1:]:
+            if boxes_overlap(a.box, b.box):
+                for so in (a, b):
+                    if so.method != "fallback":
+                        so.method, so.levels = "fallback", {}
+                        so.reason = "its box overlaps another smart object's"
+
+
+def _plan_object(template: Template, node: LayerNode, levels) -> SmartObjectPlan:
+    from compositor.composite import affected_box  # noqa: PLC0415
+    from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
+
+    canvas = template.canvas_box
+    box = aligned_box(affected_box(template, node.name), canvas)
+    plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[], box=box,
+                           method="fallback")
+    try:
+        so = read_smart_object(node.layer, template.psd)
+    except Exception as exc:  # geometry the reader does not know
+        plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
+        return plan
+    plan.content_size = tuple(int(v) for v in so.content_size)
+    plan.quad = [float(v) for v in (so.non_affine or so.transform)]
+    reason = _why_not_affine(template, node, so)
+    if reason is not None:
+        plan.reason = reason
+        return plan
+    try:
+        warp_map = build_warp_map(so, (template.width, template.height))
+        coefficients = _probe_coefficients(template, node, box)
+    except NotAffine as exc:
+        plan.reason = str(exc)
+        return plan
+    except Exception as exc:
+        plan.reason = f"probing failed ({type(exc).__name__}: {exc})"
+        return plan
+    plan.method = "clipped" if node.clip_layers else "affine"
+    plan.content_scale = tuple(float(v) for v in warp_map.content_scale)
+    plan.cubic_a = float(warp_map.cubic_a)
+    map_x, map_y, coverage = _maps_over_box(warp_map, box)
+    for factor in levels:
+        arrays = {key: downscale(values, factor) for key, values in coefficients.items() if not key.startswith("_")}
+        arrays["_opaque"] = coefficients["_opaque"]
+        # A map is sampled at the level pixel's centre: bilinear resize of the
+        # full map does exactly that for boxes aligned to the factor.
+        size = level_size((box[2] - box[0], box[3] - box[1]), factor)
+        if factor == 1:
+            arrays["map_x"], arrays["map_y"] = map_x, map_y
+        else:
+            arrays["map_x"] = cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR)
+            arrays["map_y"] = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)
+        arrays["coverage"] = downscale(coverage, factor)
+        plan.levels[factor] = arrays
+    return plan
+
+
+def _uuid(node: LayerNode) -> str | None:
+    try:
+        value = node.layer.smart_object.unique_id
+    except Exception:
+        return None
+    return str(value) if value else None
+
+
+def _why_not_affine(template: Template, node: LayerNode, so) -> str | None:
+    """Why the fast path cannot draw this object (None: it may, pending the probe check)."""
+    from psd_tools.constants import ColorMode  # noqa: PLC0415
+
+    if template.color_mode != ColorMode.RGB:
+        return f"{template.color_mode.name} document"
+    if not node.visible:
+        return "hidden layer"
+    if node.effects:
+        return f"layer effects ({', '.join(node.effects)}) follow the artwork's shape"
+    if node.knockout:
+        return "knockout"
+    if so.smart_filters:
+        return "smart filters"
+    from compositor.blend import mode_name  # noqa: PLC0415
+    if mode_name(node.blend_mode) not in AFFINE_BLENDS:
+        return f"blend mode {mode_name(node.blend_mode)}"
+    for clipped in node.clip_layers:
+        if clipped.kind in ("group", "adjustment") or clipped.effects or clipped.knockout \
+                or clipped.clip_layers:
+            return f"clipped layer {clipped.name!r} ({clipped.kind}) is not a plain layer"
+        if clipped.visible and mode_name(clipped.blend_mode) not in AFFINE_BLENDS:
+            return f"clipped layer {clipped.name!r} blends in {mode_name(clipped.blend_mode)}"
+    return None
+
+
+class NotAffine(Exception):
+    """The layers around an object do not reduce to the affine formula."""
+
+
+def _maps_over_box(warp_map, box: Box):
+    """The warp map's arrays over `box`: the edge repeated outside the map (coverage 0)."""
+    wl, wt, wr, wb = warp_map.box
+    left, top, right, bottom = box
+    pads = (wt - top, bottom - wb, wl - left, right - wr)
+    if min(pads) < 0:
+        raise NotAffine("the warped outline leaves the affected box")
+    h, w = bottom - top, right - left
+    if wr <= wl or wb <= wt:
+        zero = np.zeros((h, w), np.float32)
+        return zero, zero.copy(), zero.copy()
+    map_x = cv2.copyMakeBorder(warp_map.map_x, *pads, cv2.BORDER_REPLICATE)
+    map_y = cv2.copyMakeBorder(warp_map.map_y, *pads, cv2.BORDER_REPLICATE)
+    coverage = cv2.copyMakeBorder(warp_map.coverage, *pads, cv2.BORDER_CONSTANT, value=0)
+    return map_x, map_y, coverage
+
+
+# --- probes ---------------------------------------------------------------------------------
+
+
+def _with_node_replaced(layers: list[LayerNode], target: LayerNode, replacement: LayerNode):
+    """A copy of the tree (only along the path to `target`) with `target` replaced."""
+    out = []
+    for node in layers:
+        if node is target:
+            out.append(replacement)
+            continue
+        children = _with_node_replaced(node.children, target, replacement)
+        clips = _with_node_replaced(node.clip_layers, target, replacement)
+        changed = any(a is not b for a, b in zip(children + clips, node.children + node.clip_layers))
+        if changed:
+            node = dataclasses.replace(node, children=children, clip_layers=clips)
+        out.append(node)
+    return out
+
+
+def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, keep_clipped: bool):
+    """Render `box` with the object replaced by fixed pixels (straight colour, alpha)."""
+    from compositor.composite import Renderer  # noqa: PLC0415
+
+    h, w = box[3] - box[1], box[2] - box[0]
+    color = np.broadcast_to(np.asarray(color, np.float32), (h, w, 3)).astype(np.float32)
+    alpha = np.broadcast_to(np.asarray(alpha, np.float32), (h, w, 1)).astype(np.float32)
+    probe = dataclasses.replace(node, kind="pixel", box=box, pixels=(color, alpha), effects=[],
+                                effects_renderer="none",
+                                clip_layers=list(node.clip_layers) if keep_clipped else [])
+    probed = dataclasses.replace(template, layers=_with_node_replaced(template.layers, node, probe))
+    result = Renderer(probed, smart_objects="rerender").render(region=box)
+    return result.color * result.alpha, result.alpha
+
+
+def _probe_coefficients(template: Template, node: LayerNode, box: Box) -> dict[str, np.ndarray]:
+    """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe."""
+    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, keep_clipped=False)
+    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, keep_clipped=False)
+    p2, _ = _probe_render(template, node, box, 1.0, 1.0, keep_clipped=False)
+    sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
+    out = {"Sp": sp, "Z": z}
+    opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
+    if not opaque:
+        out["Sa"], out["Y"] = sa, y
+    out["_opaque"] = np.asarray(opaque)
+
+    h, w_ = box[3] - box[1], box[2] - box[0]
+    rng = np.random.default_rng(4)
+    color = rng.random((h, w_, 3), dtype=np.float32)
+    alpha = rng.random((h, w_, 1), dtype=np.float32)
+    if node.clip_layers:
+        mc, nc, kc, uc, vc = _fold_clipped(template, node, box)
+        out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
+    else:
+        out["W"] = w
+    expected_p, expected_a = _probe_render(template, node, box, color, alpha, keep_clipped=True)
+    predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
+    error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
+    if error > AFFINE_TOLERANCE:
+        raise NotAffine(f"the layers over it are not affine in its pixels (probe error {error:.4f})")
+    return out
+
+
+def _fold_clipped(template: Template, node: LayerNode, box: Box):
+    """The clipped run as p' = Mc P + Nc a + Kc, a' = Uc a + Vc (see the module docstring)."""
+    from compositor.blend import mode_name  # noqa: PLC0415
+    from compositor.composite import Renderer  # noqa: PLC0415
+
+    h, w = box[3] - box[1], box[2] - box[0]
+    mc = np.ones((h, w, 3), np.float32)
+    nc = np.zeros((h, w, 3), np.float32)
+    kc = np.zeros((h, w, 3), np.float32)
+    uc = np.ones((h, w, 1), np.float32)
+    vc = np.zeros((h, w, 1), np.float32)
+    for clipped in node.clip_layers:
+        if not clipped.visible:
+            continue
+        # The layer alone, unclipped, over nothing: its colour and alpha
+        # (mask, opacity and fill included) as the renderer draws them.
+        alone = dataclasses.replace(clipped, clipping=False, clip_layers=[])
+        result = Renderer(dataclasses.replace(template, layers=[alone]), "rerender").render(region=box)
+        cs, a_l = result.color, result.alpha
+        p_of, q_of = AFFINE_BLENDS[mode_name(clipped.blend_mode)]
+        f = a_l * p_of(cs) + (1.0 - a_l)
+        g = a_l * (q_of(cs) - cs)
+        k = a_l * cs
+        mc, nc, kc = f * mc, f * nc + g * uc, f * kc + g * vc + k
+        uc, vc = (1.0 - a_l) * uc, (1.0 - a_l) * vc + a_l
+    return mc, nc, kc, uc, vc
+
+
+def apply_coefficients(arrays: dict[str, np.ndarray], p: np.ndarray, a: np.ndarray):
+    """The formula of the module docstring: (out_p, out_a) from the object's P and a.
+
+    The reference form, used to check probes; `compositor.render` evaluates
+    the same with fewer passes.
+    """
+    if "WM" in arrays:
+        den = arrays["Uc"] * a + arrays["Vc"]
+        ratio = np.divide(a, den, out=np.zeros_like(a), where=den > 1e-6)
+        out_p = ratio * (arrays["WM"] * p + arrays["WN"] * a + arrays["WK"]) + arrays["Z"] * a + arrays["Sp"]
+    else:
+        out_p = arrays["W"] * p + arrays["Z"] * a + arrays["Sp"]
+    if "Y" in arrays:
+        out_a = arrays["Y"] * a + arrays["Sa"]
+    else:
+        out_a = np.ones_like(a)
+    return out_p, out_a

@@ -1,0 +1,161 @@
+"""The fast render path (compiled plan) draws the same pixels as the generic renderer.
+
+Reference: `Renderer(template, "rerender")` with the same content, premultiplied,
+downscaled by `plan.downscale` for the smaller levels, rounded to 8 bits as the
+exporter rounds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from psd_tools.constants import BlendMode
+
+from compositor.composite import Renderer
+from compositor.errors import InvalidOption
+from compositor.fixtures import build_demo_artwork, build_demo_template
+from compositor.model import TemplateError, load_template
+from compositor.placement import PlacementOptions, place_artwork_bytes
+from compositor.plan import RenderPlan, _straight_uint8, compile_template, downscale
+from compositor.render import ArtworkInput, ExportOptions, choose_level, render, render_level, render_pixels
+
+SIZE = 400
+
+
+@pytest.fixture(scope="module")
+def demo_psd() -> bytes:
+    return build_demo_template(SIZE)
+
+
+@pytest.fixture(scope="module")
+def demo_plan(demo_psd) -> RenderPlan:
+    return compile_template(demo_psd)
+
+
+@pytest.fixture(scope="module")
+def artwork_png() -> bytes:
+    return build_demo_artwork(300)
+
+
+def reference(template, contents, factor) -> np.ndarray:
+    result = Renderer(template, smart_objects="rerender").render(artwork=contents)
+    premultiplied = np.concatenate([result.color * result.alpha, result.alpha], axis=-1)
+    return _straight_uint8(downscale(premultiplied, factor))
+
+
+def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return float(diff.mean()), int(diff.max())
+
+
+def test_demo_compiles_to_the_clipped_formula(demo_plan):
+    (design,) = demo_plan.smart_objects
+    assert design.name == "Design"
+    assert design.method == "clipped", design.reason
+    assert demo_plan.opaque
+    assert demo_plan.psd is None  # nothing falls back: a render never needs the PSD
+
+
+@pytest.mark.parametrize("content_size", [None, (77, 131)], ids=["content size", "another size"])
+def test_fast_path_equals_the_generic_renderer_at_every_level(demo_psd, demo_plan, artwork_png, content_size):
+    design = demo_plan.find("Design")
+    content = place_artwork_bytes(artwork_png, content_size or design.content_size)
+    template = load_template(demo_psd)
+    for factor in demo_plan.levels:
+        ours = render_level(demo_plan, {"Design": content}, factor)
+        theirs = reference(template, {"Design": content}, factor)
+        mae, worst = difference(ours, theirs)
+        if factor == 1:
+            # Same arithmetic in another order: at most one 8-bit step, rarely.
+            assert worst <= 1 and mae < 0.01, (factor, mae, worst)
+        else:
+            # Smaller levels warp shrunk artwork instead of averaging the full render.
+            assert mae <= 0.5, (factor, mae, worst)
+
+
+def test_artwork_changes_the_render(demo_plan, artwork_png):
+    design = demo_plan.find("Design")
+    red = np.zeros(design.content_size[::-1] + (4,), np.float32)
+    red[..., 0] = red[..., 3] = 1.0
+    with_art = render_level(demo_plan, {"Design": place_artwork_bytes(artwork_png, design.content_size)}, 1)
+    with_red = render_level(demo_plan, {"Design": red}, 1)
+    changed = np.any(with_art != with_red, axis=-1)
+    box = design.box
+    assert changed.any()
+    assert not changed[:box[1]].any() and not changed[box[3]:].any()
+    assert not changed[:, :box[0]].any() and not changed[:, box[2]:].any()
+
+
+def test_a_plan_survives_serialisation(demo_plan, artwork_png):
+    loaded = RenderPlan.from_bytes(demo_plan.to_bytes())
+    assert loaded.manifest() == demo_plan.manifest()
+    content = place_artwork_bytes(artwork_png, demo_plan.find("Design").content_size)
+    for factor in demo_plan.levels:
+        mae, worst = difference(render_level(loaded, {"Design": content}, factor),
+                                render_level(demo_plan, {"Design": content}, factor))
+        # Coefficients are stored as float16.
+        assert worst <= 1 and mae < 0.05, (factor, mae, worst)
+
+
+def test_not_a_plan_is_a_clear_error():
+    with pytest.raises(TemplateError, match="not a render plan"):
+        RenderPlan.from_bytes(b"PK not really")
+
+
+def test_a_layer_that_is_not_affine_falls_back_and_still_matches(demo_psd, artwork_png):
+    template = load_template(demo_psd)
+    # Overlay above the object is not affine in the backdrop: the probe check must see it.
+    layers = [dataclasses.replace(node, blend_mode=BlendMode.OVERLAY) if node.name == "Glass glare" else node
+              for node in template.layers]
+    changed = dataclasses.replace(template, layers=layers)
+    plan = compile_template(changed)
+    design = plan.find("Design")
+    assert design.method == "fallback"
+    assert "not affine" in design.reason
+    content = place_artwork_bytes(artwork_png, design.content_size)
+    for factor in (1, 2):
+        mae, worst = difference(render_level(plan, {"Design": content}, factor),
+                                reference(changed, {"Design": content}, factor))
+        assert worst == 0, (factor, mae, worst)
+
+
+def test_level_choice_never_enlarges_the_template(demo_plan):
+    assert choose_level(demo_plan, None) == 1
+    assert choose_level(demo_plan, SIZE) == 1
+    assert choose_level(demo_plan, SIZE // 2) == 2
+    assert choose_level(demo_plan, SIZE // 2 + 1) == 1
+    assert choose_level(demo_plan, SIZE // 4) == 4
+    assert choose_level(demo_plan, 10) == 4
+
+
+def test_render_bytes_png_is_the_level_image(demo_plan, artwork_png):
+    art = {"Design": ArtworkInput(artwork_png, PlacementOptions(fit="cover"))}
+    data = render(demo_plan, art, ExportOptions(format="png", image_size=SIZE // 2))
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    expected = render_pixels(demo_plan, art, SIZE // 2)[..., :3]
+    assert decoded.shape == (SIZE // 2, SIZE // 2, 3)
+    assert np.array_equal(decoded, expected)
+
+
+def test_render_bytes_jpeg_resized_between_levels(demo_plan, artwork_png):
+    data = render(demo_plan, {"Design": ArtworkInput(artwork_png)}, ExportOptions(format="jpg", image_size=150))
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG" and image.size == (150, 150)
+
+
+def test_bad_inputs_name_the_field(demo_plan, artwork_png):
+    with pytest.raises(TemplateError, match="no smart object named 'Nope'"):
+        render(demo_plan, {"Nope": ArtworkInput(artwork_png)})
+    with pytest.raises(InvalidOption, match="image_size"):
+        render(demo_plan, {"Design": ArtworkInput(artwork_png)}, ExportOptions(image_size=5))
+    with pytest.raises(InvalidOption, match="format"):
+        render(demo_plan, {"Design": ArtworkInput(artwork_png)}, ExportOptions(format="gif"))
+    with pytest.raises(InvalidOption, match="artwork.Design"):
+        render(demo_plan, {"Design": artwork_png})
+    with pytest.raises(InvalidOption, match="artwork"):
+        render_level(demo_plan, {"Design": np.zeros((10, 10, 3), np.float32)}, 1)
+    with pytest.raises(InvalidOption, match="level"):
+        render_level(demo_plan, {}, 3)
