@@ -130,15 +130,16 @@ class SmartObjectPlan:
     box: Box
     method: str
     reason: str | None = None
-    # content pixels per canvas pixel (x, y) and the prefilter sharpness
+    # content pixels per canvas pixel (x, y), and whether the placement is plain
+    # (affine: the sharper shrink prefilter, see warpmap.prefilter)
     content_scale: tuple[float, float] = (1.0, 1.0)
-    cubic_a: float = -0.5
+    affine: bool = False
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
         return {"name": self.name, "uuid": self.uuid, "content_size": list(self.content_size),
                 "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
-                "content_scale": list(self.content_scale), "cubic_a": self.cubic_a,
+                "content_scale": list(self.content_scale), "affine": self.affine,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -239,7 +240,7 @@ class RenderPlan:
                 objects.append(SmartObjectPlan(
                     name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
                     quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
-                    content_scale=tuple(entry["content_scale"]), cubic_a=entry["cubic_a"], levels=levels))
+                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
@@ -368,7 +369,7 @@ def _plan_object(template: Template, node: LayerNode, levels) -> SmartObjectPlan
         return plan
     plan.method = "clipped" if node.clip_layers else "affine"
     plan.content_scale = tuple(float(v) for v in warp_map.content_scale)
-    plan.cubic_a = float(warp_map.cubic_a)
+    plan.affine = bool(warp_map.affine)
     map_x, map_y, coverage = _maps_over_box(warp_map, box)
     for factor in levels:
         arrays = {key: downscale(values, factor) for key, values in coefficients.items() if not key.startswith("_")}

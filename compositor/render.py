@@ -106,7 +106,7 @@ def _render_object(so: SmartObjectPlan, content: np.ndarray, factor: int) -> np.
             scale_x *= size[0] / w
             scale_y *= size[1] / h
             h, w = pixels.shape[:2]
-    pixels = prefilter(pixels, scale_x, scale_y, so.cubic_a)
+    pixels = prefilter(pixels, scale_x, scale_y, so.affine)
     map_x, map_y = arrays["map_x"], arrays["map_y"]
     if (w, h) != (cw, ch):
         map_x = (map_x + np.float32(0.5)) * np.float32(w / cw) - np.float32(0.5)
