@@ -121,10 +121,12 @@ def create_app() -> Flask:
     from api.docs import blp as docs_blp
     from api.health import blp as health_blp
     from api.keys import blp as keys_blp
+    from api.mockups import blp as mockups_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
 
     api.register_blueprint(health_blp)
+    api.register_blueprint(mockups_blp)
     api.register_blueprint(renders_blp)
     api.register_blueprint(tasks_blp)
     api.register_blueprint(keys_blp)

@@ -27,6 +27,9 @@ TEST_SOFT_TIME_LIMIT = 6
 TEST_HARD_TIME_LIMIT = 8
 TEST_VISIBILITY_TIMEOUT = 10
 TEST_CLEANUP_INTERVAL = 2
+FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.1/32",
+             # Small, so that the PSD byte limit can be tested without huge files.
+             "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024)}
 
 
 def corpus_dir() -> Path:
@@ -101,6 +104,8 @@ def farm():
         "MOCKFARM_CLEANUP_INTERVAL": str(TEST_CLEANUP_INTERVAL),
         # Below max_output_side squared, so that the pixel limit can be tested alone.
         "MOCKFARM_MAX_IMAGE_PIXELS": "50000000",
+        # Small enough to ingest within the short task limits above.
+        "MOCKFARM_DEMO_TEMPLATE_SIZE": "400",
     }
     from shared import db
     from shared.config import load_settings
@@ -117,7 +122,9 @@ def farm():
         os.environ.clear()
         os.environ.update(saved)
 
-    stack = LocalStack(settings, echo=lambda message: None)
+    # The artwork and PSD tests serve files from this machine: allow the workers to
+    # fetch from 127.0.0.1 only (other private and metadata addresses stay refused).
+    stack = LocalStack(settings, echo=lambda message: None, extra_env=FETCH_ENV)
     try:
         stack.up()
         yield stack

@@ -27,6 +27,9 @@ QUEUES = (INGEST_QUEUE, RENDER_QUEUE)
 
 # Task names the API sends by name, so that it never imports the imaging code.
 RENDER_SOLID_TASK = "workers.render.render_solid"
+RENDER_MOCKUP_TASK = "workers.render.render_mockup"
+RENDER_PRINT_FILES_TASK = "workers.render.render_print_files"
+INGEST_PSD_TASK = "workers.ingest.ingest_psd"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
 DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
@@ -35,6 +38,9 @@ DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
 # a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
 TASKS_BY_KIND = {
     "render.solid": (RENDER_SOLID_TASK, RENDER_QUEUE),
+    "render.mockup": (RENDER_MOCKUP_TASK, RENDER_QUEUE),
+    "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
+    "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
 }
 
 
@@ -46,7 +52,7 @@ def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> Non
 
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render", "workers.maintenance"])
+    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render", "workers.ingest", "workers.maintenance"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
