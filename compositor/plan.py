@@ -161,6 +161,7 @@ class RenderPlan:
     unsupported: list[str] = field(default_factory=list)
     psd: bytes | None = field(default=None, repr=False)
     _template: Template | None = field(default=None, repr=False, compare=False)
+    _renderer: object = field(default=None, repr=False, compare=False)
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -181,6 +182,13 @@ class RenderPlan:
             from compositor.model import load_template  # noqa: PLC0415
             self._template = load_template(self.psd)
         return self._template
+
+    def renderer(self):
+        """The generic renderer for fallback objects, kept: it caches their geometry."""
+        if self._renderer is None:
+            from compositor.composite import Renderer  # noqa: PLC0415
+            self._renderer = Renderer(self.template(), smart_objects="rerender")
+        return self._renderer
 
     def nbytes(self) -> int:
         """Bytes held in memory by the plan's arrays (and PSD)."""
@@ -292,7 +300,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
         level = downscale(base_p, factor)
         base[factor] = _straight_uint8(level)
 
-    objects = [_plan_object(template, node, levels) for node in template.smart_objects]
+    objects = [_plan_object(template, node, levels, renderer) for node in template.smart_objects]
     _fall_back_where_boxes_overlap(objects)
     for so in objects:
         if so.method != "fallback":
@@ -306,6 +314,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
                       smart_objects=objects, unsupported=unsupported, psd=psd_bytes if needs_psd else None)
     if needs_psd:
         plan._template = template
+        plan._renderer = renderer
     return plan
 
 
@@ -339,19 +348,17 @@ def _fall_back_where_boxes_overlap(objects: list[SmartObjectPlan]) -> None:
                         so.reason = "its box overlaps another smart object's"
 
 
-def _plan_object(template: Template, node: LayerNode, levels) -> SmartObjectPlan:
-    from compositor.composite import affected_box  # noqa: PLC0415
-    from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
-
+def _plan_object(template: Template, node: LayerNode, levels, renderer) -> SmartObjectPlan:
     canvas = template.canvas_box
-    box = aligned_box(affected_box(template, node.name), canvas)
-    plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[], box=box,
-                           method="fallback")
+    plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
+                           box=aligned_box(node.box, canvas), method="fallback")
     try:
-        so = read_smart_object(node.layer, template.psd)
+        so, warp_map = _geometry(template, node, renderer)
     except Exception as exc:  # geometry the reader does not know
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
         return plan
+    plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
+    box = plan.box
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
     reason = _why_not_affine(template, node, so)
@@ -359,7 +366,6 @@ def _plan_object(template: Template, node: LayerNode, levels) -> SmartObjectPlan
         plan.reason = reason
         return plan
     try:
-        warp_map = build_warp_map(so, (template.width, template.height))
         coefficients = _probe_coefficients(template, node, box)
     except NotAffine as exc:
         plan.reason = str(exc)
@@ -385,6 +391,42 @@ def _plan_object(template: Template, node: LayerNode, levels) -> SmartObjectPlan
         arrays["coverage"] = downscale(coverage, factor)
         plan.levels[factor] = arrays
     return plan
+
+
+def _geometry(template: Template, node: LayerNode, renderer):
+    """The smart object and its warp map (at its own content size).
+
+    Reading a warped object's geometry can take seconds (preset warps are
+    fitted to its pixels), so we reuse what the base render just read when
+    the renderer's cache still holds it, and read it ourselves otherwise.
+    """
+    from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
+
+    cache = getattr(renderer, "_cache", {})
+    so = cache.get(("so", id(node)))
+    if so is None:
+        so = read_smart_object(node.layer, template.psd)
+    size = tuple(int(v) for v in so.content_size)
+    warp_map = cache.get(("map", id(node), size))
+    if warp_map is None:
+        warp_map = build_warp_map(so, (template.width, template.height), content_size=size)
+    return so, warp_map
+
+
+def _affected_box(template: Template, node: LayerNode, warp_map) -> Box:
+    """`composite.affected_box` from a warp map already built: the layer's box and
+    the warped outline, grown by the resampling margin (effects: the canvas)."""
+    from compositor.composite import AFFECTED_MARGIN, _ancestors, intersect  # noqa: PLC0415
+
+    chain = _ancestors(template.layers, node) or []
+    if node.effects or any(group.effects for group in chain):
+        return template.canvas_box
+    left, top, right, bottom = node.box
+    wl, wt, wr, wb = warp_map.box
+    if wr > wl and wb > wt:
+        left, top, right, bottom = min(left, wl), min(top, wt), max(right, wr), max(bottom, wb)
+    grown = (left - AFFECTED_MARGIN, top - AFFECTED_MARGIN, right + AFFECTED_MARGIN, bottom + AFFECTED_MARGIN)
+    return intersect(grown, template.canvas_box)
 
 
 def _uuid(node: LayerNode) -> str | None:

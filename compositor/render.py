@@ -153,11 +153,9 @@ def _to_straight_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarra
 def _render_fallback(plan: RenderPlan, contents, objects: dict[str, SmartObjectPlan], factor: int,
                      image: np.ndarray) -> None:
     """Objects the plan could not reduce: the generic renderer inside their boxes, at full size."""
-    from compositor.composite import Renderer  # noqa: PLC0415
     from compositor.plan import _straight_uint8  # noqa: PLC0415
 
-    template = plan.template()
-    renderer = Renderer(template, smart_objects="rerender")
+    renderer = plan.renderer()
     artwork = {name: np.asarray(content, np.float32) for name, content in contents.items()}
     for so in objects.values():
         result = renderer.render(region=so.box, artwork=artwork)

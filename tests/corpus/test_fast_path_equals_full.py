@@ -1,0 +1,79 @@
+"""Every corpus mockup with smart objects: the compiled fast path draws what the
+generic renderer draws with the same replacement artwork (MAE <= 0.5 of 255),
+at full size and at the half-size level (against the full render downscaled
+the same way)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compositor.composite import Renderer
+from compositor.fidelity import corpus_dir
+from compositor.model import TemplateError, load_template
+from compositor.plan import _straight_uint8, compile_template, downscale
+from compositor.render import render_level
+
+pytestmark = [pytest.mark.corpus, pytest.mark.timeout(1800)]
+
+MAX_MAE = 0.5
+
+
+def _files_with_smart_objects() -> list[str]:
+    manifest = corpus_dir() / "manifest.csv"
+    if not manifest.is_file():
+        return ["(corpus absent)"]
+    import csv  # noqa: PLC0415
+    with manifest.open(newline="") as handle:
+        return [row["path"] for row in csv.DictReader(handle)
+                if int(row["n_smartobject"] or 0) > 0 and not row["error"]]
+
+
+def _artwork(width: int, height: int, seed: int) -> np.ndarray:
+    """Replacement content: a gradient with a soft disc and a transparent corner,
+    so both colour and alpha vary."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    x /= max(width - 1, 1)
+    y /= max(height - 1, 1)
+    start, end = rng.uniform(0.05, 0.95, size=(2, 3)).astype(np.float32)
+    t = (0.7 * x + 0.3 * y)[..., None]
+    rgb = start * (1 - t) + end * t
+    disc = ((x - 0.6) ** 2 + (y - 0.4) ** 2 < 0.05)[..., None]
+    rgb = np.where(disc, 1.0 - rgb, rgb)
+    alpha = np.clip(1.5 - 2.0 * np.hypot(x - 1, y - 1), 0, 1)[..., None]
+    return np.concatenate([rgb, alpha], axis=-1).astype(np.float32)
+
+
+def _reference(renderer, contents, factor):
+    result = renderer.render(artwork=contents)
+    premultiplied = np.concatenate([result.color * result.alpha, result.alpha], axis=-1)
+    return _straight_uint8(downscale(premultiplied, factor))
+
+
+@pytest.mark.parametrize("path", _files_with_smart_objects())
+def test_fast_path_equals_full_render(corpus, path):
+    data = (corpus / path).read_bytes()
+    plan = compile_template(data)
+    template = load_template(data)
+    # One renderer for every reference render: it keeps the objects' geometry,
+    # which takes seconds to read for some warps.
+    renderer = Renderer(template, smart_objects="rerender")
+    contents = {}
+    for index, so in enumerate(plan.smart_objects):
+        if so.content_size[0] > 0 and so.name not in contents:
+            contents[so.name] = _artwork(*so.content_size, seed=index)
+    # Objects the generic renderer itself cannot redraw with artwork (it raises,
+    # naming why) are left out of both renders.
+    for name in list(contents):
+        try:
+            renderer.render(region=plan.find(name).box, artwork={name: contents[name]})
+        except TemplateError:
+            del contents[name]
+    if not contents:
+        pytest.skip("no smart object here can be redrawn with artwork")
+    for factor in (1, 2):
+        ours = render_level(plan, contents, factor)
+        theirs = _reference(renderer, contents, factor)
+        mae = float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
+        methods = {so.name: so.method for so in plan.smart_objects}
+        assert mae <= MAX_MAE, (factor, mae, methods)
