@@ -284,3 +284,29 @@ def test_render_of_a_deleted_mockup_fails_with_a_reason(api_url):
                            timeout=10).status_code == 200
     task = finish(api_url, task_key)
     assert task["status"] == "completed" or "deleted" in task["error"], task
+
+
+def test_uploaded_artwork_is_deleted_with_the_results(farm, api_url, mockup):
+    import time
+
+    from shared import tasks
+    from shared.db import get_pool
+    from shared.storage import Storage
+
+    body = render_body(mockup, {"base64": b64(solid_png()), "content_type": "image/png"})
+    task = finish(api_url, start(api_url, body)["data"]["task_key"])
+    assert task["status"] == "completed", task["error"]
+    record = tasks.get_task(task["task_key"])
+    [upload] = tasks.uploaded_objects_of(record)
+    [result] = [f["object_key"] for f in tasks.print_files_of(record)]
+    storage = Storage(farm.settings)
+    assert storage.exists(upload) and storage.exists(result)
+    # As if the result lifetime had passed: beat's cleanup takes both.
+    with get_pool().connection() as conn:
+        conn.execute("UPDATE tasks SET finished_at = finished_at - make_interval(secs => %s) WHERE key = %s",
+                     (farm.settings.result_url_ttl + 60, task["task_key"]))
+    deadline = time.monotonic() + 10 * farm.settings.cleanup_interval + 10
+    while tasks.get_task(task["task_key"]).results_deleted_at is None:
+        assert time.monotonic() < deadline, "the periodic cleanup did not run"
+        time.sleep(0.5)
+    assert not storage.exists(upload) and not storage.exists(result)
