@@ -585,30 +585,42 @@ def _demo_call(method: str, url: str, what: str, **kwargs) -> dict:
     return response.json()["data"]
 
 
-def run_demo(settings: Settings, api_key: str, timeout: int = 30) -> dict:
+def run_demo(settings: Settings, api_key: str, timeout: int = 120) -> dict:
     """The round trip through the API, as a user makes it: upload the demo template,
     wait until it is ready, render it with the demo artwork, download the image.
-    Answers the finished render task."""
+    Answers the finished render task; raises StackError saying which step failed."""
     from compositor.fixtures.demo import build_demo_artwork, ensure_demo_template
 
     api, headers = settings.api_url, {"x-api-key": api_key}
     size = settings.demo_template_size
-    # Built once (a few seconds) and kept in the state folder.
-    psd = ensure_demo_template(settings.state_dir / "demo", size)
-    with psd.open("rb") as file:
-        mockup = _demo_call("POST", f"{api}/api/v1/psd/upload", "the template upload", headers=headers,
-                            params={"wait": timeout}, files={"file": (psd.name, file)},
-                            data={"psd_name": f"mockfarm demo ({size} px)"}, timeout=timeout + 30)
+    name = f"mockfarm demo ({size} px)"
+    deadline = time.monotonic() + timeout
+    # The template uploaded by an earlier `make up`, if it is ready: one per size, not one per run.
+    earlier = _demo_call("GET", f"{api}/api/v1/mockups", "listing templates", headers=headers,
+                         params={"name": name, "limit": 100}, timeout=20)["items"]
+    mockup = next((m for m in earlier if m["name"] == name and m["status"] == "ready"), None)
+    if mockup is None:
+        # Built once (a few seconds) and kept in the state folder.
+        psd = ensure_demo_template(settings.state_dir / "demo", size)
+        with psd.open("rb") as file:
+            mockup = _demo_call("POST", f"{api}/api/v1/psd/upload", "the template upload", headers=headers,
+                                files={"file": (psd.name, file)}, data={"psd_name": name}, timeout=60)
+    while mockup["status"] == "processing" and time.monotonic() < deadline:
+        mockup = _demo_call("GET", f"{api}/api/v1/mockups/{mockup['uuid']}", "reading the template",
+                            headers=headers, params={"wait": 30}, timeout=40)
     if mockup["status"] != "ready":
         raise StackError(f"demo: template {mockup['uuid']} is {mockup['status']}: {mockup.get('error')}")
     design = mockup["smart_objects"][0]
     artwork = base64.b64encode(build_demo_artwork(max(200, size // 2))).decode("ascii")
-    task = _demo_call("POST", f"{api}/api/v1/renders", "the render", headers=headers, params={"wait": timeout},
+    task = _demo_call("POST", f"{api}/api/v1/renders", "the render", headers=headers,
                       json={"mockup_uuid": mockup["uuid"],
                             "smart_objects": [{"uuid": design["uuid"],
                                                "asset": {"base64": artwork, "content_type": "image/png"}}],
                             "export_options": {"image_format": "jpg", "image_size": min(size, 1600)}},
-                      timeout=timeout + 30)
+                      timeout=60)
+    while task["status"] in ("pending", "processing") and time.monotonic() < deadline:
+        task = _demo_call("GET", f"{api}/api/v1/tasks/{task['task_key']}", "reading the render task",
+                          headers=headers, params={"wait": 30}, timeout=40)
     if task["status"] != "completed":
         raise StackError(f"demo: render task {task['task_key']} is {task['status']}: {task['error']}")
     image = requests.get(task["print_files"][0]["export_path"], timeout=10)
