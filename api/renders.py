@@ -149,6 +149,10 @@ def _render_request(schema) -> tuple[dict, tuple[bytes, str | None] | None]:
 
 def _start(kind: str, schema, wait: int):
     body, file = _render_request(schema)
+    if kind == PRINT_FILES_KIND:
+        for index, item in enumerate(body["smart_objects"]):
+            if not item.get("asset"):
+                uploads.invalid(f"smart_objects.{index}.asset", "required: a print file is made of artwork")
     mockup = _ready_mockup(body["mockup_uuid"])
     return accepted(enqueue(kind, _task_params(body, mockup, file)), wait)
 

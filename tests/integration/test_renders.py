@@ -188,6 +188,10 @@ def test_print_files_as_png_and_pdf(api_url, mockup):
     assert image.size == (72, 96) and round(image.info["dpi"][0]) == 150
     assert np.abs(np.asarray(image.convert("RGB"), np.int16) - RED).max() <= 2
 
+    colour_only = {**body, "smart_objects": [{"uuid": uuid, "color": {"hex": "#ff0000"}}]}
+    response = start(api_url, colour_only, "/print-files", expect=422)
+    assert "smart_objects.0.asset" in response["errors"]["json"]
+
     body["export_options"] = {"image_format": "pdf"}
     task = finish(api_url, start(api_url, body, "/print-files")["data"]["task_key"])
     assert task["status"] == "completed", task["error"]
