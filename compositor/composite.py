@@ -233,7 +233,7 @@ class Renderer:
             self._draw_adjustment(node, canvas)
             return
         if node.pass_through and not node.clip_layers and node.fill_opacity == 1.0 \
-                and node.artboard_rect is None:
+                and node.artboard_rect is None and not node.effects:
             self._draw_pass_through(node, canvas)
             return
         if not node.is_group and is_empty(intersect(node.box, canvas.box)) and not node.effects:
@@ -241,10 +241,10 @@ class Renderer:
         source = None
         if self._redraws_smart_object(node):
             source = self._smart_object_pixels(node, canvas.box)
-            if source is not None and node.effects:
+            if source is not None and node.effects and not self._draws_own_effects(node):
                 self._notes.append(f"layer {node.name!r}: effects of a re-rendered smart object "
                                    f"not drawn ({', '.join(node.effects)})")
-        if node.effects and not node.is_group and self._draws_own_effects(node):
+        if node.effects and self._draws_own_effects(node):
             self._draw_layer_with_effects(node, canvas, source)
             return
         if source is None and node.effects and not node.is_group:
@@ -255,9 +255,20 @@ class Renderer:
         if source is None:
             return
         color, alpha = source
-        if node.clip_layers:
+        clip_separately = node.clip_layers and not node.blend_clipped_as_group
+        if node.clip_layers and not clip_separately:
             color = self._draw_clipped(node, color, alpha, canvas.box)
         shape = alpha * self._mask(node, canvas.box)
+        if clip_separately:
+            # Drawn after the base itself, each inside the base's shape.
+            self._put_source(node, canvas, color, shape)
+            self._draw_clipped_separately(node, canvas, shape)
+            return
+        self._put_source(node, canvas, color, shape)
+
+    def _put_source(self, node: LayerNode, canvas: Canvas, color: np.ndarray, shape: np.ndarray) -> None:
+        """Composite a node's pixels (colour, shape = pixel alpha x masks) with its
+        opacity, fill, blend mode and knockout."""
         alpha = shape * (node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         if mode == BlendMode.DISSOLVE:
@@ -339,8 +350,8 @@ class Renderer:
         """(colour, alpha) of a node over the canvas box, before mask and opacity."""
         if node.is_group:
             if node.pass_through and node.artboard_rect is None:
-                # A pass-through group that is a clipping base or has fill
-                # opacity below 100 %: Photoshop composites it as one layer, but
+                # A pass-through group that is a clipping base, has fill
+                # opacity below 100 % or has effects: Photoshop composites it as one layer, but
                 # its children still blend with what lies below; its
                 # adjustments only reach the group's own pixels.
                 inner = canvas.seeded()
@@ -403,6 +414,18 @@ class Renderer:
         canvas.color = np.divide(premultiplied, ao, out=g.copy(), where=ao > 0).astype(np.float32)
         canvas.alpha = ao.astype(np.float32)
 
+    def _draw_clipped_separately(self, base: LayerNode, canvas: Canvas, base_shape: np.ndarray) -> None:
+        """Clipped layers blended one by one with everything below, inside the base's shape."""
+        before = canvas.seeded()
+        for clipped in base.clip_layers:
+            self._draw(clipped, canvas)
+        # Keep the clipped layers' work only where the base is: a premultiplied
+        # mix by the base's shape.
+        premultiplied = (1.0 - base_shape) * before.alpha * before.color + base_shape * canvas.alpha * canvas.color
+        alpha = (1.0 - base_shape) * before.alpha + base_shape * canvas.alpha
+        canvas.color = np.divide(premultiplied, alpha, out=canvas.color.copy(), where=alpha > 0).astype(np.float32)
+        canvas.alpha = alpha.astype(np.float32)
+
     def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
         """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""
         inner = Canvas(box, self._widen(color, self.channels), alpha.copy(), np.zeros_like(alpha))
@@ -413,29 +436,44 @@ class Renderer:
     # layer content ----------------------------------------------------------
 
     def _layer_pixels(self, node: LayerNode, box: Box):
+        """A layer's own (cached) colour and alpha over `box`, None when it has none."""
+        decoded = self._decoded_pixels(node)
+        if decoded is None:
+            return None
+        color, shape, layer_box = decoded
+        return paste(box, layer_box, color, 1.0), paste(box, layer_box, shape)
+
+    def _decoded_pixels(self, node: LayerNode):
+        """(colour, alpha, box) of a layer's stored pixels, decoded once per Renderer.
+
+        Later renders (another artwork, another region) reuse them, so only
+        re-rendered smart objects cost decoding work.
+        """
+        key = ("pixels", id(node))
+        if key in self._cache:
+            return self._cache[key]
         if node.pixels is not None:
-            color, alpha = node.pixels
-            return (self._widen(paste(box, node.box, color.astype(np.float32), 1.0), self.channels),
-                    paste(box, node.box, alpha.astype(np.float32)))
+            color, shape = node.pixels
+            decoded = (self._widen(color.astype(np.float32), self.channels), shape.astype(np.float32), node.box)
+            self._cache[key] = decoded
+            return decoded
         layer = node.layer
         color = layer.numpy("color")
         shape = layer.numpy("shape")
         if not layer.has_pixels() and pt_utils.has_fill(layer):
             color, shape = paint.create_fill(layer, layer.bbox)
-            if shape is None and color is not None:
+        decoded = None
+        if color is not None:
+            layer_box = tuple(layer.bbox)
+            color = self._widen(color.astype(np.float32), self.channels)
+            if shape is None:
                 shape = np.ones(color.shape[:2] + (1,), np.float32)
-        if color is None:
-            return None
-        lbox = tuple(layer.bbox)
-        color = self._widen(paste(box, lbox, color.astype(np.float32), 1.0), self.channels)
-        if shape is None:
-            shape = np.ones(color.shape[:2] + (1,), np.float32)
-            shape = paste(box, lbox, np.ones((lbox[3] - lbox[1], lbox[2] - lbox[0], 1), np.float32))
-        else:
-            shape = paste(box, lbox, shape.astype(np.float32))
-        if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
-            shape = shape * 0.0
-        return color, shape
+            shape = shape.astype(np.float32)
+            if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
+                shape = np.zeros_like(shape)
+            decoded = (color, shape, layer_box)
+        self._cache[key] = decoded
+        return decoded
 
     def _smart_object_pixels(self, node: LayerNode, box: Box):
         """The smart object re-rendered from its content (or the user's artwork).
@@ -514,11 +552,11 @@ class Renderer:
         coverage = 1.0
         mask = node.mask
         if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
-            values = node.mask_pixels if node.mask_pixels is not None else layer.numpy("mask")
+            values = self._mask_values(node)
             if values is not None and mask.feather > 0:
-                coverage = _feathered(values.astype(np.float32), mask, box)
+                coverage = _feathered(values, mask, box)
             elif values is not None:
-                coverage = paste(box, mask.box, values.astype(np.float32), mask.background)
+                coverage = paste(box, mask.box, values, mask.background)
             elif mask.background < 1.0:
                 coverage = np.full((box[3] - box[1], box[2] - box[0], 1), mask.background, np.float32)
             coverage = mask.density * coverage + (1.0 - mask.density)
@@ -531,6 +569,16 @@ class Renderer:
             if density is not None:
                 coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
         return coverage
+
+    def _mask_values(self, node: LayerNode):
+        """A layer's raster mask values over `node.mask.box`, decoded once per Renderer."""
+        if node.mask_pixels is not None:
+            return node.mask_pixels
+        key = ("mask", id(node))
+        if key not in self._cache:
+            values = node.layer.numpy("mask")
+            self._cache[key] = None if values is None else values.astype(np.float32)
+        return self._cache[key]
 
     @staticmethod
     def _mask_repeats_shape(node: LayerNode) -> bool:
@@ -694,7 +742,10 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     color, alpha = result.color, result.alpha
     mode = template.color_mode
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
-    if not keeps_alpha:
+    if not keeps_alpha or template.depth == 32:
+        # 32-bit documents too: Photoshop stores their merged colour matted
+        # over white, with the alpha beside it (measured on the corpus's
+        # transparent 32-bit files: 31 -> 40 dB, no other file changes).
         color = color * alpha + 1.0 * (1.0 - alpha)
     pixels = to_8bit(color, template.depth)
     alpha8 = to_8bit(alpha[..., 0], template.depth)

@@ -66,6 +66,7 @@ class FileReport:
 
     def as_json(self) -> dict:
         data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
         for key in ("document_psnr", "psd_tools_psnr"):
             data[key] = _json_number(data[key])
         for layer in data["layers"]:

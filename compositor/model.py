@@ -41,23 +41,27 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     """Who draws the layer's effects -- "ours" (`compositor.effects`, from the
     layer's pixels) or "psd-tools" -- and the effects that will not be drawn.
 
-    Smart objects always use ours, in 8-bit RGB, because their effects must
-    follow new artwork. Other layers use whichever leaves fewer effects out
-    (ours on a tie); shape and fill layers keep psd-tools', which traces the
-    vector path rather than the cached pixels.
+    Smart objects and groups always use ours, in 8-bit RGB: a smart object's
+    effects must follow new artwork, and psd-tools draws none on groups.
+    Other layers use whichever leaves fewer effects out (ours on a tie);
+    shape and fill layers keep psd-tools', which traces the vector path
+    rather than the cached pixels.
     """
     names = _enabled_effects(layer)
     if not names:
         return "none", []
     psd_tools_missing = [f"effect {name}" for name in names if name not in PSD_TOOLS_EFFECTS]
-    if layer._psd.color_mode != ColorMode.RGB or layer._psd.depth != 8 or kind in ("shape", "fill"):
+    rgb8 = layer._psd.color_mode == ColorMode.RGB and layer._psd.depth == 8
+    if kind == "group" and not rgb8:
+        return "none", [f"effect {name}" for name in names]
+    if not rgb8 or kind in ("shape", "fill"):
         return "psd-tools", psd_tools_missing
     from compositor.effects import unsupported_effects  # noqa: PLC0415
     try:
         ours_missing = unsupported_effects(layer)
     except Exception as exc:  # an unreadable effects block
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
-    if kind == "smartobject" or len(ours_missing) <= len(psd_tools_missing):
+    if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
 
@@ -105,6 +109,11 @@ class LayerNode:
     # background as RGB in [0, 1], None when transparent.
     artboard_rect: Box | None = None
     artboard_background: tuple[float, float, float] | None = None
+    # "Blend clipped layers as group" (Photoshop's default): the base's blend
+    # mode and opacity apply to the clipping group as a whole. When off, the
+    # base is drawn alone and each clipped layer blends with what lies below
+    # in its own mode, inside the base's shape.
+    blend_clipped_as_group: bool = True
     # Who draws the effects: "ours", "psd-tools" or "none" (see _effects_plan).
     effects_renderer: str = "none"
     # 0 none, 1 shallow (to the group's backdrop), 2 deep (to the document's).
@@ -317,6 +326,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         effects=_enabled_effects(layer),
         layer=layer,
     )
+    node.blend_clipped_as_group = bool(layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, 1))
     node.effects_renderer, missing_effects = _effects_plan(layer, kind)
     knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
     node.knockout = knockout if knockout in (0, 1, 2) else 0
@@ -336,8 +346,6 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
                                f"is not reproducible)")
         if node.knockout == 2:
             unsupported.append(f"{where}: deep knockout drawn as shallow")
-        if layer.tagged_blocks.get_data(Tag.BLEND_CLIPPING_ELEMENTS, True) is False:
-            unsupported.append(f"{where}: 'blend clipped layers as group' off is ignored")
     return node
 
 

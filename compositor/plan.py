@@ -49,7 +49,7 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
@@ -130,9 +130,9 @@ class SmartObjectPlan:
     box: Box
     method: str
     reason: str | None = None
-    # content pixels per canvas pixel (x, y), and whether the placement is plain
-    # (affine: the sharper shrink prefilter, see warpmap.prefilter)
+    # content pixels per canvas pixel (x, y) and the prefilter sharpness
     content_scale: tuple[float, float] = (1.0, 1.0)
+    # a plain (affine) placement: the warp's sharper shrink prefilter
     affine: bool = False
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -375,7 +375,7 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer) -> Smart
         return plan
     plan.method = "clipped" if node.clip_layers else "affine"
     plan.content_scale = tuple(float(v) for v in warp_map.content_scale)
-    plan.affine = bool(warp_map.affine)
+    plan.affine = bool(getattr(warp_map, "affine", False))
     map_x, map_y, coverage = _maps_over_box(warp_map, box)
     for factor in levels:
         arrays = {key: downscale(values, factor) for key, values in coefficients.items() if not key.startswith("_")}
@@ -451,6 +451,8 @@ def _why_not_affine(template: Template, node: LayerNode, so) -> str | None:
         return "knockout"
     if so.smart_filters:
         return "smart filters"
+    if not getattr(node, "blend_clipped_as_group", True) and node.clip_layers:
+        return "clipped layers blended one by one ('blend clipped layers as group' off)"
     from compositor.blend import mode_name  # noqa: PLC0415
     if mode_name(node.blend_mode) not in AFFINE_BLENDS:
         return f"blend mode {mode_name(node.blend_mode)}"

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from compositor.errors import InvalidOption
-from compositor.placement import PlacementOptions, place_artwork_bytes, premultiplied, scaled_options
+from compositor.placement import PlacementOptions, place_artwork_bytes, scaled_options
 from compositor.plan import RenderPlan, SmartObjectPlan, downscale, level_box, level_size
-from compositor.smartobjects.warpmap import prefilter
+from compositor.smartobjects.warpmap import WarpMap, warp_content
 
 
 @dataclass
@@ -90,30 +90,17 @@ def _render_object(so: SmartObjectPlan, content: np.ndarray, factor: int) -> np.
     content = np.asarray(content, np.float32)
     if content.ndim != 3 or content.shape[2] != 4:
         raise InvalidOption("artwork", f"content for {so.name!r} must be (h, w, 4) RGBA, got {content.shape}")
-    pixels = premultiplied(content)
-    # Content pixels per level pixel along x and y for this content's size.
-    cw, ch = so.content_size
-    h, w = pixels.shape[:2]
-    scale_x = so.content_scale[0] * factor * w / cw
-    scale_y = so.content_scale[1] * factor * h / ch
-    if factor > 1:
-        # Shrink the content to about one pixel per level pixel first: the
-        # prefilter below then works on a small image.
-        shrink = min(scale_x, scale_y)
-        if shrink > 1.0:
-            size = (max(1, round(w / shrink)), max(1, round(h / shrink)))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-            scale_x *= size[0] / w
-            scale_y *= size[1] / h
-            h, w = pixels.shape[:2]
-    pixels = prefilter(pixels, scale_x, scale_y, so.affine)
-    map_x, map_y = arrays["map_x"], arrays["map_y"]
-    if (w, h) != (cw, ch):
-        map_x = (map_x + np.float32(0.5)) * np.float32(w / cw) - np.float32(0.5)
-        map_y = (map_y + np.float32(0.5)) * np.float32(h / ch) - np.float32(0.5)
-    warped = cv2.remap(pixels, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    warped *= arrays["coverage"][..., None] if arrays["coverage"].ndim == 2 else arrays["coverage"]
-    p, a = warped[..., :3], warped[..., 3:4]
+    # The level's maps as a warp map of their own: the smart-object code
+    # resamples exactly as the generic renderer does, with `factor` times
+    # more content pixels per (level) pixel.
+    level_map = WarpMap(box=level_box(so.box, factor), map_x=arrays["map_x"], map_y=arrays["map_y"],
+                        coverage=arrays["coverage"], content_size=so.content_size,
+                        content_scale=(so.content_scale[0] * factor, so.content_scale[1] * factor),
+                        affine=so.affine)
+    warped = warp_content(level_map, content)
+    a = warped[..., 3:4]
+    p = warped[..., :3]
+    p *= a
     out_p, out_a = _apply(arrays, p, a)
     return _to_straight_uint8(out_p, out_a)
 

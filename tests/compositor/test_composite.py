@@ -213,3 +213,25 @@ def test_feathered_mask_softens_its_edge_symmetrically():
     # A blurred step: soft on both sides of the edge, symmetric about it.
     assert 0 < coverage[1] < 0.5 < coverage[2] < 1
     assert coverage[1] + coverage[2] == pytest.approx(1.0, abs=1e-5)
+
+
+def _screen_base_with_multiply_clip(as_group: bool) -> LayerNode:
+    base = solid(GREEN, box=(0, 0, 2, 2), name="base", blend_mode=BlendMode.SCREEN)
+    base.blend_clipped_as_group = as_group
+    base.clip_layers = [solid(RED, name="clipped", clipping=True, blend_mode=BlendMode.MULTIPLY)]
+    return base
+
+
+def test_clipping_group_blends_as_one_layer_in_the_base_mode():
+    # Group colour = multiply(green, red) = black, then screened onto gray: gray.
+    color, _ = rendered([solid(GRAY), _screen_base_with_multiply_clip(as_group=True)])
+    np.testing.assert_allclose(color[0, 0], GRAY, atol=1e-6)
+    np.testing.assert_allclose(color[0, 3], GRAY, atol=1e-6)
+
+
+def test_clipped_layers_blend_on_their_own_when_not_as_group():
+    # Base screened onto gray: (0.5, 1, 0.5); then red multiplied inside the
+    # base's shape: (0.5, 0, 0). Outside the base nothing changes.
+    color, _ = rendered([solid(GRAY), _screen_base_with_multiply_clip(as_group=False)])
+    np.testing.assert_allclose(color[0, 0], [0.5, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(color[0, 3], GRAY, atol=1e-6)
