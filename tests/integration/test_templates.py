@@ -290,3 +290,34 @@ def test_ingest_of_the_full_size_demo_template(capsys):
               f"({', '.join(f'{k} {v:.1f} s' for k, v in assets.timings.items())}); "
               f"plan {len(assets.plan_bytes) / 1e6:.0f} MB; document PSNR {assets.fidelity['document_psnr']}")
     assert assets.fidelity["document_psnr"] > 40
+
+
+def test_an_ingest_run_again_rewrites_the_same_objects(api_url):
+    """A redelivered ingest (its worker died before recording the outcome) is safe:
+    same object keys, same metadata, nothing left behind."""
+    from shared import tasks
+    from shared.db import get_pool
+    from workers.ingest import ingest_psd
+
+    mockup = wait_for_mockup(api_url, upload_template(api_url, demo_psd(), how="base64")["uuid"])
+    assert mockup["status"] == "ready", mockup["error"]
+    storage = Storage()
+    prefix = f"mockups/{mockup['uuid']}/"
+
+    def stored():
+        return sorted(item.object_name for item in storage.client.list_objects(storage.bucket, prefix=prefix,
+                                                                               recursive=True))
+
+    before = stored()
+    # As if the worker had died just before the end: task and mockup still in progress.
+    with get_pool().connection() as conn:
+        conn.execute("UPDATE tasks SET status = 'processing', finished_at = NULL, result = NULL WHERE key = %s",
+                     (mockup["task_key"],))
+        conn.execute("UPDATE mockups SET status = 'processing' WHERE uuid = %s", (mockup["uuid"],))
+    assert ingest_psd.run(mockup["task_key"]) == "completed"
+    again = wait_for_mockup(api_url, mockup["uuid"])
+    assert again["status"] == "ready" and stored() == before
+    assert again["smart_objects"] == mockup["smart_objects"] and again["fidelity"] == mockup["fidelity"]
+    assert tasks.get_task(mockup["task_key"]).attempts == 2
+    # A delivery after the task finished does nothing.
+    assert ingest_psd.run(mockup["task_key"]) == "skipped"
