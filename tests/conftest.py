@@ -28,8 +28,9 @@ TEST_HARD_TIME_LIMIT = 8
 TEST_VISIBILITY_TIMEOUT = 10
 TEST_CLEANUP_INTERVAL = 2
 FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.1/32",
-             # Small, so that the PSD byte limit can be tested without huge files.
-             "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024)}
+             # Small, so that the byte limits can be tested without huge files.
+             "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024),
+             "MOCKFARM_MAX_ASSET_BYTES": str(4 * 1024 * 1024)}
 
 
 def corpus_dir() -> Path:

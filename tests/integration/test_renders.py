@@ -315,3 +315,16 @@ def test_uploaded_artwork_is_deleted_with_the_results(farm, api_url, mockup):
         assert time.monotonic() < deadline, "the periodic cleanup did not run"
         time.sleep(0.5)
     assert not storage.exists(upload) and not storage.exists(result)
+
+
+def test_artwork_over_the_byte_limit_is_refused(api_url, mockup):
+    import os
+
+    too_big = os.urandom(4 * 1024 * 1024 + 1)  # MOCKFARM_MAX_ASSET_BYTES in the test stack: 4 MiB
+    response = start(api_url, render_body(mockup, {"base64": b64(too_big), "content_type": "image/png"}),
+                     expect=413)
+    assert "smart_objects.0.asset.base64" in response["detail"]
+    with serve_files({"/big.png": (200, {"Content-Type": "image/png"}, too_big)}) as base:
+        url = f"{base}/big.png"
+        task = finish(api_url, start(api_url, render_body(mockup, {"url": url}))["data"]["task_key"])
+    assert task["status"] == "failed" and url in task["error"] and "413" in task["error"]
