@@ -107,8 +107,14 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str) -> TemplateAssets:
     timings["fidelity"] = time.perf_counter() - mark
 
     smart_objects = describe_smart_objects(template, plan, mockup_uuid)
+    unsupported = list(plan.unsupported)
+    names = [so["name"] for so in smart_objects]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        # The render plan finds smart objects by name: such layers get the same artwork.
+        unsupported.append(f"smart objects: {names.count(name)} layers are named {name!r}; "
+                           f"artwork given to one of them goes into all of them")
     return TemplateAssets(width=plan.width, height=plan.height, plan_bytes=plan_bytes, thumbnails=thumbnails,
-                          smart_objects=smart_objects, fidelity=fidelity, unsupported=list(plan.unsupported),
+                          smart_objects=smart_objects, fidelity=fidelity, unsupported=unsupported,
                           timings=timings)
 
 

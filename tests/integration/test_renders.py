@@ -328,3 +328,48 @@ def test_artwork_over_the_byte_limit_is_refused(api_url, mockup):
         url = f"{base}/big.png"
         task = finish(api_url, start(api_url, render_body(mockup, {"url": url}))["data"]["task_key"])
     assert task["status"] == "failed" and url in task["error"] and "413" in task["error"]
+
+
+def two_object_template(names=("Left", "Right")) -> bytes:
+    from compositor.fixtures.psd_writer import Document, PixelLayer, SmartObjectLayer, write_psd
+
+    background = np.zeros((200, 300, 4), np.uint8)
+    background[...] = (240, 235, 225, 255)
+    grey = solid_png((128, 128, 128), (100, 100))
+    return write_psd(Document(width=300, height=200, layers=[
+        PixelLayer("Background", background),
+        SmartObjectLayer(names[0], grey, quad=((20, 50), (120, 50), (120, 150), (20, 150))),
+        SmartObjectLayer(names[1], grey, quad=((180, 40), (280, 60), (280, 160), (180, 140))),
+    ]))
+
+
+def test_only_the_smart_objects_given_change(api_url):
+    mockup = wait_for_mockup(api_url, upload_template(api_url, two_object_template())["uuid"])
+    assert mockup["status"] == "ready", mockup["error"]
+    left, right = mockup["smart_objects"]
+    assert (left["name"], right["name"]) == ("Left", "Right") and left["uuid"] != right["uuid"]
+    assert mockup["unsupported"] == []
+
+    def render_png(smart_objects):
+        body = {"mockup_uuid": mockup["uuid"], "smart_objects": smart_objects,
+                "export_options": {"image_format": "png"}}
+        task = finish(api_url, start(api_url, body)["data"]["task_key"])
+        assert task["status"] == "completed", task["error"]
+        return pixels(download(task["print_files"][0]))
+
+    base = render_png([])
+    red_left = render_png([{"uuid": left["uuid"], "asset": {"base64": b64(solid_png()), "content_type": "image/png"}}])
+    assert np.abs(red_left[60:140, 30:110] - RED).max() <= 2
+    assert np.array_equal(red_left[:, 160:], base[:, 160:])  # the right one kept its content
+    assert np.abs(base[60:140, 30:110] - 128).max() <= 2
+    # Colour alone fills the print area.
+    blue_right = render_png([{"uuid": right["uuid"], "color": {"hex": "#0000ff"}}])
+    assert np.abs(blue_right[80:120, 200:260] - (0, 0, 255)).max() <= 2
+    assert np.array_equal(blue_right[:, :150], base[:, :150])
+
+
+def test_smart_objects_sharing_a_name_are_listed_as_a_limitation(api_url):
+    mockup = wait_for_mockup(api_url, upload_template(api_url, two_object_template(("Design", "Design")))["uuid"])
+    assert mockup["status"] == "ready", mockup["error"]
+    assert len({so["uuid"] for so in mockup["smart_objects"]}) == 2
+    assert any("named 'Design'" in note for note in mockup["unsupported"]), mockup["unsupported"]
