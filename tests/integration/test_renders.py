@@ -373,3 +373,33 @@ def test_smart_objects_sharing_a_name_are_listed_as_a_limitation(api_url):
     assert mockup["status"] == "ready", mockup["error"]
     assert len({so["uuid"] for so in mockup["smart_objects"]}) == 2
     assert any("named 'Design'" in note for note in mockup["unsupported"]), mockup["unsupported"]
+
+
+def test_placement_options_reach_the_compositor(api_url):
+    mockup = wait_for_mockup(api_url, upload_template(api_url, two_object_template())["uuid"])
+    left = mockup["smart_objects"][0]
+    halves = np.zeros((100, 100, 3), np.uint8)
+    halves[:, :50] = RED
+    halves[:, 50:] = (30, 40, 220)
+    buffer = io.BytesIO()
+    Image.fromarray(halves).save(buffer, format="PNG")
+    artwork = {"base64": b64(buffer.getvalue()), "content_type": "image/png"}
+
+    def render_left(**options):
+        item = {"uuid": left["uuid"], "asset": {**artwork, **options.pop("asset", {})}, **options}
+        body = {"mockup_uuid": mockup["uuid"], "smart_objects": [item], "export_options": {"image_format": "png"}}
+        task = finish(api_url, start(api_url, body)["data"]["task_key"])
+        assert task["status"] == "completed", task["error"]
+        return pixels(download(task["print_files"][0]))
+
+    # The smart object's content (100 x 100) lands on canvas x 20..120, y 50..150.
+    plain = render_left(print_area_preset_uuid=left["print_area_presets"][0]["uuid"])
+    assert np.abs(plain[60:140, 25:65] - RED).max() <= 2 and np.abs(plain[60:140, 75:115] - (30, 40, 220)).max() <= 2
+    flipped = render_left(asset={"flip_horizontal": True})
+    assert np.abs(flipped[60:140, 25:65] - (30, 40, 220)).max() <= 2
+    turned = render_left(asset={"rotate": 90})  # clockwise: the red half goes to the top
+    assert np.abs(turned[55:95, 30:110] - RED).max() <= 2 and np.abs(turned[105:145, 30:110] - (30, 40, 220)).max() <= 2
+    # A 50 x 50 box at the content's top left: the rest of the print area is empty (the wall shows).
+    small = render_left(asset={"size": {"width": 50, "height": 50}, "position": {"top": 0, "left": 0}})
+    assert np.abs(small[52:98, 22:45] - RED).max() <= 2
+    assert np.abs(small[105:145, 75:115] - (240, 235, 225)).max() <= 2
