@@ -17,6 +17,7 @@ from compositor.fixtures.psd_writer import Document, PixelLayer, write_psd
 from shared.storage import Storage
 from tests.integration.helpers import (auth, get_task, new_api_key, serve_files, upload_template,
                                        wait_for_mockup)
+from tests.integration.test_broker_outage import redis_stopped  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -321,3 +322,13 @@ def test_an_ingest_run_again_rewrites_the_same_objects(api_url):
     assert tasks.get_task(mockup["task_key"]).attempts == 2
     # A delivery after the task finished does nothing.
     assert ingest_psd.run(mockup["task_key"]) == "skipped"
+
+
+def test_upload_while_the_broker_is_down_is_503_and_the_mockup_failed(api_url, redis_stopped):
+    key = new_api_key("templates-broker-outage")
+    response = requests.post(f"{api_url}/api/v1/psd/upload", headers=auth(key),
+                             files={"file": ("t.psd", demo_psd())}, timeout=60)
+    assert response.status_code == 503 and "queue" in response.json()["detail"]
+    # Recorded before queuing failed: it reads as failed, not processing for ever.
+    [mockup] = requests.get(f"{api_url}/api/v1/mockups", headers=auth(key), timeout=10).json()["data"]["items"]
+    assert mockup["status"] == "failed" and "could not be queued" in mockup["error"]
