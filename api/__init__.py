@@ -131,6 +131,7 @@ def create_app() -> Flask:
     from api.mockups import blp as mockups_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
+    from api.webhooks import blp as webhooks_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(mockups_blp)
@@ -138,6 +139,7 @@ def create_app() -> Flask:
     api.register_blueprint(tasks_blp)
     api.register_blueprint(keys_blp)
     api.register_blueprint(account_blp)
+    api.register_blueprint(webhooks_blp)
     # A plain Flask blueprint: the page describes the API, it is not part of it.
     app.register_blueprint(docs_blp)
 

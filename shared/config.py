@@ -28,6 +28,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """One immutable snapshot of the configuration (see README, "Configuration")."""
@@ -94,6 +104,16 @@ class Settings:
     # mid-task. Zero in any real deployment.
     render_delay_ms: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_DELAY_MS", 0))
 
+    # Webhooks (README, "Webhooks"). A delivery is retried after base, 2 x base,
+    # 4 x base... seconds (at most webhook_backoff_max apart) until it is
+    # webhook_max_age seconds old; each POST may take webhook_timeout seconds in all.
+    webhook_max_age: int = field(default_factory=lambda: _env_int("MOCKFARM_WEBHOOK_MAX_AGE", 24 * 3600))
+    webhook_backoff_base: float = field(default_factory=lambda: _env_float("MOCKFARM_WEBHOOK_BACKOFF_BASE", 1.0))
+    webhook_backoff_max: int = field(default_factory=lambda: _env_int("MOCKFARM_WEBHOOK_BACKOFF_MAX", 3600))
+    webhook_timeout: float = field(default_factory=lambda: _env_float("MOCKFARM_WEBHOOK_TIMEOUT", 10.0))
+    # Processes of the webhooks pool: deliveries wait on the network, not the CPU.
+    webhook_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_WEBHOOK_CONCURRENCY", 2))
+
     # Side of the demo template `make up` uploads and renders (its ingest must fit the
     # task time limit; the issue's benchmark uses 4000).
     demo_template_size: int = field(default_factory=lambda: _env_int("MOCKFARM_DEMO_TEMPLATE_SIZE", 2000))
@@ -118,6 +138,14 @@ class Settings:
             raise ValueError("MOCKFARM_RESULT_URL_TTL must be 1 s to 7 days (604800)")
         if self.cleanup_interval < 1:
             raise ValueError("MOCKFARM_CLEANUP_INTERVAL must be at least 1")
+        if self.webhook_max_age < 1:
+            raise ValueError("MOCKFARM_WEBHOOK_MAX_AGE must be at least 1")
+        if not 0 < self.webhook_backoff_base <= self.webhook_backoff_max:
+            raise ValueError("MOCKFARM_WEBHOOK_BACKOFF_BASE must be above 0 and at most MOCKFARM_WEBHOOK_BACKOFF_MAX")
+        if not 0 < self.webhook_timeout <= 60:
+            raise ValueError("MOCKFARM_WEBHOOK_TIMEOUT must be above 0 and at most 60")
+        if self.webhook_concurrency < 1:
+            raise ValueError("MOCKFARM_WEBHOOK_CONCURRENCY must be at least 1")
 
     @property
     def s3_presign_endpoint(self) -> str:

@@ -10,6 +10,7 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from compositor.blend import BLEND_MODES
+from shared import webhooks
 from shared.config import load_settings
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
@@ -26,7 +27,33 @@ def _side():
     return fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=limit))
 
 
-class SolidRenderRequest(StrictSchema):
+def check_delivery_url(url: str) -> None:
+    """A marshmallow validator: the URL obeys the rules of user URLs (shared.safefetch,
+    allowlist included). Host names are resolved and checked when a delivery is made."""
+    from shared.safefetch import FetchPolicy, URLNotAllowed, check_url
+
+    try:
+        check_url(url, FetchPolicy.from_env())
+    except URLNotAllowed as exc:
+        raise ValidationError(f"this URL is not allowed: {exc.reason}") from None
+
+
+def _delivery_url(description: str, **options) -> fields.String:
+    return fields.String(validate=[validate.Length(max=2048), check_delivery_url],
+                         metadata={"description": description, "example": "https://example.com/hooks/mockfarm"},
+                         **options)
+
+
+class WebhookUrlMixin(Schema):
+    """`webhook_url`, for every request that starts a task (renders, templates): it
+    is sent task.completed or task.failed for that task, besides the account's endpoints."""
+
+    webhook_url = _delivery_url(
+        "a URL to POST this task's task.completed / task.failed event to, signed with the account's "
+        "signing secret (GET /api/v1/webhooks/signing-secret)", allow_none=True)
+
+
+class SolidRenderRequest(WebhookUrlMixin, StrictSchema):
     """A PNG of one colour, `width` x `height` pixels."""
 
     width = _side()
@@ -137,6 +164,75 @@ class Me(Schema):
     usage = fields.Nested(Usage)
 
 
+# ------------------------------------------------------------------ webhooks
+
+
+
+class CreateWebhookRequest(StrictSchema):
+    url = _delivery_url("where events are POSTed (http or https)", required=True)
+    events = fields.List(
+        fields.String(validate=validate.OneOf(webhooks.EVENTS)), load_default=lambda: list(webhooks.EVENTS),
+        validate=validate.Length(min=1), metadata={"description": "the event types sent to it (default: all)"})
+
+
+class UpdateWebhookRequest(StrictSchema):
+    enabled = fields.Boolean(metadata={"description": "false: send it nothing (its pending retries stop)"})
+    events = fields.List(fields.String(validate=validate.OneOf(webhooks.EVENTS)), validate=validate.Length(min=1))
+
+
+class WebhookEndpoint(Schema):
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String())
+    enabled = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class NewWebhookEndpoint(WebhookEndpoint):
+    secret = fields.String(metadata={
+        "description": "the signing secret: shown this once, never again (README, \"Webhooks\")"})
+
+
+class SigningSecret(Schema):
+    secret = fields.String(metadata={"description": "signs deliveries to per-request webhook_url"})
+
+
+class WebhookTestRequest(StrictSchema):
+    url = _delivery_url("send the sample to this URL (signed with the account's signing secret) instead of "
+                        "to every enabled endpoint", load_default=None, allow_none=True)
+
+
+class DeliveryQuery(StrictSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(webhooks.DELIVERY_STATUSES))
+    event = fields.String(load_default=None, validate=validate.OneOf(webhooks.EVENTS + (webhooks.TEST_EVENT,)))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class DeliveryAttempt(Schema):
+    attempt = fields.Integer()
+    started_at = fields.DateTime()
+    duration_ms = fields.Integer()
+    status_code = fields.Integer(allow_none=True, metadata={"description": "the receiver's answer, if any"})
+    error = fields.String(allow_none=True)
+
+
+class WebhookDelivery(Schema):
+    id = fields.String(metadata={"description": "the idempotency id (Mockfarm-Webhook-Id), the same on every attempt"})
+    endpoint_id = fields.String(allow_none=True, metadata={"description": "none for a per-request or test URL"})
+    url = fields.String()
+    event = fields.String()
+    task_key = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "pending (retrying), delivered or failed (for good)"})
+    attempts = fields.List(fields.Nested(DeliveryAttempt))
+    next_attempt_at = fields.DateTime(allow_none=True, metadata={"description": "while pending"})
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)
+    payload = fields.Dict(metadata={"description": "the event's data, as sent"})
+
+
 # ------------------------------------------------------------------ mockups (templates)
 
 MOCKUP_NAME = validate.Length(min=1, max=200)
@@ -229,11 +325,14 @@ class MockupInfo(Schema):
     updated_at = fields.DateTime()
 
 
-class MockupPage(Schema):
-    items = fields.List(fields.Nested(MockupInfo))
+class Paging(Schema):
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()
+
+
+class MockupPage(Paging):
+    items = fields.List(fields.Nested(MockupInfo))
 
 
 # ------------------------------------------------------------------ renders of a mockup
@@ -362,3 +461,12 @@ MeResponse = envelope(fields.Nested(Me), "MeResponse")
 ApiKeyResponse = envelope(fields.Nested(ApiKeyInfo), "ApiKeyResponse")
 NewApiKeyResponse = envelope(fields.Nested(NewApiKey), "NewApiKeyResponse")
 ApiKeyListResponse = envelope(fields.List(fields.Nested(ApiKeyInfo)), "ApiKeyListResponse")
+WebhookResponse = envelope(fields.Nested(WebhookEndpoint), "WebhookResponse")
+NewWebhookResponse = envelope(fields.Nested(NewWebhookEndpoint), "NewWebhookResponse")
+WebhookListResponse = envelope(fields.List(fields.Nested(WebhookEndpoint)), "WebhookListResponse")
+SigningSecretResponse = envelope(fields.Nested(SigningSecret), "SigningSecretResponse")
+DeliveryListResponse = Schema.from_dict({
+    "success": fields.Boolean(dump_default=True),
+    "data": fields.List(fields.Nested(WebhookDelivery)),
+    "paging": fields.Nested(Paging),
+}, name="DeliveryListResponse")

@@ -9,7 +9,9 @@ data, logs and pid file under the state folder (`.run/` by default):
     api            the Flask API under gunicorn
     worker-ingest  Celery workers consuming the `ingest` queue
     worker-render  Celery workers consuming the `render` queue
+    worker-webhooks Celery workers consuming the `webhooks` queue (deliveries)
     beat           Celery beat, queuing the periodic cleanup of expired results
+                   and the sweep for lost webhook deliveries
     flower         Flower, the Celery dashboard, behind basic auth
 
 The machine's own PostgreSQL or Redis services are never touched. `down` stops only
@@ -48,8 +50,8 @@ from shared import db
 from shared.config import Settings, load_settings
 from shared.storage import Storage
 
-WORKER_QUEUES = ("ingest", "render")
-PARTS = ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "beat", "flower")
+WORKER_QUEUES = ("ingest", "render", "webhooks")
+PARTS = ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "worker-webhooks", "beat", "flower")
 # The account `mockfarm up` makes for trying the farm, and where it keeps its key.
 LOCAL_ACCOUNT = "local"
 LOCAL_KEY_FILE = "api-key"
@@ -157,7 +159,8 @@ class LocalStack:
                  extra_env: dict[str, str] | None = None):
         self.settings = settings or load_settings()
         self.echo = echo
-        # Variables outside `Settings` its processes get too (e.g. the fetch policy's).
+        # Variables for the child processes beyond the settings: those read elsewhere,
+        # e.g. MOCKFARM_FETCH_* (shared.safefetch.FetchPolicy).
         self.extra_env = dict(extra_env or {})
         self.state_dir = self.settings.state_dir.resolve()
         self.logs_dir = self.state_dir / "logs"
@@ -379,7 +382,8 @@ class LocalStack:
 
     def start_worker(self, queue: str) -> None:
         concurrency = {"ingest": self.settings.ingest_concurrency,
-                       "render": self.settings.render_concurrency}[queue]
+                       "render": self.settings.render_concurrency,
+                       "webhooks": self.settings.webhook_concurrency}[queue]
         self._spawn(f"worker-{queue}", [
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "-Q", queue, "-n", f"{queue}@%h", "--concurrency", str(concurrency),
@@ -409,6 +413,7 @@ class LocalStack:
             "api": self.start_api, "flower": self.start_flower,
             "worker-ingest": lambda: self.start_worker("ingest"),
             "worker-render": lambda: self.start_worker("render"),
+            "worker-webhooks": lambda: self.start_worker("webhooks"),
             "beat": self.start_beat,
         }
         starters[name]()
@@ -465,10 +470,10 @@ class LocalStack:
         return sorted(response.json())
 
     def wait_flower(self, timeout: float = 60) -> list[str]:
-        def lists_both_pools():
+        def lists_every_pool():
             names = self.flower_workers()
             return names if all(any(n.startswith(f"{q}@") for n in names) for q in WORKER_QUEUES) else None
-        return _wait_until("flower (listing both worker pools)", lists_both_pools, timeout, interval=1.0)
+        return _wait_until("flower (listing every worker pool)", lists_every_pool, timeout, interval=1.0)
 
     def wait_ready(self, timeout: float = 30) -> dict:
         def ready():
@@ -487,7 +492,7 @@ class LocalStack:
             self._ensure(name)
             waits[name]()
         prepare(self.settings, echo=self.echo)
-        for name in ("api", "worker-ingest", "worker-render", "beat", "flower"):
+        for name in ("api", "worker-ingest", "worker-render", "worker-webhooks", "beat", "flower"):
             self._ensure(name)
         self.wait_api()
         self.wait_workers()
@@ -509,7 +514,8 @@ class LocalStack:
         they use, all at once: each waits for its own clean shutdown in parallel.
         """
         stopped = []
-        for group in (("flower", "beat", "worker-render", "worker-ingest", "api"), ("s3", "postgres", "redis")):
+        for group in (("flower", "beat", "worker-render", "worker-ingest", "worker-webhooks", "api"),
+                      ("s3", "postgres", "redis")):
             with ThreadPoolExecutor(max_workers=len(group)) as pool:
                 results = list(pool.map(self.stop_part, group))
             stopped += [name for name, was_running in zip(group, results) if was_running]
@@ -523,6 +529,7 @@ class LocalStack:
             "api": self.settings.api_url,
             "worker-ingest": "queue ingest",
             "worker-render": "queue render",
+            "worker-webhooks": "queue webhooks",
             "beat": f"every {self.settings.cleanup_interval} s",
             "flower": self.settings.flower_url,
         }

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from shared import webhooks
 from shared.config import load_settings
 from shared.db import get_pool
 
@@ -198,25 +199,33 @@ def start_task(key: str) -> TaskRecord | None:
 
 def complete_task(key: str, result: dict[str, Any]) -> bool:
     """Record success; False when the task had already finished."""
-    with get_pool().connection() as conn:
-        cur = conn.execute(
-            """UPDATE tasks
-                  SET status = 'completed', result = %s, error = NULL,
-                      finished_at = now(), updated_at = now()
-                WHERE key = %s AND status IN ('pending', 'processing')""",
-            (Jsonb(result), key),
-        )
-        return cur.rowcount == 1
+    return _finish_task(
+        """UPDATE tasks
+              SET status = 'completed', result = %s, error = NULL,
+                  finished_at = now(), updated_at = now()
+            WHERE key = %s AND status IN ('pending', 'processing')""",
+        (Jsonb(result), key))
 
 
 def fail_task(key: str, error: str) -> bool:
     """Record failure with its reason; False when the task had already finished."""
-    with get_pool().connection() as conn:
-        cur = conn.execute(
-            """UPDATE tasks
-                  SET status = 'failed', error = %s,
-                      finished_at = now(), updated_at = now()
-                WHERE key = %s AND status IN ('pending', 'processing')""",
-            (error, key),
-        )
-        return cur.rowcount == 1
+    return _finish_task(
+        """UPDATE tasks
+              SET status = 'failed', error = %s,
+                  finished_at = now(), updated_at = now()
+            WHERE key = %s AND status IN ('pending', 'processing')""",
+        (error, key))
+
+
+def _finish_task(update: str, params: tuple) -> bool:
+    """Run the UPDATE finishing a task and, in the same transaction, record its
+    webhook deliveries; once committed, queue them at once (README, "Webhooks": they
+    leave within milliseconds of the task finishing). False when it had finished already."""
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{update} RETURNING {_COLUMNS}", params)
+        record = _record(cur.fetchone())
+        if record is None:
+            return False
+        delivery_ids = webhooks.record_task_event(conn, record)
+    webhooks.enqueue_deliveries(delivery_ids)
+    return True

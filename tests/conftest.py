@@ -27,10 +27,17 @@ TEST_SOFT_TIME_LIMIT = 6
 TEST_HARD_TIME_LIMIT = 8
 TEST_VISIBILITY_TIMEOUT = 10
 TEST_CLEANUP_INTERVAL = 2
-FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.1/32",
-             # Small, so that the byte limits can be tested without huge files.
-             "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024),
-             "MOCKFARM_MAX_ASSET_BYTES": str(4 * 1024 * 1024)}
+# Webhook retries 0.2 s, 0.4 s, 0.8 s... apart, so that a receiver failing three
+# times gets its event within two seconds.
+TEST_WEBHOOK_BACKOFF_BASE = 0.2
+TEST_WEBHOOK_TIMEOUT = 2
+# Read by shared.safefetch, not by Settings: handed to the stack's processes as is.
+# Loopback is allowed so that tests' own HTTP servers (webhook receivers, asset
+# servers) on 127.0.0.1 are reachable; everything else keeps the default rules.
+TEST_FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.0/8",
+                  # Small, so that the byte limits can be tested without huge files.
+                  "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024),
+                  "MOCKFARM_MAX_ASSET_BYTES": str(4 * 1024 * 1024)}
 
 
 def corpus_dir() -> Path:
@@ -105,6 +112,10 @@ def farm():
         "MOCKFARM_CLEANUP_INTERVAL": str(TEST_CLEANUP_INTERVAL),
         # Below max_output_side squared, so that the pixel limit can be tested alone.
         "MOCKFARM_MAX_IMAGE_PIXELS": "50000000",
+        "MOCKFARM_WEBHOOK_BACKOFF_BASE": str(TEST_WEBHOOK_BACKOFF_BASE),
+        "MOCKFARM_WEBHOOK_CONCURRENCY": "2",
+        # A receiver that never answers is given up on (and retried) after this long.
+        "MOCKFARM_WEBHOOK_TIMEOUT": str(TEST_WEBHOOK_TIMEOUT),
         # Small enough to ingest within the short task limits above.
         "MOCKFARM_DEMO_TEMPLATE_SIZE": "400",
     }
@@ -123,9 +134,7 @@ def farm():
         os.environ.clear()
         os.environ.update(saved)
 
-    # The artwork and PSD tests serve files from this machine: allow the workers to
-    # fetch from 127.0.0.1 only (other private and metadata addresses stay refused).
-    stack = LocalStack(settings, echo=lambda message: None, extra_env=FETCH_ENV)
+    stack = LocalStack(settings, echo=lambda message: None, extra_env=TEST_FETCH_ENV)
     try:
         stack.up()
         yield stack

@@ -65,7 +65,7 @@ def test_compose_file_uses_only_known_settings():
     compose = yaml.safe_load((REPO_ROOT / "deploy" / "docker-compose.yml").read_text())
     known = {f"MOCKFARM_{field.name.upper()}" for field in dataclasses.fields(Settings)}
     services = compose["services"]
-    for role in ("api", "worker-ingest", "worker-render", "beat", "flower", "prepare"):
+    for role in ("api", "worker-ingest", "worker-render", "worker-webhooks", "beat", "flower", "prepare"):
         environment = services[role]["environment"]
         unknown = {name for name in environment if name.startswith("MOCKFARM_")} - known
         assert not unknown, f"{role} sets variables mockfarm does not read: {unknown}"
@@ -75,7 +75,7 @@ def test_compose_file_uses_only_known_settings():
     for server in ("postgres", "redis", "minio"):
         assert server in services
     # Each worker pool consumes exactly its own queue.
-    for queue in ("ingest", "render"):
+    for queue in ("ingest", "render", "webhooks"):
         command = services[f"worker-{queue}"]["command"]
         assert command[command.index("-Q") + 1] == queue
 

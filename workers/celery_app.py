@@ -1,9 +1,12 @@
-"""The Celery application shared by both worker pools and by the API (which only sends).
+"""The Celery application shared by every worker pool and by the API (which only sends).
 
-Two explicit queues: `ingest` (reading uploaded templates) and `render` (making
-images). Start a pool with `celery -A workers.celery_app worker -Q render -n render@%h`,
+Three explicit queues: `ingest` (reading uploaded templates), `render` (making
+images) and `webhooks` (delivering events to users' URLs: network waits, kept apart
+so that a slow receiver never delays a render and a long render never delays a
+webhook). Start a pool with `celery -A workers.celery_app worker -Q render -n render@%h`,
 and exactly one scheduler with `celery -A workers.celery_app beat` (it queues the
-periodic cleanup of expired results, `beat_schedule` below).
+periodic cleanup of expired results and the sweep for lost webhook deliveries,
+`beat_schedule` below).
 
 Reliability settings, and why:
 - acks_late + reject_on_worker_lost: a message is acknowledged only after its task
@@ -23,7 +26,8 @@ from shared.config import Settings, load_settings
 
 INGEST_QUEUE = "ingest"
 RENDER_QUEUE = "render"
-QUEUES = (INGEST_QUEUE, RENDER_QUEUE)
+WEBHOOKS_QUEUE = "webhooks"
+QUEUES = (INGEST_QUEUE, RENDER_QUEUE, WEBHOOKS_QUEUE)
 
 # Task names the API sends by name, so that it never imports the imaging code.
 RENDER_SOLID_TASK = "workers.render.render_solid"
@@ -33,6 +37,10 @@ INGEST_PSD_TASK = "workers.ingest.ingest_psd"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
 DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
+# One attempt at one webhook delivery (its id is the only argument).
+DELIVER_WEBHOOK_TASK = "workers.webhooks.deliver"
+# Run by beat with the cleanup: queue again the deliveries whose message was lost.
+REQUEUE_LOST_WEBHOOKS_TASK = "maintenance.requeue_lost_webhook_deliveries"
 
 # The task kind recorded in PostgreSQL -> (Celery task name, queue). Whatever queues
 # a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
@@ -50,9 +58,15 @@ def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> Non
     (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key)
 
 
+def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> None:
+    """Queue an attempt at the delivery recorded under `delivery_id`."""
+    (celery or app).send_task(DELIVER_WEBHOOK_TASK, args=[delivery_id], queue=WEBHOOKS_QUEUE)
+
+
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
-    app = Celery("mockfarm", broker=settings.redis_url, include=["workers.render", "workers.ingest", "workers.maintenance"])
+    app = Celery("mockfarm", broker=settings.redis_url,
+                 include=["workers.render", "workers.ingest", "workers.maintenance", "workers.webhooks"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
@@ -60,6 +74,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_routes={
             "workers.render.*": {"queue": RENDER_QUEUE},
             "workers.ingest.*": {"queue": INGEST_QUEUE},
+            "workers.webhooks.*": {"queue": WEBHOOKS_QUEUE},
             "maintenance.*": {"queue": INGEST_QUEUE},
         },
         beat_schedule={
@@ -67,6 +82,11 @@ def make_celery(settings: Settings | None = None) -> Celery:
                 "task": DELETE_EXPIRED_RESULTS_TASK,
                 "schedule": float(settings.cleanup_interval),
                 # A run that waited longer than an interval is superseded by the next one.
+                "options": {"queue": INGEST_QUEUE, "expires": float(settings.cleanup_interval)},
+            },
+            "requeue-lost-webhook-deliveries": {
+                "task": REQUEUE_LOST_WEBHOOKS_TASK,
+                "schedule": float(settings.cleanup_interval),
                 "options": {"queue": INGEST_QUEUE, "expires": float(settings.cleanup_interval)},
             },
         },

@@ -1,15 +1,17 @@
-"""Housekeeping: the periodic cleanup of expired results (run by Celery beat), and
-`mockfarm tasks ...`, operators' commands on the task records."""
+"""Housekeeping: the periodic cleanup of expired results and the sweep for lost
+webhook deliveries (run by Celery beat), and `mockfarm tasks ...`, operators'
+commands on the task records."""
 from __future__ import annotations
 
 import logging
 
 import click
 
-from shared import tasks
+from shared import tasks, webhooks
 from shared.config import load_settings
 from shared.storage import Storage
-from workers.celery_app import DELETE_EXPIRED_RESULTS_TASK, app, send_task_key
+from workers.celery_app import (DELETE_EXPIRED_RESULTS_TASK, REQUEUE_LOST_WEBHOOKS_TASK, app, send_task_key,
+                                send_webhook_delivery)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,26 @@ def delete_expired_results() -> int:
     if cleaned:
         log.info("deleted the results of %d task(s) finished over %d s ago", cleaned, settings.result_url_ttl)
     return cleaned
+
+
+@app.task(name=REQUEUE_LOST_WEBHOOKS_TASK)
+def requeue_lost_webhook_deliveries() -> int:
+    """Queue again the pending webhook deliveries whose next attempt is long overdue;
+    return how many.
+
+    A retry waits in Redis (a countdown message held by a worker) and a new delivery's
+    message is sent after its row is committed: a Redis restart, or a process dying
+    in between, loses the message but never the row. "Long overdue" leaves the broker
+    time to restore a message whose worker died (its visibility timeout) first;
+    queuing one that still exists only costs a message that finds nothing to do.
+    """
+    settings = load_settings()
+    lost = webhooks.overdue_deliveries(settings.broker_visibility_timeout + 60)
+    for delivery_id in lost:
+        send_webhook_delivery(delivery_id)
+    if lost:
+        log.info("requeued %d webhook delivery(ies) whose message was lost", len(lost))
+    return len(lost)
 
 
 @click.group("tasks")

@@ -9,7 +9,7 @@ import pytest
 def farm_environment(farm, monkeypatch):
     from shared import db
 
-    for name, value in farm.settings.as_env().items():
+    for name, value in {**farm.settings.as_env(), **farm.extra_env}.items():
         monkeypatch.setenv(name, value)
     yield
     # The pool is bound to the settings it was made with; the next test makes its own.

@@ -21,13 +21,14 @@ def test_readyz_checks_every_part(api_url):
     response = requests.get(f"{api_url}/readyz", timeout=15)
     assert response.status_code == 200, response.text
     checks = response.json()["checks"]
-    assert set(checks) == {"redis", "postgres", "s3", "workers.ingest", "workers.render"}
+    assert set(checks) == {"redis", "postgres", "s3", "workers.ingest", "workers.render", "workers.webhooks"}
     assert all(check["ok"] for check in checks.values())
     assert any(name.startswith("ingest@") for name in checks["workers.ingest"]["workers"])
     assert any(name.startswith("render@") for name in checks["workers.render"]["workers"])
+    assert any(name.startswith("webhooks@") for name in checks["workers.webhooks"]["workers"])
 
 
-def test_flower_lists_both_pools_behind_basic_auth(farm):
+def test_flower_lists_every_pool_behind_basic_auth(farm):
     settings = farm.settings
     assert requests.get(f"{settings.flower_url}/api/workers", timeout=10).status_code == 401
     wrong = requests.get(f"{settings.flower_url}/api/workers", auth=(settings.flower_user, "wrong"), timeout=10)
@@ -35,6 +36,7 @@ def test_flower_lists_both_pools_behind_basic_auth(farm):
     names = farm.flower_workers()
     assert any(name.startswith("ingest@") for name in names)
     assert any(name.startswith("render@") for name in names)
+    assert any(name.startswith("webhooks@") for name in names)
 
 
 def _mockfarm(*args: str) -> subprocess.CompletedProcess:
@@ -45,7 +47,8 @@ def _mockfarm(*args: str) -> subprocess.CompletedProcess:
 def test_status_command_shows_every_part(farm):
     result = _mockfarm("status")
     assert result.returncode == 0, result.stdout + result.stderr
-    for part in ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "beat", "flower"):
+    for part in ("redis", "postgres", "s3", "api", "worker-ingest", "worker-render", "worker-webhooks", "beat",
+                 "flower"):
         assert part in result.stdout
     assert " no " not in result.stdout
 
