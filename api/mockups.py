@@ -83,14 +83,15 @@ def upload_psd(wait: int):
 
     The ingest worker parses it, compiles its render plan, makes thumbnails and a
     fidelity report; poll `GET /api/v1/mockups/{uuid}` (or the `task_key`) until
-    its status is `ready` or `failed`.
+    its status is `ready` or `failed`, or be told: `mockup.ready` / `mockup.failed`
+    go to the account's webhooks and to `webhook_url`.
     """
     limit = uploads.fetch_policy().max_psd_bytes
     psd_bytes, url = None, None
     if uploads.is_multipart():
-        form = uploads.multipart_fields(UploadMockupForm(partial=("file",)))
+        body = uploads.multipart_fields(UploadMockupForm(partial=("file",)))
         psd_bytes, filename = uploads.multipart_file(limit)
-        name = form.get("psd_name") or _name_from_file(filename)
+        name = body.get("psd_name") or _name_from_file(filename)
     else:
         body = uploads.load_json(UploadMockupRequest())
         if "psd_file_url" in body:
@@ -107,8 +108,8 @@ def upload_psd(wait: int):
     if psd_bytes is not None:
         # The bytes go to S3, never through the queue: only the task key travels.
         _get_storage().put_bytes(psd_key, psd_bytes, PSD_CONTENT_TYPE)
-    record = tasks.create_task(INGEST_KIND, {"mockup_uuid": mockup_uuid, "psd_file_url": url},
-                               account_id=account_id)
+    record = tasks.create_task(INGEST_KIND, {"mockup_uuid": mockup_uuid, "psd_file_url": url,
+                                             "webhook_url": body.get("webhook_url")}, account_id=account_id)
     mockups.create_mockup(mockup_uuid, account_id, name or "Untitled", record.key, psd_key)
     send(record)
     if wait:

@@ -135,7 +135,8 @@ def _task_params(body: dict, mockup: mockups.Mockup, file: tuple[bytes, str | No
             item["asset"] = asset
         items.append(item)
     return {"mockup_uuid": mockup.uuid, "plan_key": mockup.plan_key, "smart_objects": items,
-            "export_options": body["export_options"], "export_label": body.get("export_label")}
+            "export_options": body["export_options"], "export_label": body.get("export_label"),
+            "webhook_url": body.get("webhook_url")}
 
 
 def _render_request(schema) -> tuple[dict, tuple[bytes, str | None] | None]:

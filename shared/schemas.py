@@ -238,7 +238,7 @@ class WebhookDelivery(Schema):
 MOCKUP_NAME = validate.Length(min=1, max=200)
 
 
-class UploadMockupRequest(StrictSchema):
+class UploadMockupRequest(WebhookUrlMixin, StrictSchema):
     """A PSD/PSB template to ingest, by URL or as base64 (or as a multipart `file`,
     see `UploadMockupForm`): exactly one of `psd_file_url` and `psd_file_base64`."""
 
@@ -256,7 +256,7 @@ class UploadMockupRequest(StrictSchema):
                                   "(or send the file as multipart field `file`)", "psd_file_url")
 
 
-class UploadMockupForm(StrictSchema):
+class UploadMockupForm(WebhookUrlMixin, StrictSchema):
     """multipart/form-data: the PSD in the field `file`, and optionally its name."""
 
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
@@ -421,7 +421,7 @@ def _distinct_uuids(data):
         seen.add(item["uuid"])
 
 
-class MockupRenderRequest(StrictSchema):
+class MockupRenderRequest(WebhookUrlMixin, StrictSchema):
     mockup_uuid = fields.String(required=True)
     smart_objects = fields.List(fields.Nested(SmartObjectInput), load_default=list,
                                 validate=validate.Length(max=50), metadata={
@@ -434,7 +434,7 @@ class MockupRenderRequest(StrictSchema):
         _distinct_uuids(data)
 
 
-class PrintFilesRequest(StrictSchema):
+class PrintFilesRequest(WebhookUrlMixin, StrictSchema):
     mockup_uuid = fields.String(required=True)
     smart_objects = fields.List(fields.Nested(SmartObjectInput), required=True,
                                 validate=validate.Length(min=1, max=50))

@@ -31,7 +31,7 @@ from PIL import Image
 from compositor.model import TemplateError, load_template
 from compositor.plan import compile_template
 from compositor.render import choose_level
-from shared import mockups, safefetch, tasks
+from shared import mockups, safefetch, tasks, webhooks
 from shared.config import Settings, load_settings
 from shared.errors import InvalidInput
 from workers.celery_app import INGEST_PSD_TASK, app
@@ -240,6 +240,24 @@ def _read_psd(mockup: mockups.Mockup, url: str | None) -> bytes:
         raise
 
 
+def _announce(record: tasks.TaskRecord, mockup_uuid: str) -> None:
+    """mockup.ready or mockup.failed to the account's webhooks and the request's
+    webhook_url. Never raises: a webhook problem must not change the ingest's outcome."""
+    try:
+        mockup = mockups.get_mockup(mockup_uuid)
+        if mockup is None or mockup.status == mockups.PROCESSING:
+            return
+        event = webhooks.MOCKUP_READY if mockup.status == mockups.READY else webhooks.MOCKUP_FAILED
+        data = {"uuid": mockup.uuid, "name": mockup.name, "status": mockup.status, "error": mockup.error,
+                "task_key": mockup.task_key, "width": mockup.width, "height": mockup.height,
+                "smart_objects": mockup.smart_objects, "unsupported": mockup.unsupported,
+                "fidelity": mockup.fidelity}
+        webhooks.emit_event(mockup.account_id, event, data, extra_url=record.params.get("webhook_url"),
+                            task_key=record.key)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("could not record the webhook events of mockup %s", mockup_uuid)
+
+
 def _ingest(record: tasks.TaskRecord) -> dict[str, Any]:
     mockup_uuid = record.params["mockup_uuid"]
     mockup = mockups.get_mockup(mockup_uuid)
@@ -248,7 +266,7 @@ def _ingest(record: tasks.TaskRecord) -> dict[str, Any]:
     if mockup.status == mockups.READY:
         return {"mockup_uuid": mockup_uuid, "note": "already ingested"}
     try:
-        return _ingest_mockup(mockup, record.params.get("psd_file_url"))
+        result = _ingest_mockup(mockup, record.params.get("psd_file_url"))
     except InvalidInput as exc:
         mockups.mark_failed(mockup_uuid, str(exc))
         raise
@@ -261,6 +279,9 @@ def _ingest(record: tasks.TaskRecord) -> dict[str, Any]:
     except Exception as exc:
         mockups.mark_failed(mockup_uuid, f"internal error: {type(exc).__name__}: {exc}")
         raise
+    finally:
+        _announce(record, mockup_uuid)
+    return result
 
 
 def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import time
 
@@ -332,3 +333,38 @@ def test_upload_while_the_broker_is_down_is_503_and_the_mockup_failed(api_url, r
     # Recorded before queuing failed: it reads as failed, not processing for ever.
     [mockup] = requests.get(f"{api_url}/api/v1/mockups", headers=auth(key), timeout=10).json()["data"]["items"]
     assert mockup["status"] == "failed" and "could not be queued" in mockup["error"]
+
+
+def test_webhooks_announce_the_mockup_and_its_renders(api_url):
+    from tests.integration.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        response = requests.post(f"{api_url}/api/v1/psd/upload", headers=auth(),
+                                 files={"file": ("hooked.psd", demo_psd())}, data={"webhook_url": receiver.url()},
+                                 timeout=30)
+        assert response.status_code == 202, response.text
+        mockup_uuid = response.json()["data"]["uuid"]
+        events = {json.loads(r["body"])["event"]: json.loads(r["body"])["data"] for r in receiver.wait_for(2)}
+        assert set(events) == {"mockup.ready", "task.completed"}
+        assert events["mockup.ready"]["uuid"] == mockup_uuid and events["mockup.ready"]["status"] == "ready"
+        assert events["mockup.ready"]["smart_objects"][0]["name"] == "Design"
+
+        design = events["mockup.ready"]["smart_objects"][0]["uuid"]
+        response = requests.post(f"{api_url}/api/v1/renders", headers=auth(), timeout=30, json={
+            "mockup_uuid": mockup_uuid, "webhook_url": receiver.url("/render"),
+            "smart_objects": [{"uuid": design, "color": {"hex": "#00ff00"}}]})
+        assert response.status_code == 202, response.text
+        [render] = [r for r in receiver.wait_for(3) if r["path"] == "/render"]
+        body = json.loads(render["body"])
+        assert body["event"] == "task.completed" and body["data"]["task_key"] == response.json()["data"]["task_key"]
+
+        response = requests.post(f"{api_url}/api/v1/psd/upload", headers=auth(), timeout=30,
+                                 files={"file": ("bad.psd", b"not a psd")},
+                                 data={"webhook_url": receiver.url("/bad")})
+        failed = [json.loads(r["body"]) for r in receiver.wait_for(5) if r["path"] == "/bad"]
+        assert {event["event"] for event in failed} == {"mockup.failed", "task.failed"}
+        [mockup_failed] = [event["data"] for event in failed if event["event"] == "mockup.failed"]
+        assert "not a Photoshop document" in mockup_failed["error"]
+    finally:
+        receiver.close()
