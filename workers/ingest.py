@@ -83,12 +83,24 @@ def check_psd_header(data: bytes, settings: Settings) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- the pure part
 
-def build_template_assets(psd_bytes: bytes, mockup_uuid: str) -> TemplateAssets:
+def check_layer_sizes(template, max_pixels: int) -> None:
+    """Refuse layers whose own box is beyond the pixel limit: a layer may extend far past
+    a small canvas, and its pixels are decoded whole (the records say its size unread)."""
+    for layer in template.psd.descendants():
+        width, height = max(0, layer.width), max(0, layer.height)
+        if width * height > max_pixels:
+            raise InvalidInput(f"layer {layer.name!r} is {width}x{height} pixels, more than {max_pixels} "
+                               f"(MOCKFARM_MAX_PSD_PIXELS)")
+
+
+def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | None = None) -> TemplateAssets:
     """Compile, thumbnail and measure a template (no storage, no database)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    max_pixels = load_settings().max_psd_pixels if max_pixels is None else max_pixels
     try:
         template = load_template(psd_bytes)
+        check_layer_sizes(template, max_pixels)
         plan = compile_template(template)
     except TemplateError as exc:
         raise InvalidInput(f"the template cannot be used: {exc}") from None
