@@ -49,10 +49,18 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 2
+PLAN_VERSION = 4
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
+# A reduced level is built only while its shorter side keeps this many pixels:
+# a small template renders at full size in milliseconds anyway, and at a few
+# hundred pixels the level's approximation (warping shrunk artwork instead of
+# averaging the full render) would show on a large share of the image.
+MIN_LEVEL_SIDE = 500
+# Largest difference allowed between a region render and the same box of the
+# full render for probes to draw the region alone (float32 noise is ~1e-6).
+REGION_TOLERANCE = 1e-4
 # Blend modes whose B(cb, cs) is affine in the backdrop cb (no clamp):
 # (P, Q) with B = P * cb + Q, as functions of the source colour cs.
 AFFINE_BLENDS = {
@@ -84,12 +92,13 @@ def downscale(values: np.ndarray, factor: int) -> np.ndarray:
     if factor == 1:
         return values
     h, w = values.shape[:2]
+    channels = values.shape[2:]  # OpenCV drops a trailing axis of 1
     pad_y, pad_x = (-h) % factor, (-w) % factor
     if pad_x or pad_y:
         values = cv2.copyMakeBorder(values, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
     out = cv2.resize(values, (values.shape[1] // factor, values.shape[0] // factor),
                      interpolation=cv2.INTER_AREA)
-    return out.reshape(out.shape[:2] + values.shape[2:])
+    return out.reshape(out.shape[:2] + channels)
 
 
 def level_box(box: Box, factor: int) -> Box:
@@ -134,12 +143,16 @@ class SmartObjectPlan:
     content_scale: tuple[float, float] = (1.0, 1.0)
     # a plain (affine) placement: the warp's sharper shrink prefilter
     affine: bool = False
+    # What the generic renderer draws to get `box` right: the box itself, or
+    # the canvas when a region render differs from the full one.
+    draw_region: Box | None = None
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
         return {"name": self.name, "uuid": self.uuid, "content_size": list(self.content_size),
                 "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
                 "content_scale": list(self.content_scale), "affine": self.affine,
+                "draw_region": list(self.draw_region) if self.draw_region else None,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -148,7 +161,8 @@ class RenderPlan:
     """A compiled template: base render and smart-object plans at every level.
 
     `base[factor]` is the render with every smart object showing its own
-    content, straight RGBA uint8 (rounded as the exporter rounds). `opaque`:
+    content, straight uint8 (rounded as the exporter rounds): RGB when
+    `opaque`, else RGBA. `opaque`:
     the base and every formula give alpha 1 everywhere. `psd` is kept only
     when some object falls back to the generic renderer.
     """
@@ -248,7 +262,8 @@ class RenderPlan:
                 objects.append(SmartObjectPlan(
                     name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
                     quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
-                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels))
+                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
+                    draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
@@ -270,12 +285,17 @@ def _read_array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
 # --- compiling ------------------------------------------------------------------------------
 
 
-def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
+def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
+                     min_level_side: int = MIN_LEVEL_SIDE) -> RenderPlan:
     """Compile PSD bytes (or a loaded Template) into a RenderPlan.
 
     Runs the generic renderer a few times per smart object (probes), so it
-    takes seconds on a large template: done once, at ingest.
+    takes seconds on a large template: done once, at ingest. `levels` are the
+    candidate downscale factors; those whose shorter side would fall under
+    `min_level_side` pixels are left out (full size always stays).
     """
+    from psd_tools.constants import ColorMode  # noqa: PLC0415
+
     from compositor.composite import Renderer  # noqa: PLC0415
     from compositor.model import load_template  # noqa: PLC0415
 
@@ -286,9 +306,13 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
         template = load_template(psd_bytes)
     if not template.smart_objects:
         raise TemplateError("the template has no smart objects to put artwork in")
+    if template.color_mode != ColorMode.RGB:
+        raise TemplateError(f"render plans are made for RGB documents; this one is "
+                            f"{template.color_mode.name} (render it with the generic renderer)")
     for factor in levels:
         if factor not in LEVELS:
             raise ValueError(f"levels must be among {LEVELS}, got {levels!r}")
+    levels = tuple(sorted({1} | {f for f in levels if min(template.width, template.height) // f >= min_level_side}))
 
     renderer = Renderer(template, smart_objects="rerender")
     base_render = renderer.render()
@@ -300,13 +324,16 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS) -> RenderPlan:
         level = downscale(base_p, factor)
         base[factor] = _straight_uint8(level)
 
-    objects = [_plan_object(template, node, levels, renderer) for node in template.smart_objects]
+    objects = [_plan_object(template, node, levels, renderer, base_render) for node in template.smart_objects]
     _fall_back_where_boxes_overlap(objects)
     for so in objects:
         if so.method != "fallback":
             opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
             for arrays in so.levels.values():
                 arrays.pop("_opaque", None)
+    if opaque:
+        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
+        base = {factor: np.ascontiguousarray(image[..., :3]) for factor, image in base.items()}
     needs_psd = any(so.method == "fallback" for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
@@ -348,7 +375,7 @@ def _fall_back_where_boxes_overlap(objects: list[SmartObjectPlan]) -> None:
                         so.reason = "its box overlaps another smart object's"
 
 
-def _plan_object(template: Template, node: LayerNode, levels, renderer) -> SmartObjectPlan:
+def _plan_object(template: Template, node: LayerNode, levels, renderer, base_render) -> SmartObjectPlan:
     canvas = template.canvas_box
     plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
@@ -359,6 +386,10 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer) -> Smart
         return plan
     plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
     box = plan.box
+    if not _region_render_is_exact(renderer, base_render, box):
+        # Some layer draws differently when only this box is drawn (effects
+        # placed relative to the region): probes and fallback draw the canvas.
+        plan.draw_region = canvas
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
     reason = _why_not_affine(template, node, so)
@@ -366,7 +397,7 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer) -> Smart
         plan.reason = reason
         return plan
     try:
-        coefficients = _probe_coefficients(template, node, box)
+        coefficients = _probe_coefficients(template, node, box, plan.draw_region)
     except NotAffine as exc:
         plan.reason = str(exc)
         return plan
@@ -427,6 +458,15 @@ def _affected_box(template: Template, node: LayerNode, warp_map) -> Box:
         left, top, right, bottom = min(left, wl), min(top, wt), max(right, wr), max(bottom, wb)
     grown = (left - AFFECTED_MARGIN, top - AFFECTED_MARGIN, right + AFFECTED_MARGIN, bottom + AFFECTED_MARGIN)
     return intersect(grown, template.canvas_box)
+
+
+def _region_render_is_exact(renderer, base_render, box: Box) -> bool:
+    if box == base_render.box:
+        return True
+    part = renderer.render(region=box)
+    window = (slice(box[1], box[3]), slice(box[0], box[2]))
+    return bool(np.abs(part.color * part.alpha - (base_render.color * base_render.alpha)[window]).max()
+                <= REGION_TOLERANCE and np.abs(part.alpha - base_render.alpha[window]).max() <= REGION_TOLERANCE)
 
 
 def _uuid(node: LayerNode) -> str | None:
@@ -505,8 +545,11 @@ def _with_node_replaced(layers: list[LayerNode], target: LayerNode, replacement:
     return out
 
 
-def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, keep_clipped: bool):
-    """Render `box` with the object replaced by fixed pixels (straight colour, alpha)."""
+def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, keep_clipped: bool,
+                  region: Box | None = None):
+    """Render `box` with the object replaced by fixed pixels (straight colour, alpha).
+
+    `region`: what to draw to get `box` right (default the box itself)."""
     from compositor.composite import Renderer  # noqa: PLC0415
 
     h, w = box[3] - box[1], box[2] - box[0]
@@ -516,15 +559,17 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
                                 effects_renderer="none",
                                 clip_layers=list(node.clip_layers) if keep_clipped else [])
     probed = dataclasses.replace(template, layers=_with_node_replaced(template.layers, node, probe))
-    result = Renderer(probed, smart_objects="rerender").render(region=box)
-    return result.color * result.alpha, result.alpha
+    region = region or box
+    result = Renderer(probed, smart_objects="rerender").render(region=region)
+    window = (slice(box[1] - region[1], box[3] - region[1]), slice(box[0] - region[0], box[2] - region[0]))
+    return (result.color * result.alpha)[window], result.alpha[window]
 
 
-def _probe_coefficients(template: Template, node: LayerNode, box: Box) -> dict[str, np.ndarray]:
+def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None) -> dict[str, np.ndarray]:
     """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe."""
-    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, keep_clipped=False)
-    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, keep_clipped=False)
-    p2, _ = _probe_render(template, node, box, 1.0, 1.0, keep_clipped=False)
+    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, False, region)
+    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, False, region)
+    p2, _ = _probe_render(template, node, box, 1.0, 1.0, False, region)
     sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
     out = {"Sp": sp, "Z": z}
     opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
@@ -537,11 +582,11 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box) -> dict[s
     color = rng.random((h, w_, 3), dtype=np.float32)
     alpha = rng.random((h, w_, 1), dtype=np.float32)
     if node.clip_layers:
-        mc, nc, kc, uc, vc = _fold_clipped(template, node, box)
+        mc, nc, kc, uc, vc = _fold_clipped(template, node, box, region)
         out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
     else:
         out["W"] = w
-    expected_p, expected_a = _probe_render(template, node, box, color, alpha, keep_clipped=True)
+    expected_p, expected_a = _probe_render(template, node, box, color, alpha, True, region)
     predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
     error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
     if error > AFFINE_TOLERANCE:
@@ -549,7 +594,7 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box) -> dict[s
     return out
 
 
-def _fold_clipped(template: Template, node: LayerNode, box: Box):
+def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None):
     """The clipped run as p' = Mc P + Nc a + Kc, a' = Uc a + Vc (see the module docstring)."""
     from compositor.blend import mode_name  # noqa: PLC0415
     from compositor.composite import Renderer  # noqa: PLC0415
@@ -566,8 +611,10 @@ def _fold_clipped(template: Template, node: LayerNode, box: Box):
         # The layer alone, unclipped, over nothing: its colour and alpha
         # (mask, opacity and fill included) as the renderer draws them.
         alone = dataclasses.replace(clipped, clipping=False, clip_layers=[])
-        result = Renderer(dataclasses.replace(template, layers=[alone]), "rerender").render(region=box)
-        cs, a_l = result.color, result.alpha
+        region = region or box
+        result = Renderer(dataclasses.replace(template, layers=[alone]), "rerender").render(region=region)
+        window = (slice(box[1] - region[1], box[3] - region[1]), slice(box[0] - region[0], box[2] - region[0]))
+        cs, a_l = result.color[window], result.alpha[window]
         p_of, q_of = AFFINE_BLENDS[mode_name(clipped.blend_mode)]
         f = a_l * p_of(cs) + (1.0 - a_l)
         g = a_l * (q_of(cs) - cs)

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from compositor.errors import InvalidOption
-from compositor.placement import PlacementOptions, place_artwork_bytes, scaled_options
+from compositor.placement import PlacementOptions, place_artwork_bytes, premultiplied, scaled_options
 from compositor.plan import RenderPlan, SmartObjectPlan, downscale, level_box, level_size
-from compositor.smartobjects.warpmap import WarpMap, warp_content
+from compositor.smartobjects import warpmap
 
 
 @dataclass
@@ -60,7 +60,8 @@ def choose_level(plan: RenderPlan, image_size: int | None) -> int:
 
 
 def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int) -> np.ndarray:
-    """The mockup at pyramid level `factor` as straight RGBA uint8.
+    """The mockup at pyramid level `factor`: straight uint8, RGB when the plan
+    is opaque, else RGBA.
 
     `contents` maps smart-object names to their new content: float32 straight
     RGBA, any size (the object's geometry is kept, as `Renderer` does).
@@ -71,18 +72,25 @@ def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int)
     for name in contents:
         plan.find(name)  # raises naming the known objects
     image = plan.base[factor].copy()
-    fallback = {}
+    fallback = []  # a list: several objects may share a name (the artwork goes to all)
     for so in plan.smart_objects:
         if so.name not in contents:
             continue
         if so.method == "fallback":
-            fallback[so.name] = so
+            fallback.append(so)
             continue
-        box = level_box(so.box, factor)
-        image[box[1]:box[3], box[0]:box[2]] = _render_object(so, contents[so.name], factor)
+        _paste(image, level_box(so.box, factor), _render_object(so, contents[so.name], factor))
     if fallback:
         _render_fallback(plan, contents, fallback, factor, image)
     return image
+
+
+def _paste(image: np.ndarray, box, pixels: np.ndarray) -> None:
+    """Put uint8 pixels (RGB or RGBA) over `box` of an RGB or RGBA image."""
+    window = image[box[1]:box[3], box[0]:box[2]]
+    window[..., :3] = pixels[..., :3]
+    if image.shape[2] == 4:
+        window[..., 3] = pixels[..., 3] if pixels.shape[2] == 4 else 255
 
 
 def _render_object(so: SmartObjectPlan, content: np.ndarray, factor: int) -> np.ndarray:
@@ -90,19 +98,55 @@ def _render_object(so: SmartObjectPlan, content: np.ndarray, factor: int) -> np.
     content = np.asarray(content, np.float32)
     if content.ndim != 3 or content.shape[2] != 4:
         raise InvalidOption("artwork", f"content for {so.name!r} must be (h, w, 4) RGBA, got {content.shape}")
-    # The level's maps as a warp map of their own: the smart-object code
-    # resamples exactly as the generic renderer does, with `factor` times
-    # more content pixels per (level) pixel.
-    level_map = WarpMap(box=level_box(so.box, factor), map_x=arrays["map_x"], map_y=arrays["map_y"],
-                        coverage=arrays["coverage"], content_size=so.content_size,
-                        content_scale=(so.content_scale[0] * factor, so.content_scale[1] * factor),
-                        affine=so.affine)
-    warped = warp_content(level_map, content)
+    warped = warp_premultiplied(so, arrays, content, factor)
     a = warped[..., 3:4]
     p = warped[..., :3]
-    p *= a
     out_p, out_a = _apply(arrays, p, a)
-    return _to_straight_uint8(out_p, out_a)
+    return _to_uint8(out_p, out_a)
+
+
+def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], content: np.ndarray,
+                       factor: int) -> np.ndarray:
+    """`smartobjects.warp_content` through the level's maps, stopping before it
+    unpremultiplies (the formula wants premultiplied colour: a divide and a
+    multiply saved over the whole box). Same steps, same constants: shrink
+    very large content by powers of two, prefilter, remap (bicubic when
+    enlarging), coverage. The full-size equality tests hold it to
+    `warp_content`'s pixels."""
+    bh, bw = arrays["map_x"].shape
+    h, w = content.shape[:2]
+    if max(bh, bw, h, w) >= warpmap.REMAP_LIMIT:
+        raise InvalidOption("artwork", f"content {w}x{h} for {so.name!r} exceeds "
+                                       f"{warpmap.REMAP_LIMIT - 1} pixels a side")
+    cw, ch = so.content_size
+    map_x, map_y = arrays["map_x"], arrays["map_y"]
+    # content pixels per level pixel, for this content's size
+    scale_x = so.content_scale[0] * factor * w / cw
+    scale_y = so.content_scale[1] * factor * h / ch
+    pixels = premultiplied(content)  # the same array when opaque: no copy
+    reduce = int(min(scale_x, scale_y) // (warpmap.PYRAMID_ABOVE / 2)) \
+        if min(scale_x, scale_y) > warpmap.PYRAMID_ABOVE else 1
+    if reduce > 1:
+        small_w, small_h = max(1, w // reduce), max(1, h // reduce)
+        pixels = cv2.resize(pixels, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        scale_x *= small_w / w
+        scale_y *= small_h / h
+        w, h = small_w, small_h
+    if (w, h) != (cw, ch):
+        map_x = (map_x + np.float32(0.5)) * np.float32(w / cw) - np.float32(0.5)
+        map_y = (map_y + np.float32(0.5)) * np.float32(h / ch) - np.float32(0.5)
+    pixels = warpmap.prefilter(pixels, scale_x, scale_y, so.affine)
+    enlarged = scale_x < 1.0 and scale_y < 1.0
+    warped = cv2.remap(pixels, map_x, map_y,
+                       interpolation=warpmap.ENLARGE_INTERPOLATION if enlarged else cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    if enlarged:  # cubic overshoot
+        np.clip(warped, 0.0, None, out=warped)
+        np.minimum(warped[..., :3], warped[..., 3:4], out=warped[..., :3])
+        np.clip(warped[..., 3], 0.0, 1.0, out=warped[..., 3])
+    coverage = arrays["coverage"]
+    cv2.multiply(warped, cv2.merge([coverage] * 4), dst=warped)
+    return warped
 
 
 def _apply(arrays: dict[str, np.ndarray], p: np.ndarray, a: np.ndarray):
@@ -127,28 +171,35 @@ def _apply(arrays: dict[str, np.ndarray], p: np.ndarray, a: np.ndarray):
     return out_p, out_a
 
 
-def _to_straight_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarray:
-    """Premultiplied colour and alpha (None: opaque) -> straight RGBA uint8, rounded like the exporter."""
+def _to_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarray:
+    """Premultiplied colour and alpha (None: opaque) -> straight uint8, rounded
+    like the exporter: RGB when opaque, else RGBA."""
     if out_a is None:
-        rgb = cv2.convertScaleAbs(out_p, alpha=255.0)  # rounds and saturates, as to_uint8
-        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+        return cv2.convertScaleAbs(out_p, alpha=255.0)  # rounds and saturates, as to_uint8
     color = np.divide(out_p, out_a, out=np.zeros_like(out_p), where=out_a > 1e-6)
     rgba = np.concatenate([color, out_a], axis=-1)
     return cv2.convertScaleAbs(np.clip(rgba, 0.0, 1.0), alpha=255.0)
 
 
-def _render_fallback(plan: RenderPlan, contents, objects: dict[str, SmartObjectPlan], factor: int,
+def _render_fallback(plan: RenderPlan, contents, objects: list[SmartObjectPlan], factor: int,
                      image: np.ndarray) -> None:
     """Objects the plan could not reduce: the generic renderer inside their boxes, at full size."""
     from compositor.plan import _straight_uint8  # noqa: PLC0415
 
     renderer = plan.renderer()
     artwork = {name: np.asarray(content, np.float32) for name, content in contents.items()}
-    for so in objects.values():
-        result = renderer.render(region=so.box, artwork=artwork)
-        level = downscale(np.concatenate([result.color * result.alpha, result.alpha], axis=-1), factor)
+    drawn = {}
+    for so in objects:
+        region = so.draw_region or so.box
+        if region not in drawn:
+            drawn[region] = renderer.render(region=region, artwork=artwork)
+        result = drawn[region]
+        window = (slice(so.box[1] - region[1], so.box[3] - region[1]),
+                  slice(so.box[0] - region[0], so.box[2] - region[0]))
+        premultiplied = np.concatenate([result.color * result.alpha, result.alpha], axis=-1)[window]
+        level = downscale(premultiplied, factor)
         box = level_box(so.box, factor)
-        image[box[1]:box[3], box[0]:box[2]] = _straight_uint8(level)
+        _paste(image, box, _straight_uint8(level))
 
 
 # --- bytes in, bytes out ----------------------------------------------------------------
@@ -171,7 +222,8 @@ def place_for_level(so: SmartObjectPlan, artwork: ArtworkInput, factor: int) -> 
 
 
 def render_pixels(plan: RenderPlan, artwork: dict[str, ArtworkInput], image_size: int | None = None) -> np.ndarray:
-    """Straight RGBA uint8 at the level chosen for `image_size` (not yet resized to it)."""
+    """Straight uint8 (RGB or RGBA, see `render_level`) at the level chosen
+    for `image_size` (not yet resized to it)."""
     factor = choose_level(plan, image_size)
     contents = {}
     for name, item in artwork.items():
@@ -188,13 +240,16 @@ def render(plan: RenderPlan, artwork: dict[str, ArtworkInput], export: ExportOpt
     export = export or ExportOptions()
     size = output_size((plan.width, plan.height), export.image_size)  # validates image_size
     pixels = render_pixels(plan, artwork, export.image_size)
-    opaque = bool(pixels[..., 3].min() == 255)
-    if opaque and (pixels.shape[1], pixels.shape[0]) == size:
+    if pixels.shape[2] == 4 and pixels[..., 3].min() == 255:
+        pixels = pixels[..., :3]
+    if pixels.shape[2] == 3 and (pixels.shape[1], pixels.shape[0]) == size:
         # Straight to the encoder: no float pass over the whole image.
-        return encode_pixels(np.ascontiguousarray(pixels[..., :3]), format=export.format, quality=export.quality)
-    if opaque and size[0] <= pixels.shape[1] and size[1] <= pixels.shape[0]:
-        rgb = cv2.resize(np.ascontiguousarray(pixels[..., :3]), size, interpolation=cv2.INTER_AREA)
+        return encode_pixels(np.ascontiguousarray(pixels), format=export.format, quality=export.quality)
+    if pixels.shape[2] == 3 and size[0] <= pixels.shape[1] and size[1] <= pixels.shape[0]:
+        rgb = cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
         return encode_pixels(rgb, format=export.format, quality=export.quality)
+    if pixels.shape[2] == 3:
+        pixels = np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
     rgba = pixels.astype(np.float32) / np.float32(255)
     return export_image(rgba, format=export.format, image_size=export.image_size, quality=export.quality,
                         background=export.background)

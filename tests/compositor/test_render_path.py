@@ -32,7 +32,8 @@ def demo_psd() -> bytes:
 
 @pytest.fixture(scope="module")
 def demo_plan(demo_psd) -> RenderPlan:
-    return compile_template(demo_psd)
+    # Levels down to 100 px, so this small demo exercises all three.
+    return compile_template(demo_psd, min_level_side=100)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,15 @@ def reference(template, contents, factor) -> np.ndarray:
     return _straight_uint8(downscale(premultiplied, factor))
 
 
+def as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """RGB (an opaque render) with its alpha of 255 made explicit."""
+    if pixels.shape[2] == 4:
+        return pixels
+    return np.dstack([pixels, np.full(pixels.shape[:2], 255, np.uint8)])
+
+
 def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    a, b = as_rgba(a), as_rgba(b)
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     return float(diff.mean()), int(diff.max())
 
@@ -100,6 +109,13 @@ def test_a_plan_survives_serialisation(demo_plan, artwork_png):
         assert worst <= 1 and mae < 0.05, (factor, mae, worst)
 
 
+def test_only_rgb_documents_compile(demo_psd):
+    template = load_template(demo_psd)
+    from psd_tools.constants import ColorMode  # noqa: PLC0415
+    with pytest.raises(TemplateError, match="RGB documents; this one is CMYK"):
+        compile_template(dataclasses.replace(template, color_mode=ColorMode.CMYK))
+
+
 def test_not_a_plan_is_a_clear_error():
     with pytest.raises(TemplateError, match="not a render plan"):
         RenderPlan.from_bytes(b"PK not really")
@@ -111,7 +127,7 @@ def test_a_layer_that_is_not_affine_falls_back_and_still_matches(demo_psd, artwo
     layers = [dataclasses.replace(node, blend_mode=BlendMode.OVERLAY) if node.name == "Glass glare" else node
               for node in template.layers]
     changed = dataclasses.replace(template, layers=layers)
-    plan = compile_template(changed)
+    plan = compile_template(changed, min_level_side=100)
     design = plan.find("Design")
     assert design.method == "fallback"
     assert "not affine" in design.reason
@@ -122,7 +138,12 @@ def test_a_layer_that_is_not_affine_falls_back_and_still_matches(demo_psd, artwo
         assert worst == 0, (factor, mae, worst)
 
 
+def test_small_templates_keep_only_full_size(demo_psd):
+    assert compile_template(demo_psd).levels == (1,)  # 400 px: under MIN_LEVEL_SIDE at 1/2
+
+
 def test_level_choice_never_enlarges_the_template(demo_plan):
+    assert demo_plan.levels == (1, 2, 4)
     assert choose_level(demo_plan, None) == 1
     assert choose_level(demo_plan, SIZE) == 1
     assert choose_level(demo_plan, SIZE // 2) == 2
@@ -159,3 +180,12 @@ def test_bad_inputs_name_the_field(demo_plan, artwork_png):
         render_level(demo_plan, {"Design": np.zeros((10, 10, 3), np.float32)}, 1)
     with pytest.raises(InvalidOption, match="level"):
         render_level(demo_plan, {}, 3)
+
+
+@pytest.mark.parametrize("shape", [(9, 7, 1), (9, 7, 3), (9, 7), (8, 8, 1)])
+def test_downscale_keeps_the_channel_axis_and_rounds_up(shape):
+    values = np.random.default_rng(0).random(shape, dtype=np.float32)
+    out = downscale(values, 4)
+    assert out.shape == (-(-shape[0] // 4), -(-shape[1] // 4)) + shape[2:]
+    # A full block is its mean; the last, partial one repeats the edge.
+    assert np.allclose(out[0, 0], values[:4, :4].mean(axis=(0, 1)), atol=1e-6)
