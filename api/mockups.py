@@ -16,7 +16,7 @@ from marshmallow import RAISE
 from api import uploads
 from api.auth import current_key
 from api.renders import send
-from api.tasks import _get_storage
+from api.tasks import get_storage
 from shared import mockups, tasks
 from shared.schemas import (MockupListQuery, MockupPageResponse, MockupPatch, MockupResponse, UploadMockupForm,
                             UploadMockupRequest, WaitQuery)
@@ -42,7 +42,7 @@ def mockup_data(mockup: mockups.Mockup) -> dict:
         for width in THUMBNAIL_WIDTHS:
             thumb = mockup.thumbnails.get(str(width))
             if thumb:
-                url, _ = _get_storage().presigned_get(thumb["key"], lifetime_seconds=lifetime)
+                url, _ = get_storage().presigned_get(thumb["key"], lifetime_seconds=lifetime)
                 data["thumbnails"].append({"width": thumb["width"], "height": thumb["height"], "url": url})
         if data["thumbnails"]:
             data["thumbnail"] = data["thumbnails"][0]["url"]
@@ -107,7 +107,7 @@ def upload_psd(wait: int):
     psd_key = mockups.object_prefix(mockup_uuid) + "template.psd"
     if psd_bytes is not None:
         # The bytes go to S3, never through the queue: only the task key travels.
-        _get_storage().put_bytes(psd_key, psd_bytes, PSD_CONTENT_TYPE)
+        get_storage().put_bytes(psd_key, psd_bytes, PSD_CONTENT_TYPE)
     record = tasks.create_task(INGEST_KIND, {"mockup_uuid": mockup_uuid, "psd_file_url": url,
                                              "webhook_url": body.get("webhook_url")}, account_id=account_id)
     mockups.create_mockup(mockup_uuid, account_id, name or "Untitled", record.key, psd_key)
@@ -170,7 +170,7 @@ def delete_mockup(mockup_uuid: str):
         abort(404, message=f"no mockup with uuid {mockup_uuid!r}")
     # Everything under its prefix, so objects of an ingest still running when the
     # row went are not left behind either (the ingest removes its own once it sees the row gone).
-    _get_storage().delete_prefix(mockups.object_prefix(mockup.uuid))
+    get_storage().delete_prefix(mockups.object_prefix(mockup.uuid))
     data = mockup_data(mockup)
     data["thumbnails"], data["thumbnail"] = [], None
     return {"data": data}

@@ -11,7 +11,7 @@ from marshmallow import RAISE
 
 from api import uploads
 from api.auth import current_key
-from api.tasks import _get_storage, task_data
+from api.tasks import get_storage, task_data
 from shared import mockups, tasks
 from shared.schemas import (MockupRenderRequest, PrintFilesRequest, RenderForm, SolidRenderRequest, TaskResponse,
                             WaitQuery)
@@ -92,7 +92,7 @@ def _ready_mockup(mockup_uuid: str) -> mockups.Mockup:
 def _stash(data: bytes, content_type: str) -> str:
     """Store uploaded artwork in S3 (only keys travel through the queue); answer its key."""
     key = f"uploads/{uuid.uuid4()}"
-    _get_storage().put_bytes(key, data, content_type)
+    get_storage().put_bytes(key, data, content_type)
     return key
 
 

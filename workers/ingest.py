@@ -35,7 +35,7 @@ from shared import mockups, safefetch, tasks, webhooks
 from shared.config import Settings, load_settings
 from shared.errors import InvalidInput
 from workers.celery_app import INGEST_PSD_TASK, app
-from workers.render import RecordedTask, _get_storage, run_task
+from workers.render import RecordedTask, get_storage, run_task
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +134,8 @@ def make_thumbnails(plan) -> dict[int, tuple[bytes, tuple[int, int]]]:
     """WebP previews of the template as it is (its own smart-object content), never
     enlarged: {nominal width: (bytes, (width, height))}."""
     base = plan.base[choose_level(plan, max(THUMBNAIL_WIDTHS))]
-    image = Image.fromarray(np.ascontiguousarray(base), "RGBA")
-    if plan.opaque:
-        image = image.convert("RGB")
+    # Opaque plans keep their base as RGB, others as RGBA.
+    image = Image.fromarray(np.ascontiguousarray(base), "RGB" if base.shape[2] == 3 else "RGBA")
     out = {}
     for width in THUMBNAIL_WIDTHS:
         size = (min(width, image.width), max(1, round(image.height * min(width, image.width) / image.width)))
@@ -163,7 +162,7 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
     else:
         # An opaque base needs no flattening (the common case, and the costly one on big canvases).
         base = plan.base[1]
-        ours = (np.ascontiguousarray(base[..., :3]) if plan.opaque
+        ours = (np.ascontiguousarray(base[..., :3]) if plan.opaque or base.shape[2] == 3
                 else flatten_rgb8(Image.fromarray(np.ascontiguousarray(base), "RGBA")))
         theirs = flatten_rgb8(reference)
         if theirs.shape == ours.shape:
@@ -234,7 +233,7 @@ def describe_smart_objects(template, plan, mockup_uuid: str) -> list[dict[str, A
 # --------------------------------------------------------------------------- the task
 
 def _read_psd(mockup: mockups.Mockup, url: str | None) -> bytes:
-    storage = _get_storage()
+    storage = get_storage()
     if url:
         policy = safefetch.FetchPolicy.from_env()
         try:
@@ -310,7 +309,7 @@ def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
     del psd_bytes
 
     mark = time.perf_counter()
-    storage = _get_storage()
+    storage = get_storage()
     prefix = mockups.object_prefix(mockup.uuid)
     plan_key = prefix + "plan.zip"
     storage.put_bytes(plan_key, assets.plan_bytes, "application/zip")

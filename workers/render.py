@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _storage: Storage | None = None
 
 
-def _get_storage() -> Storage:
+def get_storage() -> Storage:
     # One client per worker process, made after the fork.
     global _storage
     if _storage is None:
@@ -104,7 +104,7 @@ def _render_solid(record: tasks.TaskRecord) -> dict[str, Any]:
     params = record.params
     png = make_solid_png(params.get("width"), params.get("height"), params.get("color"))
     key = result_object_key(record.key, "png")
-    _get_storage().put_bytes(key, png, "image/png")
+    get_storage().put_bytes(key, png, "image/png")
     # One print file; the API presigns `object_key` each time the task is read.
     return {"print_files": [{"object_key": key, "format": "png", "content_type": "image/png",
                              "bytes": len(png), "width": params["width"], "height": params["height"]}]}
@@ -151,7 +151,7 @@ def _load_plan(plan_key: str):
     """The mockup's compiled plan: from this process's cache, else from S3 (never the PSD)."""
     def read() -> bytes:
         try:
-            return _get_storage().get_bytes(plan_key)
+            return get_storage().get_bytes(plan_key)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise InvalidInput("the mockup was deleted: its render plan is gone") from None
@@ -170,7 +170,7 @@ def _artwork_bytes(index: int, asset: dict) -> bytes:
             raise InvalidInput(f"smart_objects.{index}.asset.url: the artwork could not be downloaded "
                                f"(HTTP {exc.http_status} class): {exc}") from None
     try:
-        return _get_storage().get_bytes(asset["object_key"])
+        return get_storage().get_bytes(asset["object_key"])
     except S3Error as exc:
         if exc.code in ("NoSuchKey", "NoSuchObject"):
             raise InvalidInput(f"smart_objects.{index}.asset: the uploaded artwork is no longer stored") from None
@@ -245,7 +245,7 @@ def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
     width, height = output_size((plan.width, plan.height), export.get("image_size"))
     key = result_object_key(record.key, image_format)
     content_type = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[image_format]
-    _get_storage().put_bytes(key, image, content_type)
+    get_storage().put_bytes(key, image, content_type)
     return {"print_files": [{"object_key": key, "format": image_format, "content_type": content_type,
                              "bytes": len(image), "width": width, "height": height}],
             "mockup_uuid": params["mockup_uuid"], "export_label": params.get("export_label")}
@@ -274,7 +274,7 @@ def _render_print_files(record: tasks.TaskRecord) -> dict[str, Any]:
         except _compositor_errors() as exc:
             raise InvalidInput(f"smart_objects.{index}: {exc}") from None
         key = f"results/{record.key}-{index}.{image_format}"
-        _get_storage().put_bytes(key, output, content_type)
+        get_storage().put_bytes(key, output, content_type)
         files.append({"object_key": key, "format": image_format, "content_type": content_type,
                       "bytes": len(output), "width": size[0], "height": size[1],
                       "smart_object_uuid": item["uuid"]})

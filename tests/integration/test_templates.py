@@ -368,3 +368,18 @@ def test_webhooks_announce_the_mockup_and_its_renders(api_url):
         assert "not a Photoshop document" in mockup_failed["error"]
     finally:
         receiver.close()
+
+
+def test_a_transparent_template_keeps_its_transparency_in_thumbnails(api_url):
+    from compositor.fixtures.psd_writer import SmartObjectLayer
+
+    content = io.BytesIO()
+    Image.new("RGB", (60, 60), (200, 40, 40)).save(content, format="PNG")
+    psd = write_psd(Document(width=120, height=80, layers=[
+        SmartObjectLayer("Sticker", content.getvalue(), quad=((30, 10), (90, 10), (90, 70), (30, 70)))]))
+    mockup = wait_for_mockup(api_url, upload_template(api_url, psd)["uuid"])
+    assert mockup["status"] == "ready", mockup["error"]
+    thumb = Image.open(io.BytesIO(requests.get(mockup["thumbnail"], timeout=10).content))
+    assert thumb.mode == "RGBA" and thumb.size == (120, 80)
+    alpha = np.asarray(thumb)[..., 3]
+    assert alpha[40, 5] == 0 and alpha[40, 60] == 255
