@@ -156,7 +156,13 @@ def _load_plan(plan_key: str):
             if exc.code in ("NoSuchKey", "NoSuchObject"):
                 raise InvalidInput("the mockup was deleted: its render plan is gone") from None
             raise
-    return _get_plan_cache().get_or_load(plan_key, read)
+    from compositor.model import TemplateError  # noqa: PLC0415
+
+    try:
+        return _get_plan_cache().get_or_load(plan_key, read)
+    except TemplateError as exc:
+        # A plan written by an older mockfarm (its format has a version).
+        raise InvalidInput(f"the mockup's render plan cannot be used ({exc}); upload the template again") from None
 
 
 def _artwork_bytes(index: int, asset: dict) -> bytes:
