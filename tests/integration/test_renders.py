@@ -403,3 +403,14 @@ def test_placement_options_reach_the_compositor(api_url):
     small = render_left(asset={"size": {"width": 50, "height": 50}, "position": {"top": 0, "left": 0}})
     assert np.abs(small[52:98, 22:45] - RED).max() <= 2
     assert np.abs(small[105:145, 75:115] - (240, 235, 225)).max() <= 2
+
+
+def test_a_plan_that_cannot_be_read_fails_the_render_with_a_reason(api_url):
+    from shared import mockups
+    from shared.storage import Storage
+
+    ready = wait_for_mockup(api_url, upload_template(api_url, two_object_template())["uuid"])
+    # As if an older mockfarm had written it.
+    Storage().put_bytes(mockups.get_mockup(ready["uuid"]).plan_key, b"an older plan format", "application/zip")
+    task = finish(api_url, start(api_url, {"mockup_uuid": ready["uuid"]})["data"]["task_key"])
+    assert task["status"] == "failed" and "upload the template again" in task["error"], task
