@@ -3,11 +3,12 @@
 #   make down    stop what `make up` started
 #   make status  show each part of the local stack
 #   make test    run the test suite (unit and integration, against real services)
+#   make bench   time the render path (demo and corpus mockups) against naive psd-tools
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-packages up down status test
+.PHONY: venv system-packages up down status test bench
 
 # The virtualenv, rebuilt when the dependencies change.
 $(BIN)/mockfarm: setup.cfg pyproject.toml
@@ -34,3 +35,7 @@ status: venv
 
 test: venv system-packages
 	$(BIN)/python -m pytest
+
+# Figures are noisy on a shared machine: the report prints the load average.
+bench: venv
+	nice $(BIN)/python -m compositor.bench

@@ -49,7 +49,11 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 4
+PLAN_VERSION = 5
+# Smart objects a render gives no artwork keep the pixels Photoshop cached for
+# them (exact, where re-rendering their own content is not always); those
+# given artwork are re-rendered from it in either mode.
+SMART_OBJECT_MODE = "cached"
 # Downscale factor of each pyramid level.
 LEVELS = (1, 2, 4)
 ALIGN = max(LEVELS)
@@ -160,11 +164,11 @@ class SmartObjectPlan:
 class RenderPlan:
     """A compiled template: base render and smart-object plans at every level.
 
-    `base[factor]` is the render with every smart object showing its own
-    content, straight uint8 (rounded as the exporter rounds): RGB when
-    `opaque`, else RGBA. `opaque`:
-    the base and every formula give alpha 1 everywhere. `psd` is kept only
-    when some object falls back to the generic renderer.
+    `base[factor]` is the render with every smart object drawn from
+    Photoshop's cached pixels (SMART_OBJECT_MODE), straight uint8 rounded as
+    the exporter rounds: RGB when `opaque` (the base and every formula give
+    alpha 1 everywhere), else RGBA. `psd` is kept only when some object falls
+    back to the generic renderer.
     """
 
     width: int
@@ -201,7 +205,7 @@ class RenderPlan:
         """The generic renderer for fallback objects, kept: it caches their geometry."""
         if self._renderer is None:
             from compositor.composite import Renderer  # noqa: PLC0415
-            self._renderer = Renderer(self.template(), smart_objects="rerender")
+            self._renderer = Renderer(self.template(), smart_objects=SMART_OBJECT_MODE)
         return self._renderer
 
     def nbytes(self) -> int:
@@ -314,7 +318,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
             raise ValueError(f"levels must be among {LEVELS}, got {levels!r}")
     levels = tuple(sorted({1} | {f for f in levels if min(template.width, template.height) // f >= min_level_side}))
 
-    renderer = Renderer(template, smart_objects="rerender")
+    renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     base_render = renderer.render()
     unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
     base_p = _premultiplied(base_render.color, base_render.alpha)
@@ -324,8 +328,13 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
         level = downscale(base_p, factor)
         base[factor] = _straight_uint8(level)
 
-    objects = [_plan_object(template, node, levels, renderer, base_render) for node in template.smart_objects]
+    placed = [(node, *_place_object(template, node, renderer, base_render)) for node in template.smart_objects]
+    objects = [plan for _, plan, _ in placed]
+    # Overlaps first: objects that fall back for it are not probed.
     _fall_back_where_boxes_overlap(objects)
+    for node, plan, warp_map in placed:
+        if plan.method == "pending":
+            _reduce_object(template, node, plan, warp_map, levels, renderer)
     for so in objects:
         if so.method != "fallback":
             opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
@@ -375,7 +384,9 @@ def _fall_back_where_boxes_overlap(objects: list[SmartObjectPlan]) -> None:
                         so.reason = "its box overlaps another smart object's"
 
 
-def _plan_object(template: Template, node: LayerNode, levels, renderer, base_render) -> SmartObjectPlan:
+def _place_object(template: Template, node: LayerNode, renderer, base_render):
+    """The object's plan without arrays yet: box, geometry, and why it must
+    fall back if it must (method "pending" otherwise). Returns (plan, warp map)."""
     canvas = template.canvas_box
     plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
@@ -383,27 +394,31 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer, base_ren
         so, warp_map = _geometry(template, node, renderer)
     except Exception as exc:  # geometry the reader does not know
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
-        return plan
+        return plan, None
     plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
-    box = plan.box
-    if not _region_render_is_exact(renderer, base_render, box):
+    if not _region_render_is_exact(renderer, base_render, plan.box):
         # Some layer draws differently when only this box is drawn (effects
         # placed relative to the region): probes and fallback draw the canvas.
         plan.draw_region = canvas
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
-    reason = _why_not_affine(template, node, so)
-    if reason is not None:
-        plan.reason = reason
-        return plan
+    plan.reason = _why_not_affine(template, node, so)
+    if plan.reason is None:
+        plan.method = "pending"
+    return plan, warp_map
+
+
+def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, warp_map, levels, renderer) -> None:
+    """Probe the layers around the object and store the formula's arrays at every level."""
+    box = plan.box
     try:
-        coefficients = _probe_coefficients(template, node, box, plan.draw_region)
+        coefficients = _probe_coefficients(template, node, box, plan.draw_region, renderer)
     except NotAffine as exc:
-        plan.reason = str(exc)
-        return plan
+        plan.method, plan.reason = "fallback", str(exc)
+        return
     except Exception as exc:
-        plan.reason = f"probing failed ({type(exc).__name__}: {exc})"
-        return plan
+        plan.method, plan.reason = "fallback", f"probing failed ({type(exc).__name__}: {exc})"
+        return
     plan.method = "clipped" if node.clip_layers else "affine"
     plan.content_scale = tuple(float(v) for v in warp_map.content_scale)
     plan.affine = bool(getattr(warp_map, "affine", False))
@@ -421,7 +436,6 @@ def _plan_object(template: Template, node: LayerNode, levels, renderer, base_ren
             arrays["map_y"] = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)
         arrays["coverage"] = downscale(coverage, factor)
         plan.levels[factor] = arrays
-    return plan
 
 
 def _geometry(template: Template, node: LayerNode, renderer):
@@ -545,8 +559,22 @@ def _with_node_replaced(layers: list[LayerNode], target: LayerNode, replacement:
     return out
 
 
+def _renderer_sharing(template: Template, shared):
+    """A renderer for a probe tree that starts from what `shared` (the base
+    render's renderer, same nodes) already decoded: layer pixels, smart-object
+    geometry, warp maps. Entries are keyed by node identity, and the probe
+    replaces only the nodes on the path to the object, so nothing stale is used."""
+    from compositor.composite import Renderer  # noqa: PLC0415
+
+    renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
+    cache = getattr(shared, "_cache", None)
+    if isinstance(cache, dict) and isinstance(getattr(renderer, "_cache", None), dict):
+        renderer._cache.update(cache)
+    return renderer
+
+
 def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, keep_clipped: bool,
-                  region: Box | None = None):
+                  region: Box | None = None, shared=None):
     """Render `box` with the object replaced by fixed pixels (straight colour, alpha).
 
     `region`: what to draw to get `box` right (default the box itself)."""
@@ -560,16 +588,17 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
                                 clip_layers=list(node.clip_layers) if keep_clipped else [])
     probed = dataclasses.replace(template, layers=_with_node_replaced(template.layers, node, probe))
     region = region or box
-    result = Renderer(probed, smart_objects="rerender").render(region=region)
+    result = _renderer_sharing(probed, shared).render(region=region)
     window = (slice(box[1] - region[1], box[3] - region[1]), slice(box[0] - region[0], box[2] - region[0]))
     return (result.color * result.alpha)[window], result.alpha[window]
 
 
-def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None) -> dict[str, np.ndarray]:
+def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None,
+                        shared=None) -> dict[str, np.ndarray]:
     """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe."""
-    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, False, region)
-    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, False, region)
-    p2, _ = _probe_render(template, node, box, 1.0, 1.0, False, region)
+    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, False, region, shared)
+    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, False, region, shared)
+    p2, _ = _probe_render(template, node, box, 1.0, 1.0, False, region, shared)
     sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
     out = {"Sp": sp, "Z": z}
     opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
@@ -582,11 +611,11 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
     color = rng.random((h, w_, 3), dtype=np.float32)
     alpha = rng.random((h, w_, 1), dtype=np.float32)
     if node.clip_layers:
-        mc, nc, kc, uc, vc = _fold_clipped(template, node, box, region)
+        mc, nc, kc, uc, vc = _fold_clipped(template, node, box, region, shared)
         out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
     else:
         out["W"] = w
-    expected_p, expected_a = _probe_render(template, node, box, color, alpha, True, region)
+    expected_p, expected_a = _probe_render(template, node, box, color, alpha, True, region, shared)
     predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
     error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
     if error > AFFINE_TOLERANCE:
@@ -594,7 +623,7 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
     return out
 
 
-def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None):
+def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None, shared=None):
     """The clipped run as p' = Mc P + Nc a + Kc, a' = Uc a + Vc (see the module docstring)."""
     from compositor.blend import mode_name  # noqa: PLC0415
     from compositor.composite import Renderer  # noqa: PLC0415
@@ -612,7 +641,7 @@ def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | N
         # (mask, opacity and fill included) as the renderer draws them.
         alone = dataclasses.replace(clipped, clipping=False, clip_layers=[])
         region = region or box
-        result = Renderer(dataclasses.replace(template, layers=[alone]), "rerender").render(region=region)
+        result = _renderer_sharing(dataclasses.replace(template, layers=[alone]), shared).render(region=region)
         window = (slice(box[1] - region[1], box[3] - region[1]), slice(box[0] - region[0], box[2] - region[0]))
         cs, a_l = result.color[window], result.alpha[window]
         p_of, q_of = AFFINE_BLENDS[mode_name(clipped.blend_mode)]

@@ -150,25 +150,34 @@ def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], conte
 
 
 def _apply(arrays: dict[str, np.ndarray], p: np.ndarray, a: np.ndarray):
-    """`plan.apply_coefficients`, in fewer passes (same arithmetic)."""
+    """`plan.apply_coefficients` with OpenCV's element-wise operations (about
+    twice numpy's speed here: no broadcasting temporaries). `p` (h, w, 3) and
+    `a` (h, w) or (h, w, 1); returns out_p (h, w, 3) and out_a (h, w) or None
+    when the result is opaque."""
+    a = np.ascontiguousarray(a.reshape(a.shape[:2]))
+    p = np.ascontiguousarray(p)
+    a3 = cv2.merge([a, a, a])
     if "WM" in arrays:
-        den = arrays["Uc"] * a
-        den += arrays["Vc"]
-        ratio = np.divide(a, den, out=np.zeros_like(a), where=den > 1e-6)
-        inner = arrays["WM"] * p
-        inner += arrays["WN"] * a
-        inner += arrays["WK"]
-        inner *= ratio
-        out_p = inner
+        den = cv2.add(cv2.multiply(_plane(arrays["Uc"]), a), _plane(arrays["Vc"]))
+        # Uc + Vc = 1, so den = 0 only where a = 0: the ratio is then 0.
+        ratio = cv2.divide(a, cv2.max(den, 1e-6))
+        out_p = cv2.multiply(arrays["WM"], p)
+        cv2.add(out_p, cv2.multiply(arrays["WN"], a3), dst=out_p)
+        cv2.add(out_p, arrays["WK"], dst=out_p)
+        cv2.multiply(out_p, cv2.merge([ratio, ratio, ratio]), dst=out_p)
     else:
-        out_p = arrays["W"] * p
-    out_p += arrays["Z"] * a
-    out_p += arrays["Sp"]
+        out_p = cv2.multiply(arrays["W"], p)
+    cv2.add(out_p, cv2.multiply(arrays["Z"], a3), dst=out_p)
+    cv2.add(out_p, arrays["Sp"], dst=out_p)
     out_a = None
     if "Y" in arrays:
-        out_a = arrays["Y"] * a
-        out_a += arrays["Sa"]
+        out_a = cv2.add(cv2.multiply(_plane(arrays["Y"]), a), _plane(arrays["Sa"]))
     return out_p, out_a
+
+
+def _plane(values: np.ndarray) -> np.ndarray:
+    """(h, w, 1) -> (h, w) without a copy."""
+    return values.reshape(values.shape[:2])
 
 
 def _to_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarray:
@@ -176,6 +185,7 @@ def _to_uint8(out_p: np.ndarray, out_a: np.ndarray | None) -> np.ndarray:
     like the exporter: RGB when opaque, else RGBA."""
     if out_a is None:
         return cv2.convertScaleAbs(out_p, alpha=255.0)  # rounds and saturates, as to_uint8
+    out_a = out_a.reshape(out_a.shape[:2] + (1,))
     color = np.divide(out_p, out_a, out=np.zeros_like(out_p), where=out_a > 1e-6)
     rgba = np.concatenate([color, out_a], axis=-1)
     return cv2.convertScaleAbs(np.clip(rgba, 0.0, 1.0), alpha=255.0)

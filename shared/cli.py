@@ -15,6 +15,7 @@ import click
 _COMMAND_SOURCES = [
     ("compositor.cli", "commands"),
     ("compositor.fixtures.cli", "commands"),
+    ("compositor.bench", "commands"),
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
     ("shared.accounts", "commands"),

@@ -10,7 +10,7 @@ import pytest
 from compositor.composite import Renderer
 from compositor.fidelity import corpus_dir
 from compositor.model import TemplateError, load_template
-from compositor.plan import _straight_uint8, compile_template, downscale
+from compositor.plan import SMART_OBJECT_MODE, _straight_uint8, compile_template, downscale
 from compositor.render import render_level
 
 pytestmark = [pytest.mark.corpus, pytest.mark.timeout(1800)]
@@ -69,7 +69,9 @@ def test_fast_path_equals_full_render(corpus, path):
     plan = compile_template(data)
     # One renderer for every reference render: it keeps the objects' geometry,
     # which takes seconds to read for some warps.
-    renderer = Renderer(template, smart_objects="rerender")
+    # The plan's mode: objects left without artwork below are drawn from
+    # Photoshop's cache in both renders.
+    renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     contents = {}
     for index, so in enumerate(plan.smart_objects):
         if so.content_size[0] > 0 and so.name not in contents:
