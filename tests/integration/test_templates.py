@@ -61,7 +61,9 @@ def test_multipart_upload_becomes_ready_with_smart_objects_thumbnails_and_fideli
     assert preset["size"] == design["size"]
 
     # Re-rendered against the composite saved in the file.
-    assert mockup["fidelity"]["document_psnr"] > 40
+    # "inf" when identical (JSON has no infinity): the demo's composite is written by mockfarm itself.
+    psnr = mockup["fidelity"]["document_psnr"]
+    assert psnr == "inf" or psnr > 40, psnr
     [layer] = mockup["fidelity"]["smart_objects"]
     assert layer["name"] == "Design" and layer["mae"] < 2
     assert mockup["unsupported"] == []
@@ -291,7 +293,7 @@ def test_ingest_of_the_full_size_demo_template(capsys):
         print(f"\ningest of the 4000 px demo: {total:.1f} s "
               f"({', '.join(f'{k} {v:.1f} s' for k, v in assets.timings.items())}); "
               f"plan {len(assets.plan_bytes) / 1e6:.0f} MB; document PSNR {assets.fidelity['document_psnr']}")
-    assert assets.fidelity["document_psnr"] > 40
+    assert assets.fidelity["document_psnr"] == "inf" or assets.fidelity["document_psnr"] > 40
 
 
 def test_an_ingest_run_again_rewrites_the_same_objects(api_url):
