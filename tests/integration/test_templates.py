@@ -16,8 +16,8 @@ from PIL import Image
 from compositor.fixtures.demo import build_demo_template, print_area_quad
 from compositor.fixtures.psd_writer import Document, PixelLayer, write_psd
 from shared.storage import Storage
-from tests.integration.helpers import (auth, get_task, new_api_key, serve_files, upload_template,
-                                       wait_for_mockup)
+from tests.integration.helpers import (auth, new_api_key, serve_files, upload_template, wait_for_mockup,
+                                       wait_for_status)
 from tests.integration.test_broker_outage import redis_stopped  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,8 @@ def test_multipart_upload_becomes_ready_with_smart_objects_thumbnails_and_fideli
     mockup = wait_for_mockup(api_url, accepted["uuid"])
     assert mockup["status"] == "ready", mockup["error"]
     assert (mockup["width"], mockup["height"]) == (SIZE, SIZE)
-    assert get_task(api_url, accepted["task_key"])["status"] == "completed"
+    # The mockup is recorded a moment before its task.
+    assert wait_for_status(api_url, accepted["task_key"])["status"] == "completed"
 
     [design] = mockup["smart_objects"]
     assert design["name"] == design["layer_name"] == "Design"
@@ -115,7 +116,7 @@ def test_failed_psd_download_fails_the_mockup_naming_the_url(api_url):
         mockup = wait_for_mockup(api_url, response.json()["data"]["uuid"])
     assert mockup["status"] == "failed"
     assert url in mockup["error"] and "404" in mockup["error"] and "502" in mockup["error"]
-    assert get_task(api_url, mockup["task_key"])["status"] == "failed"
+    assert wait_for_status(api_url, mockup["task_key"])["status"] == "failed"
 
 
 @pytest.mark.parametrize("url, reason", [
@@ -182,7 +183,7 @@ def test_bad_psds_end_failed_with_a_reason(api_url, payload, reason, request):
     assert mockup["status"] == "failed"
     assert reason in mockup["error"], mockup["error"]
     assert mockup["smart_objects"] == [] and mockup["thumbnails"] == []
-    assert get_task(api_url, mockup["task_key"])["status"] == "failed"
+    assert wait_for_status(api_url, mockup["task_key"])["status"] == "failed"
 
 
 @pytest.mark.parametrize("body, field", [
