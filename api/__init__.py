@@ -20,17 +20,24 @@ from shared.config import load_settings
 from shared.schemas import ErrorResponse
 
 
+def _flatten(prefix: str, problems) -> list[str]:
+    """Nested marshmallow messages as 'json.smart_objects.0.asset.rotate: reason' lines."""
+    if isinstance(problems, dict):
+        lines = []
+        for name, inner in problems.items():
+            lines.extend(_flatten(f"{prefix}.{name}", inner))
+        return lines
+    problems = problems if isinstance(problems, list) else [problems]
+    if any(isinstance(problem, dict) for problem in problems):
+        return [line for problem in problems for line in _flatten(prefix, problem)]
+    return [f"{prefix}: {' '.join(map(str, problems))}"]
+
+
 def _summarise(messages: dict) -> str:
-    """One line for `detail`, e.g. 'invalid json: width: Not a valid integer.'"""
+    """One line for `detail`, e.g. 'invalid request: json.width: Not a valid integer.'"""
     parts = []
     for location, problems in messages.items():
-        if isinstance(problems, dict):
-            for field_name, reasons in problems.items():
-                reasons = reasons if isinstance(reasons, list) else [reasons]
-                parts.append(f"{location}.{field_name}: {' '.join(map(str, reasons))}")
-        else:
-            problems = problems if isinstance(problems, list) else [problems]
-            parts.append(f"{location}: {' '.join(map(str, problems))}")
+        parts.extend(_flatten(location, problems))
     return "invalid request: " + "; ".join(parts)
 
 
@@ -121,11 +128,13 @@ def create_app() -> Flask:
     from api.docs import blp as docs_blp
     from api.health import blp as health_blp
     from api.keys import blp as keys_blp
+    from api.mockups import blp as mockups_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
     from api.webhooks import blp as webhooks_blp
 
     api.register_blueprint(health_blp)
+    api.register_blueprint(mockups_blp)
     api.register_blueprint(renders_blp)
     api.register_blueprint(tasks_blp)
     api.register_blueprint(keys_blp)

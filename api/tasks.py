@@ -18,7 +18,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Task
 _storage: Storage | None = None
 
 
-def _get_storage() -> Storage:
+def get_storage() -> Storage:
     global _storage
     if _storage is None:
         _storage = Storage()
@@ -59,7 +59,7 @@ def task_data(record: tasks.TaskRecord) -> dict:
         return data
     for stored in tasks.print_files_of(record):
         # Signed on every read, so a client that lost a URL just asks again.
-        url, expires_at = _get_storage().presigned_get(stored["object_key"], lifetime_seconds=int(remaining))
+        url, expires_at = get_storage().presigned_get(stored["object_key"], lifetime_seconds=int(remaining))
         print_file = {"export_path": url, "expires_at": expires_at}
         for name in ("width", "height", "bytes", "format", "smart_object_uuid"):
             if stored.get(name) is not None:

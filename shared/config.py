@@ -114,9 +114,17 @@ class Settings:
     # Processes of the webhooks pool: deliveries wait on the network, not the CPU.
     webhook_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_WEBHOOK_CONCURRENCY", 2))
 
+    # Side of the demo template `make up` uploads and renders (its ingest must fit the
+    # task time limit; the benchmark uses 4000).
+    demo_template_size: int = field(default_factory=lambda: _env_int("MOCKFARM_DEMO_TEMPLATE_SIZE", 2000))
+
     # Security limits, in one place (see README, "Limits").
     max_image_pixels: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_IMAGE_PIXELS", 100_000_000))
     max_output_side: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_OUTPUT_SIDE", 10_000))
+    # Templates: the largest canvas side and area an ingest accepts, read from the
+    # PSD's header before anything is decoded (a PSB may claim 300000 px a side).
+    max_psd_side: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_PSD_SIDE", 30_000))
+    max_psd_pixels: int = field(default_factory=lambda: _env_int("MOCKFARM_MAX_PSD_PIXELS", 100_000_000))
 
     def __post_init__(self) -> None:
         if self.task_soft_time_limit >= self.task_time_limit:

@@ -9,6 +9,7 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from compositor.blend import BLEND_MODES
 from shared import webhooks
 from shared.config import load_settings
 
@@ -232,13 +233,230 @@ class WebhookDelivery(Schema):
     payload = fields.Dict(metadata={"description": "the event's data, as sent"})
 
 
+# ------------------------------------------------------------------ mockups (templates)
+
+MOCKUP_NAME = validate.Length(min=1, max=200)
+
+
+class UploadMockupRequest(WebhookUrlMixin, StrictSchema):
+    """A PSD/PSB template to ingest, by URL or as base64 (or as a multipart `file`,
+    see `UploadMockupForm`): exactly one of `psd_file_url` and `psd_file_base64`."""
+
+    psd_file_url = fields.String(validate=validate.Length(min=1, max=4096), metadata={
+        "description": "http(s) URL the ingest worker downloads the PSD from (see README, hostile input)"})
+    psd_file_base64 = fields.String(metadata={"description": "the PSD's bytes, base64-encoded"})
+    psd_name = fields.String(validate=MOCKUP_NAME, metadata={
+        "description": "the mockup's name (default: taken from the URL, or 'Untitled')"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        given = [name for name in ("psd_file_url", "psd_file_base64") if name in data]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of psd_file_url and psd_file_base64 "
+                                  "(or send the file as multipart field `file`)", "psd_file_url")
+
+
+class UploadMockupForm(WebhookUrlMixin, StrictSchema):
+    """multipart/form-data: the PSD in the field `file`, and optionally its name."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    psd_name = fields.String(validate=MOCKUP_NAME)
+
+
+class MockupListQuery(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    name = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "only mockups whose name contains this (case-insensitive)"})
+    created_after = fields.AwareDateTime(default_timezone=None, metadata={
+        "description": "ISO 8601 with a time zone"})
+    created_before = fields.AwareDateTime(default_timezone=None)
+    sort = fields.String(load_default="created_at", validate=validate.OneOf(("name", "created_at", "updated_at")))
+    order = fields.String(load_default="desc", validate=validate.OneOf(("asc", "desc")))
+
+
+class MockupPatch(StrictSchema):
+    name = fields.String(required=True, validate=MOCKUP_NAME)
+
+
+class PrintAreaPresetInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    size = fields.Dict(metadata={"description": "{width, height} in content pixels"})
+    position = fields.Dict(metadata={"description": "{top, left} in content pixels"})
+
+
+class SmartObjectInfo(Schema):
+    uuid = fields.String(metadata={"description": "give it in a render's smart_objects[].uuid"})
+    name = fields.String()
+    layer_name = fields.String()
+    size = fields.Dict(metadata={"description": "{width, height} of its content, the artwork's pixels"})
+    position = fields.Dict(metadata={"description": "{top, left, width, height}: its box on the canvas"})
+    quad = fields.List(fields.List(fields.Float()), metadata={
+        "description": "the content's corners on the canvas: top left, top right, bottom right, bottom left"})
+    blend_mode = fields.String()
+    dpi = fields.Float(allow_none=True, metadata={"description": "its content's resolution (print files)"})
+    print_area_presets = fields.List(fields.Nested(PrintAreaPresetInfo))
+
+
+class Thumbnail(Schema):
+    width = fields.Integer(metadata={"description": "720, 480 or 240, or less for a smaller template"})
+    height = fields.Integer()
+    url = fields.String(metadata={"description": "presigned GET URL (WebP)"})
+
+
+class MockupInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    status = fields.String(metadata={"description": "processing, ready or failed"})
+    error = fields.String(allow_none=True, metadata={"description": "why the ingest failed"})
+    task_key = fields.String(allow_none=True, metadata={"description": "the ingest task"})
+    thumbnail = fields.String(allow_none=True, metadata={"description": "the largest thumbnail's URL"})
+    thumbnails = fields.List(fields.Nested(Thumbnail))
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    smart_objects = fields.List(fields.Nested(SmartObjectInfo))
+    fidelity = fields.Dict(allow_none=True, metadata={
+        "description": "how closely mockfarm re-renders the template: document PSNR against the composite "
+                       "Photoshop saved, per smart object mean absolute error (0-255)"})
+    unsupported = fields.List(fields.String(), metadata={
+        "description": "Photoshop features of the template mockfarm does not reproduce"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
 class Paging(Schema):
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()
 
 
+class MockupPage(Paging):
+    items = fields.List(fields.Nested(MockupInfo))
+
+
+# ------------------------------------------------------------------ renders of a mockup
+
+# Content types accepted for base64 artwork.
+ARTWORK_TYPES = ("image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif")
+MAX_PLACEMENT = 30000
+
+
+class Placement(StrictSchema):
+    width = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    height = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+
+
+class PlacementPosition(StrictSchema):
+    top = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+    left = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+
+
+class Asset(StrictSchema):
+    """The artwork, from exactly one of `url`, `base64` (with `content_type`) or `file`
+    (the multipart field `file`), and how it is placed in the smart object's content."""
+
+    url = fields.String(validate=validate.Length(min=1, max=4096))
+    base64 = fields.String()
+    content_type = fields.String(validate=validate.OneOf(ARTWORK_TYPES))
+    file = fields.Boolean(metadata={"description": "true: the artwork is the multipart field `file`"})
+    fit = fields.String(validate=validate.OneOf(("fill", "stretch", "contain", "cover")))
+    rotate = fields.Float(validate=validate.Range(min=-360, max=360), metadata={
+        "description": "degrees, positive clockwise"})
+    flip_horizontal = fields.Boolean()
+    flip_vertical = fields.Boolean()
+    size = fields.Nested(Placement, metadata={"description": "the placed box, in content pixels"})
+    position = fields.Nested(PlacementPosition, metadata={"description": "the box's top left, content pixels"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        given = [name for name in ("url", "base64", "file") if data.get(name)]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of url, base64 and file", "url")
+        if "base64" in given and "content_type" not in data:
+            raise ValidationError("required with base64", "content_type")
+
+
+class Color(StrictSchema):
+    hex = fields.String(required=True, validate=validate.Regexp(
+        r"^#?[0-9a-fA-F]{6}$", error="must be a hex colour #rrggbb"))
+    blending_mode = fields.String(load_default="normal", validate=validate.OneOf(BLEND_MODES))
+    opacity = fields.Float(validate=validate.Range(min=0, max=100))
+
+
+class AdjustmentLayers(StrictSchema):
+    brightness = fields.Float(validate=validate.Range(min=-150, max=150))
+    contrast = fields.Float(validate=validate.Range(min=-100, max=100))
+    saturation = fields.Float(validate=validate.Range(min=-100, max=100))
+    vibrance = fields.Float(validate=validate.Range(min=-100, max=100))
+    opacity = fields.Float(validate=validate.Range(min=0, max=100))
+    blur = fields.Float(validate=validate.Range(min=0, max=100))
+
+
+class SmartObjectInput(StrictSchema):
+    uuid = fields.String(required=True, metadata={"description": "a smart object of the mockup"})
+    asset = fields.Nested(Asset)
+    color = fields.Nested(Color)
+    adjustment_layers = fields.Nested(AdjustmentLayers)
+    print_area_preset_uuid = fields.String()
+
+
+class ExportOptions(StrictSchema):
+    image_format = fields.String(load_default="jpg", validate=validate.OneOf(("jpg", "jpeg", "png", "webp")))
+    image_size = fields.Integer(strict=True, validate=validate.Range(min=100, max=10000), metadata={
+        "description": "output width in pixels (default: the template's)"})
+    quality = fields.Integer(load_default=90, strict=True, validate=validate.Range(min=1, max=100))
+
+
+class PrintFileOptions(StrictSchema):
+    image_format = fields.String(load_default="png", validate=validate.OneOf(("png", "pdf")))
+    dpi = fields.Float(load_default=300, validate=validate.Range(min=1, max=2400))
+
+
+def _distinct_uuids(data):
+    seen = set()
+    for index, item in enumerate(data["smart_objects"]):
+        if item["uuid"] in seen:
+            raise ValidationError({index: {"uuid": ["given twice"]}}, "smart_objects")
+        seen.add(item["uuid"])
+
+
+class MockupRenderRequest(WebhookUrlMixin, StrictSchema):
+    mockup_uuid = fields.String(required=True)
+    smart_objects = fields.List(fields.Nested(SmartObjectInput), load_default=list,
+                                validate=validate.Length(max=50), metadata={
+                                    "description": "smart objects not listed keep their own content"})
+    export_options = fields.Nested(ExportOptions, load_default=lambda: ExportOptions().load({}))
+    export_label = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema
+    def _distinct(self, data, **kwargs):
+        _distinct_uuids(data)
+
+
+class PrintFilesRequest(WebhookUrlMixin, StrictSchema):
+    mockup_uuid = fields.String(required=True)
+    smart_objects = fields.List(fields.Nested(SmartObjectInput), required=True,
+                                validate=validate.Length(min=1, max=50))
+    export_options = fields.Nested(PrintFileOptions, load_default=lambda: PrintFileOptions().load({}))
+    export_label = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema
+    def _distinct(self, data, **kwargs):
+        _distinct_uuids(data)
+
+
+class RenderForm(StrictSchema):
+    """multipart/form-data: the request's JSON in the field `data`, the artwork in `file`
+    (used by the smart objects whose asset says `"file": true`)."""
+
+    data = fields.String(required=True, metadata={"description": "the JSON request"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
 TaskResponse = envelope(fields.Nested(Task), "TaskResponse")
+MockupResponse = envelope(fields.Nested(MockupInfo), "MockupResponse")
+MockupPageResponse = envelope(fields.Nested(MockupPage), "MockupPageResponse")
 MeResponse = envelope(fields.Nested(Me), "MeResponse")
 ApiKeyResponse = envelope(fields.Nested(ApiKeyInfo), "ApiKeyResponse")
 NewApiKeyResponse = envelope(fields.Nested(NewApiKey), "NewApiKeyResponse")

@@ -22,6 +22,7 @@ The integration tests use the same class with a temporary state folder and free 
 """
 from __future__ import annotations
 
+import base64
 import glob
 import json
 import os
@@ -584,20 +585,55 @@ def local_api_key(settings: Settings) -> str:
     return key
 
 
-def run_demo(settings: Settings, api_key: str, timeout: int = 30) -> dict:
-    """The round trip through the API: ask for a solid PNG, wait for it, download it."""
-    response = requests.post(f"{settings.api_url}/api/v1/renders/solid", params={"wait": timeout},
-                             json={"width": 640, "height": 360, "color": "#3366ff"},
-                             headers={"x-api-key": api_key}, timeout=timeout + 10)
+def _demo_call(method: str, url: str, what: str, **kwargs) -> dict:
+    response = requests.request(method, url, **kwargs)
     if response.status_code not in (200, 202):
-        raise StackError(f"demo render was refused: {response.status_code} {response.text}")
-    task = response.json()["data"]
+        raise StackError(f"demo: {what} was refused: HTTP {response.status_code} {response.text[:500]}")
+    return response.json()["data"]
+
+
+def run_demo(settings: Settings, api_key: str, timeout: int = 120) -> dict:
+    """The round trip through the API, as a user makes it: upload the demo template,
+    wait until it is ready, render it with the demo artwork, download the image.
+    Answers the finished render task; raises StackError saying which step failed."""
+    from compositor.fixtures.demo import build_demo_artwork, ensure_demo_template
+
+    api, headers = settings.api_url, {"x-api-key": api_key}
+    size = settings.demo_template_size
+    name = f"mockfarm demo ({size} px)"
+    deadline = time.monotonic() + timeout
+    # The template uploaded by an earlier `make up`, if it is ready: one per size, not one per run.
+    earlier = _demo_call("GET", f"{api}/api/v1/mockups", "listing templates", headers=headers,
+                         params={"name": name, "limit": 100}, timeout=20)["items"]
+    mockup = next((m for m in earlier if m["name"] == name and m["status"] == "ready"), None)
+    if mockup is None:
+        # Built once (a few seconds) and kept in the state folder.
+        psd = ensure_demo_template(settings.state_dir / "demo", size)
+        with psd.open("rb") as file:
+            mockup = _demo_call("POST", f"{api}/api/v1/psd/upload", "the template upload", headers=headers,
+                                files={"file": (psd.name, file)}, data={"psd_name": name}, timeout=60)
+    while mockup["status"] == "processing" and time.monotonic() < deadline:
+        mockup = _demo_call("GET", f"{api}/api/v1/mockups/{mockup['uuid']}", "reading the template",
+                            headers=headers, params={"wait": 30}, timeout=40)
+    if mockup["status"] != "ready":
+        raise StackError(f"demo: template {mockup['uuid']} is {mockup['status']}: {mockup.get('error')}")
+    design = mockup["smart_objects"][0]
+    artwork = base64.b64encode(build_demo_artwork(max(200, size // 2))).decode("ascii")
+    task = _demo_call("POST", f"{api}/api/v1/renders", "the render", headers=headers,
+                      json={"mockup_uuid": mockup["uuid"],
+                            "smart_objects": [{"uuid": design["uuid"],
+                                               "asset": {"base64": artwork, "content_type": "image/png"}}],
+                            "export_options": {"image_format": "jpg", "image_size": min(size, 1600)}},
+                      timeout=60)
+    while task["status"] in ("pending", "processing") and time.monotonic() < deadline:
+        task = _demo_call("GET", f"{api}/api/v1/tasks/{task['task_key']}", "reading the render task",
+                          headers=headers, params={"wait": 30}, timeout=40)
     if task["status"] != "completed":
-        raise StackError(f"demo task {task['task_key']} is {task['status']}: {task['error']}")
-    png = requests.get(task["print_files"][0]["export_path"], timeout=10)
-    if png.status_code != 200 or not png.content.startswith(b"\x89PNG"):
-        raise StackError(f"demo result could not be downloaded: HTTP {png.status_code}")
-    return task
+        raise StackError(f"demo: render task {task['task_key']} is {task['status']}: {task['error']}")
+    image = requests.get(task["print_files"][0]["export_path"], timeout=10)
+    if image.status_code != 200 or not image.content.startswith(b"\xff\xd8"):
+        raise StackError(f"demo: the rendered image could not be downloaded: HTTP {image.status_code}")
+    return {**task, "mockup_uuid": mockup["uuid"]}
 
 
 # ---------------------------------------------------------------------- commands
@@ -619,7 +655,8 @@ def up_command(no_demo: bool) -> None:
     if not no_demo:
         task = run_demo(settings, api_key)
         print_file = task["print_files"][0]
-        click.echo(f"Demo render {task['task_key']}: completed; PNG at\n  {print_file['export_path']}\n"
+        click.echo(f"Demo template {task['mockup_uuid']} ({settings.demo_template_size} px): ready")
+        click.echo(f"Demo render {task['task_key']}: completed; JPEG at\n  {print_file['export_path']}\n"
                    f"  (valid until {print_file['expires_at']})")
     click.echo("")
     click.echo(f"API:     {settings.api_url}   (try: curl {settings.api_url}/readyz)")

@@ -70,6 +70,13 @@ class Storage:
         """Remove an object; removing one that is already gone is not an error (S3 says so too)."""
         self.client.remove_object(self.bucket, key)
 
+    def delete_prefix(self, prefix: str) -> list[str]:
+        """Remove every object whose key starts with `prefix`; answer their keys."""
+        keys = [item.object_name for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+        for key in keys:
+            self.delete(key)
+        return keys
+
     def exists(self, key: str) -> bool:
         try:
             self.client.stat_object(self.bucket, key)

@@ -135,6 +135,17 @@ def print_files_of(record: TaskRecord) -> list[dict[str, Any]]:
     return []
 
 
+def uploaded_objects_of(record: TaskRecord) -> list[str]:
+    """The S3 keys of the artwork the API stored for this task (base64 and multipart
+    uploads): they live as long as the task's results."""
+    keys = []
+    for item in (record.params or {}).get("smart_objects") or []:
+        key = (item.get("asset") or {}).get("object_key")
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
 def tasks_with_expired_results(older_than_seconds: int, limit: int = 500) -> list[TaskRecord]:
     """Completed tasks that finished over `older_than_seconds` ago whose result
     objects are still in S3."""

@@ -34,7 +34,10 @@ TEST_WEBHOOK_TIMEOUT = 2
 # Read by shared.safefetch, not by Settings: handed to the stack's processes as is.
 # Loopback is allowed so that tests' own HTTP servers (webhook receivers, asset
 # servers) on 127.0.0.1 are reachable; everything else keeps the default rules.
-TEST_FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.0/8"}
+TEST_FETCH_ENV = {"MOCKFARM_FETCH_ALLOW_NETWORKS": "127.0.0.0/8",
+                  # Small, so that the byte limits can be tested without huge files.
+                  "MOCKFARM_MAX_PSD_BYTES": str(8 * 1024 * 1024),
+                  "MOCKFARM_MAX_ASSET_BYTES": str(4 * 1024 * 1024)}
 
 
 def corpus_dir() -> Path:
@@ -113,6 +116,8 @@ def farm():
         "MOCKFARM_WEBHOOK_CONCURRENCY": "2",
         # A receiver that never answers is given up on (and retried) after this long.
         "MOCKFARM_WEBHOOK_TIMEOUT": str(TEST_WEBHOOK_TIMEOUT),
+        # Small enough to ingest within the short task limits above.
+        "MOCKFARM_DEMO_TEMPLATE_SIZE": "400",
     }
     from shared import db
     from shared.config import load_settings

@@ -31,6 +31,9 @@ QUEUES = (INGEST_QUEUE, RENDER_QUEUE, WEBHOOKS_QUEUE)
 
 # Task names the API sends by name, so that it never imports the imaging code.
 RENDER_SOLID_TASK = "workers.render.render_solid"
+RENDER_MOCKUP_TASK = "workers.render.render_mockup"
+RENDER_PRINT_FILES_TASK = "workers.render.render_print_files"
+INGEST_PSD_TASK = "workers.ingest.ingest_psd"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
 DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
@@ -43,6 +46,9 @@ REQUEUE_LOST_WEBHOOKS_TASK = "maintenance.requeue_lost_webhook_deliveries"
 # a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
 TASKS_BY_KIND = {
     "render.solid": (RENDER_SOLID_TASK, RENDER_QUEUE),
+    "render.mockup": (RENDER_MOCKUP_TASK, RENDER_QUEUE),
+    "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
+    "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
 }
 
 
@@ -60,7 +66,7 @@ def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> Non
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
     app = Celery("mockfarm", broker=settings.redis_url,
-                 include=["workers.render", "workers.maintenance", "workers.webhooks"])
+                 include=["workers.render", "workers.ingest", "workers.maintenance", "workers.webhooks"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,

@@ -35,6 +35,8 @@ def delete_expired_results() -> int:
         for record in batch:
             for print_file in tasks.print_files_of(record):
                 storage.delete(print_file["object_key"])
+            for key in tasks.uploaded_objects_of(record):
+                storage.delete(key)
             cleaned += tasks.mark_results_deleted(record.key)
         if len(batch) < CLEANUP_BATCH:
             break

@@ -16,18 +16,20 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from PIL import Image
 
-from shared import tasks
+from minio.error import S3Error
+
+from shared import safefetch, tasks
 from shared.config import load_settings
 from shared.errors import InvalidInput
 from shared.storage import Storage
-from workers.celery_app import RENDER_SOLID_TASK, app
+from workers.celery_app import RENDER_MOCKUP_TASK, RENDER_PRINT_FILES_TASK, RENDER_SOLID_TASK, app
 
 log = logging.getLogger(__name__)
 
 _storage: Storage | None = None
 
 
-def _get_storage() -> Storage:
+def get_storage() -> Storage:
     # One client per worker process, made after the fork.
     global _storage
     if _storage is None:
@@ -102,7 +104,7 @@ def _render_solid(record: tasks.TaskRecord) -> dict[str, Any]:
     params = record.params
     png = make_solid_png(params.get("width"), params.get("height"), params.get("color"))
     key = result_object_key(record.key, "png")
-    _get_storage().put_bytes(key, png, "image/png")
+    get_storage().put_bytes(key, png, "image/png")
     # One print file; the API presigns `object_key` each time the task is read.
     return {"print_files": [{"object_key": key, "format": "png", "content_type": "image/png",
                              "bytes": len(png), "width": params["width"], "height": params["height"]}]}
@@ -129,3 +131,171 @@ class RecordedTask(Task):
 def render_solid(task_key: str) -> str:
     """Make a PNG of one colour: the smallest real render, proving the whole path."""
     return run_task(task_key, _render_solid)
+
+
+# --------------------------------------------------------------------------- mockups
+
+_plan_cache = None
+
+
+def _get_plan_cache():
+    # Per process: compiled plans are large, and a worker renders the same few often.
+    global _plan_cache
+    if _plan_cache is None:
+        from compositor.plancache import PlanCache  # noqa: PLC0415 - the imaging code loads in workers only
+        _plan_cache = PlanCache()
+    return _plan_cache
+
+
+def _load_plan(plan_key: str):
+    """The mockup's compiled plan: from this process's cache, else from S3 (never the PSD)."""
+    def read() -> bytes:
+        try:
+            return get_storage().get_bytes(plan_key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                raise InvalidInput("the mockup was deleted: its render plan is gone") from None
+            raise
+    from compositor.model import TemplateError  # noqa: PLC0415
+
+    try:
+        return _get_plan_cache().get_or_load(plan_key, read)
+    except TemplateError as exc:
+        # A plan written by an older mockfarm (its format has a version).
+        raise InvalidInput(f"the mockup's render plan cannot be used ({exc}); upload the template again") from None
+
+
+def _artwork_bytes(index: int, asset: dict) -> bytes:
+    """The artwork of smart_objects[index]: downloaded from its URL, or the bytes the
+    API stored in S3 (base64 and multipart uploads)."""
+    if asset.get("url"):
+        policy = safefetch.FetchPolicy.from_env()
+        try:
+            return safefetch.fetch(asset["url"], policy, max_bytes=policy.max_asset_bytes).content
+        except safefetch.FetchError as exc:
+            raise InvalidInput(f"smart_objects.{index}.asset.url: the artwork could not be downloaded "
+                               f"(HTTP {exc.http_status} class): {exc}") from None
+    try:
+        return get_storage().get_bytes(asset["object_key"])
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject"):
+            raise InvalidInput(f"smart_objects.{index}.asset: the uploaded artwork is no longer stored") from None
+        raise
+
+
+def placement_options(index: int, item: dict):
+    """A request's smart object (as the API stored it) -> compositor PlacementOptions."""
+    from compositor.errors import InvalidOption  # noqa: PLC0415
+    from compositor.placement import PlacementOptions, PrintAreaPreset  # noqa: PLC0415
+
+    asset = item.get("asset") or {}
+    options = {name: asset[name] for name in ("fit", "rotate", "flip_horizontal", "flip_vertical")
+               if name in asset}
+    if "size" in asset:
+        options["size"] = (asset["size"]["width"], asset["size"]["height"])
+    if "position" in asset:
+        options["position"] = {"left": asset["position"]["left"], "top": asset["position"]["top"]}
+    if item.get("color"):
+        color = item["color"]
+        options["color"] = {"hex": color["hex"], "blend_mode": color.get("blending_mode", "normal")}
+        if "opacity" in color:
+            options["color"]["opacity"] = color["opacity"]
+    if item.get("adjustment_layers"):
+        options["adjustment_layers"] = dict(item["adjustment_layers"])
+    presets = []
+    if item.get("print_area"):
+        area = item["print_area"]
+        presets = [PrintAreaPreset(area["name"], (area["size"]["width"], area["size"]["height"]),
+                                   (area["position"]["left"], area["position"]["top"]))]
+        options["print_area"] = area["name"]
+    try:
+        return PlacementOptions.from_dict(options, presets)
+    except InvalidOption as exc:
+        raise InvalidInput(f"smart_objects.{index}.{exc}") from None
+
+
+def _inputs(params: dict):
+    """[(index, request item, artwork bytes or None, PlacementOptions)] for the listed smart objects."""
+    inputs = []
+    for index, item in enumerate(params.get("smart_objects") or []):
+        asset = item.get("asset")
+        if not asset and not item.get("color"):
+            continue  # nothing to put in: it keeps its own content
+        data = _artwork_bytes(index, asset) if asset else None
+        inputs.append((index, item, data, placement_options(index, item)))
+    return inputs
+
+
+def _compositor_errors():
+    from compositor.errors import InvalidArtwork, InvalidOption  # noqa: PLC0415
+    from compositor.model import TemplateError  # noqa: PLC0415
+    return InvalidArtwork, InvalidOption, TemplateError
+
+
+def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
+    from compositor.export import output_size  # noqa: PLC0415
+    from compositor.render import ArtworkInput, ExportOptions, render  # noqa: PLC0415
+
+    params = record.params
+    plan = _load_plan(params["plan_key"])
+    artwork = {}
+    for index, item, data, options in _inputs(params):
+        artwork[item["name"]] = ArtworkInput(data, options)
+    export = params.get("export_options") or {}
+    image_format = {"jpeg": "jpg"}.get(export.get("image_format", "jpg"), export.get("image_format", "jpg"))
+    try:
+        image = render(plan, artwork, ExportOptions(format=image_format, image_size=export.get("image_size"),
+                                                    quality=export.get("quality", 90)))
+    except _compositor_errors() as exc:
+        raise InvalidInput(str(exc)) from None
+    width, height = output_size((plan.width, plan.height), export.get("image_size"))
+    key = result_object_key(record.key, image_format)
+    content_type = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[image_format]
+    get_storage().put_bytes(key, image, content_type)
+    return {"print_files": [{"object_key": key, "format": image_format, "content_type": content_type,
+                             "bytes": len(image), "width": width, "height": height}],
+            "mockup_uuid": params["mockup_uuid"], "export_label": params.get("export_label")}
+
+
+def _render_print_files(record: tasks.TaskRecord) -> dict[str, Any]:
+    from compositor.artwork import load_artwork  # noqa: PLC0415
+    from compositor.placement import required_artwork_size  # noqa: PLC0415
+    from compositor.printfile import make_print_file, print_size  # noqa: PLC0415
+
+    params = record.params
+    export = params.get("export_options") or {}
+    image_format, dpi = export.get("image_format", "png"), export.get("dpi", 300)
+    content_type = {"png": "image/png", "pdf": "application/pdf"}[image_format]
+    files = []
+    for index, item, data, options in _inputs(params):
+        if data is None:
+            raise InvalidInput(f"smart_objects.{index}.asset: a print file needs artwork")
+        content_size = tuple(item["content_size"])
+        content_dpi = item.get("dpi") or 72.0
+        try:
+            size = print_size(content_size, content_dpi, dpi)
+            artwork = load_artwork(data, target_size=required_artwork_size(size, None))
+            output = make_print_file(artwork, content_size, options, content_dpi=content_dpi, dpi=dpi,
+                                     format=image_format)
+        except _compositor_errors() as exc:
+            raise InvalidInput(f"smart_objects.{index}: {exc}") from None
+        key = f"results/{record.key}-{index}.{image_format}"
+        get_storage().put_bytes(key, output, content_type)
+        files.append({"object_key": key, "format": image_format, "content_type": content_type,
+                      "bytes": len(output), "width": size[0], "height": size[1],
+                      "smart_object_uuid": item["uuid"]})
+    if not files:
+        raise InvalidInput("smart_objects: none has artwork to make a print file of")
+    return {"print_files": files, "mockup_uuid": params["mockup_uuid"], "export_label": params.get("export_label")}
+
+
+@app.task(name=RENDER_MOCKUP_TASK, base=RecordedTask)
+def render_mockup(task_key: str) -> str:
+    """Render a mockup with the request's artwork from its compiled plan."""
+    return run_task(task_key, _render_mockup)
+
+
+@app.task(name=RENDER_PRINT_FILES_TASK, base=RecordedTask)
+def render_print_files(task_key: str) -> str:
+    """The print file (PNG or PDF, unwarped) of each smart object given artwork."""
+    return run_task(task_key, _render_print_files)

@@ -6,7 +6,11 @@ key is made once per test stack, through `shared.accounts` (the same code as
 """
 from __future__ import annotations
 
+import base64
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -80,3 +84,69 @@ def wait_for_status(api_url: str, task_key: str, statuses=FINISHED, timeout: flo
             raise AssertionError(f"task {task_key} still {task['status']!r} after {timeout} s, "
                                  f"expected one of {statuses}")
         time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- templates
+
+def upload_template(api_url: str, psd: bytes, how: str = "multipart", name: str | None = None,
+                    api_key: str | None = None, expect: int = 202, **extra) -> dict:
+    """Upload PSD bytes (multipart `file`, or `base64`); the mockup's `data`."""
+    if how == "multipart":
+        response = requests.post(f"{api_url}/api/v1/psd/upload", headers=auth(api_key),
+                                 files={"file": ("template.psd", psd)},
+                                 data={"psd_name": name} if name else {}, timeout=30, **extra)
+    else:
+        body = {"psd_file_base64": base64.b64encode(psd).decode("ascii")}
+        if name:
+            body["psd_name"] = name
+        response = requests.post(f"{api_url}/api/v1/psd/upload", headers=auth(api_key), json=body, timeout=30,
+                                 **extra)
+    assert response.status_code == expect, response.text
+    return response.json()["data"]
+
+
+def get_mockup(api_url: str, mockup_uuid: str, api_key: str | None = None, **params) -> dict:
+    response = requests.get(f"{api_url}/api/v1/mockups/{mockup_uuid}", headers=auth(api_key), params=params,
+                            timeout=40)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def wait_for_mockup(api_url: str, mockup_uuid: str, timeout: float = 30, api_key: str | None = None) -> dict:
+    """The mockup once its ingest has finished (ready or failed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mockup = get_mockup(api_url, mockup_uuid, api_key, wait=min(10, max(1, int(timeout))))
+        if mockup["status"] != "processing":
+            return mockup
+        if time.monotonic() > deadline:
+            raise AssertionError(f"mockup {mockup_uuid} still processing after {timeout} s")
+
+
+@contextmanager
+def serve_files(routes: dict[str, tuple[int, dict[str, str], bytes]]):
+    """An HTTP server on 127.0.0.1 answering GET `path` with (status, headers, body)
+    from `routes` (404 otherwise); yields its base URL. Stopped on exit."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server hook's name
+            status, headers, body = routes.get(self.path, (404, {}, b"not found"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
