@@ -298,13 +298,15 @@ def _read_array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
 
 
 def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
-                     min_level_side: int = MIN_LEVEL_SIDE) -> RenderPlan:
+                     min_level_side: int = MIN_LEVEL_SIDE, psd_bytes: bytes | None = None) -> RenderPlan:
     """Compile PSD bytes (or a loaded Template) into a RenderPlan.
 
     Runs the generic renderer a few times per smart object (probes), so it
     takes seconds on a large template: done once, at ingest. `levels` are the
     candidate downscale factors; those whose shorter side would fall under
     `min_level_side` pixels are left out (full size always stays).
+    `psd_bytes`: the file a Template was loaded from, kept as it is when some
+    object falls back (otherwise psd-tools writes the PSD out again).
     """
     from psd_tools.constants import ColorMode  # noqa: PLC0415
 
@@ -312,7 +314,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     from compositor.model import load_template  # noqa: PLC0415
 
     if isinstance(source, Template):
-        template, psd_bytes = source, None
+        template = source
     else:
         psd_bytes = bytes(source)
         template = load_template(psd_bytes)
