@@ -33,10 +33,19 @@ class ArtworkInput:
 
 @dataclass
 class ExportOptions:
+    """How the render is written (see `export.export_image`); checked on
+    construction, a bad value raising InvalidOption that names the field."""
+
     format: str = "jpg"
     image_size: int | None = None  # output width in pixels; None: the template's width
     quality: int = 90
-    background: str = "#FFFFFF"
+    background: str = "#FFFFFF"  # what JPEG flattens transparency over
+
+    def __post_init__(self):
+        from compositor.export import _check_background, _check_format, _check_quality  # noqa: PLC0415
+        _check_format(self.format)
+        _check_quality(self.quality)
+        _check_background(self.background)
 
 
 # --- level choice ----------------------------------------------------------------------

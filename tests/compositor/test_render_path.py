@@ -174,6 +174,10 @@ def test_bad_inputs_name_the_field(demo_plan, artwork_png):
         render(demo_plan, {"Design": ArtworkInput(artwork_png)}, ExportOptions(image_size=5))
     with pytest.raises(InvalidOption, match="format"):
         render(demo_plan, {"Design": ArtworkInput(artwork_png)}, ExportOptions(format="gif"))
+    with pytest.raises(InvalidOption, match="background"):
+        ExportOptions(background="white")
+    with pytest.raises(InvalidOption, match="quality"):
+        ExportOptions(quality=101)
     with pytest.raises(InvalidOption, match="artwork.Design"):
         render(demo_plan, {"Design": artwork_png})
     with pytest.raises(InvalidOption, match="artwork"):
