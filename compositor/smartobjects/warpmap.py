@@ -408,7 +408,12 @@ def prefilter(premultiplied: np.ndarray, scale_x: float, scale_y: float, affine:
     if affine:
         kx = cubic_kernel(scale_x, CUBIC_A_AFFINE) if scale_x > 1.0 else np.ones(1, np.float32)
         ky = cubic_kernel(scale_y, CUBIC_A_AFFINE) if scale_y > 1.0 else np.ones(1, np.float32)
-        return cv2.sepFilter2D(premultiplied, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
+        # Transparent beyond the content: Photoshop's kernel reaches past the
+        # edge, so the outermost canvas pixels lose a little alpha (a
+        # placement on whole pixels caches 242 there, not 255). Corpus layers
+        # this changes (22 shrunk affine ones): mean MAE 0.99 -> 0.87, 19
+        # better, the worst +0.09.
+        return cv2.sepFilter2D(premultiplied, -1, kx, ky, borderType=cv2.BORDER_CONSTANT)
     sigma_x = WARPED_BLUR * np.sqrt(max(scale_x**2 - 1.0, 0.0))
     sigma_y = WARPED_BLUR * np.sqrt(max(scale_y**2 - 1.0, 0.0))
     return cv2.GaussianBlur(
