@@ -206,21 +206,38 @@ def _invert(surface, x, y, seeds=None):
     scale = np.empty((len(x), 2))
     projective = isinstance(surface, ProjectiveSurface)
     seeder = None if projective or seeds is not None else _Seeder(surface)
+    inside_seeder = None
     for start in range(0, len(x), CHUNK):
         part = slice(start, start + CHUNK)
         xs, ys = x[part], y[part]
         if projective:
             ss, tt = surface.inverse(xs, ys)
             _, _, jac = surface.evaluate(ss, tt)
-            found = np.ones(len(xs), dtype=bool)
+            cov, sc = _coverage(ss, tt, jac)
         else:
             if seeds is None:
                 ss, tt = seeder.seed(xs, ys)
             else:
                 ss, tt = seeds[0][part].copy(), seeds[1][part].copy()
             ss, tt, jac, found = _newton(surface, xs, ys, ss, tt)
-        cov, sc = _coverage(ss, tt, jac)
-        cov[~found] = 0.0
+            cov, sc = _coverage(ss, tt, jac)
+            cov[~found] = 0.0
+            # A pixel near an edge may have been solved on the wrong branch:
+            # seeds interpolated from coarse points that missed the surface,
+            # or a mirror solution beyond a fold (the cylinder's sides, where
+            # x(-s) = x(s)). Retry those from the nearest sample *inside* the
+            # content and keep whichever solution covers the pixel more, else
+            # the edge comes out dotted.
+            doubtful = np.nonzero(cov < 1.0)[0]
+            if len(doubtful):
+                inside_seeder = inside_seeder or _Seeder(surface, margin=False)
+                rs, rt = inside_seeder.seed(xs[doubtful], ys[doubtful])
+                rs, rt, rjac, rfound = _newton(surface, xs[doubtful], ys[doubtful], rs, rt)
+                rcov, rsc = _coverage(rs, rt, rjac)
+                rcov[~rfound] = 0.0
+                better = rcov > cov[doubtful]
+                keep = doubtful[better]
+                ss[keep], tt[keep], cov[keep], sc[keep] = rs[better], rt[better], rcov[better], rsc[better]
         s[part], t[part], coverage[part], scale[part] = ss, tt, cov, sc
     return s, t, coverage, scale
 
@@ -251,15 +268,16 @@ def _invert_grid(surface, px, py):
 class _Seeder:
     """Nearest forward sample as the starting point of Newton's method."""
 
-    def __init__(self, surface: BezierSurface):
+    def __init__(self, surface: BezierSurface, margin: bool = True):
         from scipy.spatial import cKDTree
 
         coarse = _outline(surface, 33)
         extent = max(np.ptp(coarse[:, 0]), np.ptp(coarse[:, 1]), 1.0)
-        # about one sample per 2 canvas pixels, a little beyond the edges so
-        # pixels just outside seed near their (extrapolated) parameters
+        # about one sample per 2 canvas pixels; with `margin`, a little beyond
+        # the edges so pixels just outside seed near their (extrapolated)
+        # parameters, without, only on the content itself
         n = int(np.clip(extent / 2, 16, 1024))
-        u = np.linspace(-2.0 / n, 1.0 + 2.0 / n, n + 5)
+        u = np.linspace(-2.0 / n, 1.0 + 2.0 / n, n + 5) if margin else np.linspace(0.0, 1.0, n + 1)
         s, t = np.meshgrid(u, u)
         self.params = np.stack([s.ravel(), t.ravel()], axis=-1)
         fx, fy, _ = surface.evaluate(self.params[:, 0], self.params[:, 1])
@@ -390,7 +408,12 @@ def prefilter(premultiplied: np.ndarray, scale_x: float, scale_y: float, affine:
     if affine:
         kx = cubic_kernel(scale_x, CUBIC_A_AFFINE) if scale_x > 1.0 else np.ones(1, np.float32)
         ky = cubic_kernel(scale_y, CUBIC_A_AFFINE) if scale_y > 1.0 else np.ones(1, np.float32)
-        return cv2.sepFilter2D(premultiplied, -1, kx, ky, borderType=cv2.BORDER_REPLICATE)
+        # Transparent beyond the content: Photoshop's kernel reaches past the
+        # edge, so the outermost canvas pixels lose a little alpha (a
+        # placement on whole pixels caches 242 there, not 255). Corpus layers
+        # this changes (22 shrunk affine ones): mean MAE 0.99 -> 0.87, 19
+        # better, the worst +0.09.
+        return cv2.sepFilter2D(premultiplied, -1, kx, ky, borderType=cv2.BORDER_CONSTANT)
     sigma_x = WARPED_BLUR * np.sqrt(max(scale_x**2 - 1.0, 0.0))
     sigma_y = WARPED_BLUR * np.sqrt(max(scale_y**2 - 1.0, 0.0))
     return cv2.GaussianBlur(

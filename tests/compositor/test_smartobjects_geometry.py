@@ -246,3 +246,18 @@ def test_coarse_to_fine_inversion_matches_the_direct_one(monkeypatch):
     np.testing.assert_allclose(coarse.map_x, direct.map_x, atol=1e-3)
     np.testing.assert_allclose(coarse.map_y, direct.map_y, atol=1e-3)
     np.testing.assert_allclose(coarse.coverage, direct.coverage, atol=1e-4)
+
+
+def test_cylinder_side_column_is_solid_with_coarse_to_fine_inversion():
+    # x(s) = x(-s) at the cylinder's sides: Newton seeded from coarse points
+    # beyond the edge may land on the mirror solution s < 0 (uncovered),
+    # which left the first column inside the side dotted. The box is large
+    # enough (272 x 488) to be inverted coarse-to-fine.
+    w, h, rim = 272, 420, 68
+    warp = WarpSpec(style="cylinder", values=[105, 143 + h, 105 + w, 143, 0.5, 0.5, 0.57])
+    so = make_so((w, h), [105, 108, 105 + w, 108, 105 + w, 108 + h + rim, 105, 108 + h + rim], warp=warp)
+    wm = build_warp_map(so, (400, 620))
+    rows = slice(108 + rim + 5 - wm.box[1], 108 + h - 5 - wm.box[1])  # between the rims
+    # the side is at x = 105.0: column 105 fully covered, column 104 empty
+    assert wm.coverage[rows, 105 - wm.box[0]].min() > 0.99
+    assert wm.coverage[rows, 104 - wm.box[0]].max() == 0.0

@@ -129,3 +129,18 @@ def test_warp_map_round_trips_through_a_file():
     assert back.smart_filters == wm.smart_filters
     content = np.random.default_rng(0).random((20, 30, 4), dtype=np.float32)
     np.testing.assert_array_equal(warp_content(back, content), warp_content(wm, content))
+
+
+def test_shrunk_affine_placement_softens_its_outermost_pixels():
+    # Photoshop's shrinking kernel reaches past the content into transparency:
+    # a placement whose edges fall on whole canvas pixels keeps slightly less
+    # than full alpha in its outermost pixels, full alpha inside.
+    content = np.ones((120, 120, 4), np.float32)
+    so = make_so((120, 120), [10, 10, 50, 10, 50, 50, 10, 50])
+    wm = build_warp_map(so, (60, 60))
+    alpha = warp_content(wm, content)[..., 3]
+    left, top = wm.box[:2]
+    outermost = alpha[30 - top, 10 - left]
+    assert 0.85 < outermost < 0.99
+    assert alpha[30 - top, 12 - left] == pytest.approx(1.0, abs=0.01)
+    assert alpha[30 - top, 9 - left] == pytest.approx(0.0, abs=1e-6)
