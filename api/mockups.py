@@ -16,7 +16,7 @@ from marshmallow import RAISE
 from api import uploads
 from api.auth import current_key
 from api.renders import send
-from api.tasks import get_storage
+from shared.storage import get_storage
 from shared import mockups, tasks
 from shared.schemas import (MockupListQuery, MockupPageResponse, MockupPatch, MockupResponse, UploadMockupForm,
                             UploadMockupRequest, WaitQuery)

@@ -11,7 +11,8 @@ from marshmallow import RAISE
 
 from api import uploads
 from api.auth import current_key
-from api.tasks import get_storage, task_data
+from api.tasks import task_data
+from shared.storage import get_storage
 from shared import mockups, tasks
 from shared.schemas import (MockupRenderRequest, PrintFilesRequest, RenderForm, SolidRenderRequest, TaskResponse,
                             WaitQuery)

@@ -11,19 +11,8 @@ from marshmallow import RAISE
 from api.auth import current_key
 from shared import tasks
 from shared.schemas import TaskResponse, WaitQuery
-from shared.storage import Storage
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Task state and results")
-
-_storage: Storage | None = None
-
-
-def get_storage() -> Storage:
-    global _storage
-    if _storage is None:
-        _storage = Storage()
-    return _storage
-
 
 def describe_duration(seconds: int) -> str:
     """In the largest unit that divides it: 72 hours, 90 minutes, 5 seconds."""
@@ -57,14 +46,8 @@ def task_data(record: tasks.TaskRecord) -> dict:
                          f"after the task finishes, and it finished at "
                          f"{record.finished_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
         return data
-    for stored in tasks.print_files_of(record):
-        # Signed on every read, so a client that lost a URL just asks again.
-        url, expires_at = get_storage().presigned_get(stored["object_key"], lifetime_seconds=int(remaining))
-        print_file = {"export_path": url, "expires_at": expires_at}
-        for name in ("width", "height", "bytes", "format", "smart_object_uuid"):
-            if stored.get(name) is not None:
-                print_file[name] = stored[name]
-        data["print_files"].append(print_file)
+    # Signed on every read, so a client that lost a URL just asks again.
+    data["print_files"] = tasks.presigned_print_files(record, int(remaining))
     return data
 
 

@@ -15,7 +15,6 @@ carries the load average next to them.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform

@@ -595,8 +595,6 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
     """Render `box` with the object replaced by fixed pixels (straight colour, alpha).
 
     `region`: what to draw to get `box` right (default the box itself)."""
-    from compositor.composite import Renderer  # noqa: PLC0415
-
     h, w = box[3] - box[1], box[2] - box[0]
     color = np.broadcast_to(np.asarray(color, np.float32), (h, w, 3)).astype(np.float32)
     alpha = np.broadcast_to(np.asarray(alpha, np.float32), (h, w, 1)).astype(np.float32)
@@ -643,7 +641,6 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
 def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None, shared=None):
     """The clipped run as p' = Mc P + Nc a + Kc, a' = Uc a + Vc (see the module docstring)."""
     from compositor.blend import mode_name  # noqa: PLC0415
-    from compositor.composite import Renderer  # noqa: PLC0415
 
     h, w = box[3] - box[1], box[2] - box[0]
     mc = np.ones((h, w, 3), np.float32)

@@ -101,3 +101,18 @@ class Storage:
         """Raise unless the server answers and the bucket exists."""
         if not self.client.bucket_exists(self.bucket):
             raise RuntimeError(f"bucket {self.bucket!r} does not exist")
+
+
+_process_storage: Storage | None = None
+
+
+def get_storage() -> Storage:
+    """The storage client of this process, made on first use.
+
+    Made lazily so that a forked worker or gunicorn process builds its own
+    connection pool after the fork instead of sharing its parent's.
+    """
+    global _process_storage
+    if _process_storage is None:
+        _process_storage = Storage()
+    return _process_storage

@@ -120,6 +120,22 @@ def wait_until_finished(key: str, account_id: int, timeout: float) -> TaskRecord
                     break
 
 
+def presigned_print_files(record: TaskRecord, lifetime_seconds: int) -> list[dict[str, Any]]:
+    """The task's print files as clients see them: each with a freshly signed
+    `export_path` valid `lifetime_seconds`, and its stored metadata."""
+    from shared.storage import get_storage  # noqa: PLC0415 (storage is only needed here)
+
+    files = []
+    for stored in print_files_of(record):
+        url, expires_at = get_storage().presigned_get(stored["object_key"], lifetime_seconds=lifetime_seconds)
+        print_file = {"export_path": url, "expires_at": expires_at}
+        for name in ("width", "height", "bytes", "format", "smart_object_uuid"):
+            if stored.get(name) is not None:
+                print_file[name] = stored[name]
+        files.append(print_file)
+    return files
+
+
 def print_files_of(record: TaskRecord) -> list[dict[str, Any]]:
     """The print files a completed task recorded (each with its `object_key`).
 

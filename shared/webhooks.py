@@ -245,33 +245,16 @@ def send_test(account_id: int, url: str | None = None) -> list[str]:
     return ids
 
 
-_storage = None
-
-
-def _presign(object_key: str, lifetime_seconds: int) -> tuple[str, datetime]:
-    global _storage
-    if _storage is None:
-        from shared.storage import Storage
-        _storage = Storage()
-    return _storage.presigned_get(object_key, lifetime_seconds=lifetime_seconds)
-
-
 def task_event_data(task, result_url_ttl: int) -> dict[str, Any]:
     """The `data` of task.completed / task.failed: the task as GET /api/v1/tasks shows it."""
-    from shared.tasks import COMPLETED, print_files_of
+    from shared.tasks import COMPLETED, presigned_print_files
 
     data = {"task_key": task.key, "kind": task.kind, "status": task.status, "created_at": task.created_at,
             "started_at": task.started_at, "finished_at": task.finished_at, "print_files": [],
             "error": task.error}
     if task.status == COMPLETED:
-        for stored in print_files_of(task):
-            # Valid as long as the result lives (it is deleted result_url_ttl after the task finished).
-            url, expires_at = _presign(stored["object_key"], result_url_ttl)
-            print_file = {"export_path": url, "expires_at": expires_at}
-            for name in ("width", "height", "bytes", "format", "smart_object_uuid"):
-                if stored.get(name) is not None:
-                    print_file[name] = stored[name]
-            data["print_files"].append(print_file)
+        # Valid as long as the result lives (it is deleted result_url_ttl after the task finished).
+        data["print_files"] = presigned_print_files(task, result_url_ttl)
     return data
 
 

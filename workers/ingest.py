@@ -35,7 +35,8 @@ from shared import mockups, safefetch, tasks, webhooks
 from shared.config import Settings, load_settings
 from shared.errors import InvalidInput
 from workers.celery_app import INGEST_PSD_TASK, app
-from workers.render import RecordedTask, get_storage, run_task
+from shared.storage import get_storage
+from workers.render import RecordedTask, run_task
 
 log = logging.getLogger(__name__)
 

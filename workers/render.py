@@ -21,21 +21,10 @@ from minio.error import S3Error
 from shared import safefetch, tasks
 from shared.config import load_settings
 from shared.errors import InvalidInput
-from shared.storage import Storage
+from shared.storage import get_storage
 from workers.celery_app import RENDER_MOCKUP_TASK, RENDER_PRINT_FILES_TASK, RENDER_SOLID_TASK, app
 
 log = logging.getLogger(__name__)
-
-_storage: Storage | None = None
-
-
-def get_storage() -> Storage:
-    # One client per worker process, made after the fork.
-    global _storage
-    if _storage is None:
-        _storage = Storage()
-    return _storage
-
 
 def result_object_key(task_key: str, extension: str) -> str:
     return f"results/{task_key}.{extension}"
