@@ -111,6 +111,29 @@ class PrintFile(Schema):
     smart_object_uuid = fields.String(metadata={"description": "the smart object it was made for, if any"})
 
 
+class Progress(Schema):
+    done = fields.Integer(metadata={"description": "items finished (completed or failed)"})
+    failed = fields.Integer(metadata={"description": "items failed"})
+    total = fields.Integer(metadata={"description": "items in all"})
+
+
+class BulkItemInfo(Schema):
+    task_key = fields.String(metadata={"description": "the item's own task (GET /api/v1/tasks/{task_key} works too)"})
+    index = fields.Integer(metadata={"description": "its position in the request's order, from 0"})
+    mockup_uuid = fields.String(allow_none=True)
+    color = fields.String(allow_none=True, metadata={"description": "the colour variant (hex), none for the plain one"})
+    status = fields.String(metadata={"description": "pending, processing, completed or failed"})
+    print_files = fields.List(fields.Nested(PrintFile))
+    error = fields.String(allow_none=True, metadata={"description": "why this item failed"})
+
+
+class ZipExport(Schema):
+    export_path = fields.String(metadata={"description": "presigned GET URL of a ZIP of every result"})
+    expires_at = fields.DateTime()
+    bytes = fields.Integer()
+    files = fields.Integer(metadata={"description": "files in the ZIP"})
+
+
 class Task(Schema):
     task_key = fields.String()
     status = fields.String(metadata={"description": "pending, processing, completed or failed"})
@@ -123,6 +146,13 @@ class Task(Schema):
         "description": "why the task failed, or that its results expired"})
     expired = fields.Boolean(metadata={
         "description": "true once the results were deleted (MOCKFARM_RESULT_URL_TTL after the task finished)"})
+    # Bulk tasks only (POST /api/v1/renders/bulk):
+    progress = fields.Nested(Progress, metadata={"description": "bulk tasks: items finished so far"})
+    items = fields.List(fields.Nested(BulkItemInfo), metadata={
+        "description": "bulk tasks: every item, in the request's order, with its own status and results"})
+    zip = fields.Nested(ZipExport, allow_none=True, metadata={
+        "description": "bulk tasks: a ZIP of every result, once completed (none while running, or if "
+                       "it could not be made: then `error` says so)"})
 
 
 class Account(Schema):
