@@ -305,8 +305,67 @@ class MockupListQuery(StrictSchema):
     order = fields.String(load_default="desc", validate=validate.OneOf(("asc", "desc")))
 
 
+class MockupFilterQuery(MockupListQuery):
+    collection_uuid = fields.String(metadata={"description": "only the mockups of this collection"})
+    catalog_uuid = fields.String(metadata={
+        "description": "only the mockups in a collection of this catalog"})
+
+
 class MockupPatch(StrictSchema):
     name = fields.String(required=True, validate=MOCKUP_NAME)
+
+
+# ------------------------------------------------------------------ catalogs and collections
+
+COLLECTION_NAME = validate.Length(min=1, max=200)
+
+
+class CatalogInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    is_default = fields.Boolean(metadata={"description": "every account has one default catalog"})
+    collection_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CreateCatalogRequest(StrictSchema):
+    name = fields.String(required=True, validate=COLLECTION_NAME)
+
+
+class CollectionInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    catalog_uuid = fields.String(metadata={"description": "the catalog it belongs to"})
+    mockup_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CreateCollectionRequest(StrictSchema):
+    name = fields.String(required=True, validate=COLLECTION_NAME)
+    catalog_uuid = fields.String(metadata={"description": "default: the account's default catalog"})
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list,
+                               validate=validate.Length(max=1000), metadata={"description": "mockups to put in it"})
+
+
+class UpdateCollectionRequest(StrictSchema):
+    name = fields.String(validate=COLLECTION_NAME)
+    catalog_uuid = fields.String(metadata={"description": "move it to this catalog of the account"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give name and/or catalog_uuid", "name")
+
+
+class CollectionMockupsRequest(StrictSchema):
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)), required=True,
+                               validate=validate.Length(min=1, max=1000))
+
+
+class CatalogQuery(StrictSchema):
+    catalog_uuid = fields.String(metadata={"description": "only the collections of this catalog"})
 
 
 class PrintAreaPresetInfo(Schema):
@@ -485,6 +544,10 @@ class RenderForm(StrictSchema):
 
 
 TaskResponse = envelope(fields.Nested(Task), "TaskResponse")
+CatalogResponse = envelope(fields.Nested(CatalogInfo), "CatalogResponse")
+CatalogListResponse = envelope(fields.List(fields.Nested(CatalogInfo)), "CatalogListResponse")
+CollectionResponse = envelope(fields.Nested(CollectionInfo), "CollectionResponse")
+CollectionListResponse = envelope(fields.List(fields.Nested(CollectionInfo)), "CollectionListResponse")
 MockupResponse = envelope(fields.Nested(MockupInfo), "MockupResponse")
 MockupPageResponse = envelope(fields.Nested(MockupPage), "MockupPageResponse")
 MeResponse = envelope(fields.Nested(Me), "MeResponse")

@@ -33,7 +33,8 @@ CREATE INDEX collections_catalog_uuid ON collections (catalog_uuid);
 CREATE TABLE collection_mockups (
     collection_uuid  uuid NOT NULL REFERENCES collections (uuid) ON DELETE CASCADE,
     mockup_uuid      uuid NOT NULL REFERENCES mockups (uuid) ON DELETE CASCADE,
-    added_at         timestamptz NOT NULL DEFAULT now(),
+    -- clock_timestamp: mockups added in one call keep the order they were given in.
+    added_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (collection_uuid, mockup_uuid)
 );
 
