@@ -108,6 +108,16 @@ def get_mockup(mockup_uuid: str, account_id: int | None = None) -> Mockup | None
         return _mockup(cur.fetchone())
 
 
+def get_mockups(mockup_uuids: list[str], account_id: int) -> dict[str, Mockup]:
+    """The account's mockups among these uuids, by uuid (lower case); others are absent."""
+    wanted = [value.lower() for value in mockup_uuids if is_uuid(value)]
+    if not wanted:
+        return {}
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{_SELECT} WHERE m.uuid = ANY(%s::uuid[]) AND m.account_id = %s", (wanted, account_id))
+        return {mockup.uuid: mockup for mockup in map(_mockup, cur.fetchall())}
+
+
 def list_mockups(account_id: int, *, limit: int, offset: int, name: str | None = None,
                  created_after: datetime | None = None, created_before: datetime | None = None,
                  sort: str = "created_at", order: str = "desc", collection_uuid: str | None = None,

@@ -535,6 +535,51 @@ class PrintFilesRequest(WebhookUrlMixin, StrictSchema):
         _distinct_uuids(data)
 
 
+# The most renders one bulk request may ask for (mockups x colours).
+MAX_BULK_ITEMS = 1000
+
+
+class SmartObjectOverride(StrictSchema):
+    mockup_uuid = fields.String(required=True, metadata={"description": "one of the bulk's mockups"})
+    smart_object_uuids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50),
+                                     metadata={"description": "the smart objects of that mockup given the artwork"})
+
+
+class BulkRenderRequest(WebhookUrlMixin, StrictSchema):
+    """One artwork onto many mockups: every mockup of a collection, or a list of
+    mockups, each rendered once per colour."""
+
+    collection_uuid = fields.String(metadata={"description": "render every mockup of this collection"})
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)),
+                               validate=validate.Length(min=1, max=MAX_BULK_ITEMS),
+                               metadata={"description": "or these mockups, in this order"})
+    artwork = fields.Nested(Asset, required=True, metadata={
+        "description": "the artwork (url, base64 or multipart file) and its placement, the same for every mockup"})
+    smart_objects = fields.String(load_default="all", validate=validate.OneOf(("all", "first")), metadata={
+        "description": "which smart objects of each mockup get the artwork: all of them, or the first "
+                       "(as listed by GET /api/v1/mockups/{uuid}); `overrides` chooses per mockup"})
+    overrides = fields.List(fields.Nested(SmartObjectOverride), load_default=list,
+                            validate=validate.Length(max=MAX_BULK_ITEMS))
+    colors = fields.List(fields.Nested(Color, allow_none=True), validate=validate.Length(min=1, max=50), metadata={
+        "description": "one render of each mockup per entry: the colour over the smart objects given the artwork "
+                       "(as `color` in a single render); null for the render without colour. Default: [null]"})
+    export_options = fields.Nested(ExportOptions, load_default=lambda: ExportOptions().load({}))
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        given = [name for name in ("collection_uuid", "mockup_uuids") if name in data]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of collection_uuid and mockup_uuids", "collection_uuid")
+
+
+class BulkRenderForm(StrictSchema):
+    """multipart/form-data: the request's JSON in the field `data`, the artwork in
+    `file` (with `"artwork": {"file": true}`)."""
+
+    data = fields.String(required=True, metadata={"description": "the JSON request"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
 class RenderForm(StrictSchema):
     """multipart/form-data: the request's JSON in the field `data`, the artwork in `file`
     (used by the smart objects whose asset says `"file": true`)."""

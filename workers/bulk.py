@@ -176,10 +176,6 @@ def finish_bulk(parent_key: str) -> str:
 
 # --------------------------------------------------------------------------- POST /renders/bulk
 
-def artwork_object_key(parent_key: str) -> str:
-    return f"uploads/{parent_key}-artwork"
-
-
 def _check_artwork(data: bytes) -> None:
     """Refuse, once for the whole bulk, what no item could render: not an image of an
     accepted format, or too many pixels. Reads the header only; the pixels are
