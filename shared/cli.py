@@ -20,6 +20,7 @@ _COMMAND_SOURCES = [
     ("shared.db", "commands"),
     ("shared.accounts", "commands"),
     ("workers.maintenance", "commands"),
+    ("workers.bulkbench", "commands"),
 ]
 
 
