@@ -194,6 +194,9 @@ def test_bulk_lists_the_items_that_failed_and_fires_one_webhook(api_url, four_mo
         event = json.loads(delivery["body"])
         assert event["event"] == "task.completed" and event["data"]["task_key"] == accepted["task_key"]
         assert len(event["data"]["print_files"]) == 1
+        assert event["data"]["progress"] == {"done": 4, "failed": 3, "total": 4}
+        assert [item["status"] for item in event["data"]["items"]] == ["completed", "failed", "failed", "failed"]
+        assert requests.get(event["data"]["zip"]["export_path"], timeout=10).status_code == 200
         time.sleep(1)
         assert len(receiver.requests) == 1, "one event for the bulk task, none for its items"
     finally:
