@@ -13,7 +13,7 @@ from api import uploads
 from api.auth import current_key
 from api.tasks import task_data
 from shared.storage import get_storage
-from shared import collections, mockups, tasks
+from shared import bulk, collections, mockups, tasks
 from shared.schemas import (MAX_BULK_ITEMS, BulkRenderForm, BulkRenderRequest, MockupRenderRequest,
                             PrintFilesRequest, RenderForm, SolidRenderRequest, TaskResponse, WaitQuery)
 from workers.celery_app import send_task_key
@@ -195,9 +195,6 @@ def render_print_files(wait: int):
 
 # --------------------------------------------------------------------------- bulk renders
 
-BULK_RENDER_KIND = "bulk.render"
-
-
 def _bulk_mockups(body: dict) -> list[tuple[str, mockups.Mockup | None]]:
     """(uuid as asked, the account's mockup or None) for every mockup of the bulk, in order."""
     account_id = current_key().account_id
@@ -222,7 +219,8 @@ def _chosen_smart_objects(body: dict, chosen: list[tuple[str, mockups.Mockup | N
     for index, override in enumerate(body["overrides"]):
         mockup = ready.get(override["mockup_uuid"].lower())
         if mockup is None:
-            uploads.invalid(f"overrides.{index}.mockup_uuid", f"{override['mockup_uuid']!r} is not a mockup of this bulk")
+            uploads.invalid(f"overrides.{index}.mockup_uuid",
+                            f"{override['mockup_uuid']!r} is not a mockup of this bulk")
         known = {so["uuid"]: so for so in mockup.smart_objects}
         for number, so_uuid in enumerate(override["smart_object_uuids"]):
             if so_uuid not in known:
@@ -306,7 +304,7 @@ def render_bulk(wait: int):
             uploads.invalid("artwork.file", "send the artwork as the multipart field `file`")
         get_storage().put_bytes(artwork_key, file[0], "application/octet-stream")
         del asset["file"]
-    # Every item reads the one stored copy (an URL's is written by the task's first step).
+    # Every item reads the one stored copy (a URL's is written by the task's first step).
     asset["object_key"] = artwork_key
 
     items = [_bulk_item(mockup_uuid, mockup, picked.get(mockup.uuid) if mockup else None, asset, color,
@@ -314,4 +312,4 @@ def render_bulk(wait: int):
              for mockup_uuid, mockup in chosen for color in colors]
     params = {"artwork": source, "artwork_key": artwork_key, "items": items,
               "collection_uuid": body.get("collection_uuid"), "webhook_url": body.get("webhook_url")}
-    return accepted(enqueue(BULK_RENDER_KIND, params), wait)
+    return accepted(enqueue(bulk.BULK_RENDER_KIND, params), wait)

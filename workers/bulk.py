@@ -41,7 +41,6 @@ from workers.render import RecordedTask
 
 log = logging.getLogger(__name__)
 
-BULK_RENDER_KIND = "bulk.render"
 
 # Result objects read at once while the ZIP is written (S3 waits, not CPU).
 ZIP_READERS = 8

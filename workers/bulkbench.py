@@ -95,6 +95,8 @@ def bench_bulk_command(renders: int, mockup_count: int, template_size: int, imag
     colours_each = -(-renders // mockup_count)
     if colours_each > 50:
         raise click.ClickException("at most 50 colours a mockup: give more --mockups")
+    if mockup_count * colours_each != renders:
+        raise click.ClickException(f"--renders must be a multiple of --mockups ({mockup_count})")
     # The demo template uploaded once per size: a later run reuses the mockups, so that
     # only the bulk itself runs while it is timed.
     name = f"bench-bulk demo {template_size}"
@@ -113,8 +115,6 @@ def bench_bulk_command(renders: int, mockup_count: int, template_size: int, imag
     body = {"mockup_uuids": uploaded, "colors": colours,
             "artwork": {"base64": artwork, "content_type": "image/png"},
             "export_options": {"image_format": image_format, "image_size": image_size}}
-    if mockup_count * colours_each != renders:
-        raise click.ClickException(f"--renders must be a multiple of --mockups ({mockup_count})")
 
     load_before = os.getloadavg()
     cpu_before = _stack_cpu_seconds(settings)
@@ -129,7 +129,8 @@ def bench_bulk_command(renders: int, mockup_count: int, template_size: int, imag
 
     click.echo(f"bulk of {renders} renders ({mockup_count} mockups x {colours_each} colours) at {image_size} px "
                f"{image_format}, template {template_size} px, render concurrency {settings.render_concurrency}")
-    click.echo(f"status {task['status']}, progress {task['progress']}, zip {task['zip'] and task['zip']['bytes']} bytes")
+    zip_bytes = task["zip"]["bytes"] if task["zip"] else None
+    click.echo(f"status {task['status']}, progress {task['progress']}, zip {zip_bytes} bytes")
     click.echo(f"wall time POST -> completed: {wall:.2f} s (POST answered in {accepted:.3f} s)")
     for name, value in _breakdown(task["task_key"]).items():
         click.echo(f"  {name}: {value:.3f}" if isinstance(value, float) else f"  {name}: {value}")
