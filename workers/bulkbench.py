@@ -85,7 +85,7 @@ def _stack_cpu_seconds(settings) -> dict[str, float] | None:
               help="Default: the local stack's key (`make up` keeps it in the state folder).")
 def bench_bulk_command(renders: int, mockup_count: int, template_size: int, image_size: int, image_format: str,
                        api_key: str | None) -> None:
-    """Time one bulk render of RENDERS renders, POST to completed."""
+    """Time one bulk render (--renders renders), from the POST to the completed task."""
     from compositor.fixtures.demo import build_demo_artwork, build_demo_template
     from shared.stack import local_api_key
 
