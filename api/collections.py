@@ -1,4 +1,4 @@
-"""Catalogs and collections: GET/POST /api/v1/catalogs, and /api/v1/collections with
+"""Catalogs and collections: /api/v1/catalogs, and /api/v1/collections with
 their mockups (shared/collections.py says what they are). Another account's catalog,
 collection or mockup is answered 404, exactly like a missing one."""
 from __future__ import annotations
@@ -49,6 +49,34 @@ def list_catalogs():
 def create_catalog(params: dict):
     """Make another catalog."""
     return {"data": _shown(collections.create_catalog(current_key().account_id, params["name"]))}
+
+
+@blp.route("/catalogs/<string:catalog_uuid>", methods=["PATCH"])
+@blp.arguments(CreateCatalogRequest)
+@blp.response(200, CatalogResponse)
+@blp.alt_response(404, description="no catalog of this account has this uuid")
+def rename_catalog(params: dict, catalog_uuid: str):
+    """Rename a catalog."""
+    catalog = collections.rename_catalog(catalog_uuid, current_key().account_id, params["name"])
+    if catalog is None:
+        abort(404, message=f"no catalog with uuid {catalog_uuid!r}")
+    return {"data": _shown(catalog)}
+
+
+@blp.route("/catalogs/<string:catalog_uuid>", methods=["DELETE"])
+@blp.response(200, CatalogResponse)
+@blp.alt_response(404, description="no catalog of this account has this uuid")
+@blp.alt_response(409, description="the default catalog cannot be deleted")
+def delete_catalog(catalog_uuid: str):
+    """Delete a catalog and its collections (their mockups stay). The default catalog
+    cannot be deleted."""
+    try:
+        catalog = collections.delete_catalog(catalog_uuid, current_key().account_id)
+    except collections.DefaultCatalog as error:
+        abort(409, message=str(error))
+    if catalog is None:
+        abort(404, message=f"no catalog with uuid {catalog_uuid!r}")
+    return {"data": _shown(catalog)}
 
 
 @blp.route("/collections", methods=["GET"])

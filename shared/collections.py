@@ -96,6 +96,36 @@ def get_catalog(catalog_uuid: str, account_id: int) -> Catalog | None:
         return Catalog(**row) if row else None
 
 
+def rename_catalog(catalog_uuid: str, account_id: int, name: str) -> Catalog | None:
+    if not is_uuid(catalog_uuid):
+        return None
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("UPDATE catalogs SET name = %s, updated_at = now() WHERE uuid = %s AND account_id = %s",
+                    (name, catalog_uuid, account_id))
+        if cur.rowcount == 0:
+            return None
+        cur.execute(f"{_CATALOG_SELECT} WHERE k.uuid = %s", (catalog_uuid,))
+        return Catalog(**cur.fetchone())
+
+
+class DefaultCatalog(ValueError):
+    """The default catalog cannot be deleted (every account has one)."""
+
+
+def delete_catalog(catalog_uuid: str, account_id: int) -> Catalog | None:
+    """Delete a catalog that is not the default one, and its collections (their
+    mockups stay); what it was, or None when missing. DefaultCatalog for the default."""
+    catalog = get_catalog(catalog_uuid, account_id)
+    if catalog is None:
+        return None
+    if catalog.is_default:
+        raise DefaultCatalog("the default catalog cannot be deleted")
+    with get_pool().connection() as conn:
+        conn.execute("DELETE FROM catalogs WHERE uuid = %s AND account_id = %s AND NOT is_default",
+                     (catalog_uuid, account_id))
+    return catalog
+
+
 def _check_catalog(cur, catalog_uuid: str, account_id: int) -> None:
     if not is_uuid(catalog_uuid):
         raise NotFound("catalog", catalog_uuid)

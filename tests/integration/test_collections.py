@@ -78,6 +78,15 @@ def test_collections_group_mockups_in_catalogs(api_url):
     call(api_url, "DELETE", f"/mockups/{third}", key)
     assert call(api_url, "GET", f"/collections/{shirts['uuid']}", key)["data"]["mockup_count"] == 1
 
+    # Catalogs: renamed; deleted with their collections (not their mockups); never the default.
+    renamed = call(api_url, "PATCH", f"/catalogs/{seasonal['uuid']}", key, json={"name": "Winter 26"})["data"]
+    assert (renamed["name"], renamed["collection_count"]) == ("Winter 26", 1)
+    call(api_url, "DELETE", f"/catalogs/{default['uuid']}", key, expect=409)
+    call(api_url, "DELETE", f"/catalogs/{seasonal['uuid']}", key)
+    call(api_url, "GET", f"/collections/{shirts['uuid']}", key, expect=404)
+    assert [c["uuid"] for c in call(api_url, "GET", "/catalogs", key)["data"]] == [default["uuid"]]
+    assert uuids(call(api_url, "GET", "/mockups", key)) == {first, second}
+
 
 def test_another_accounts_catalogs_collections_and_mockups_are_404(api_url):
     key, other = new_api_key("collections-owner"), new_api_key("collections-intruder")
@@ -99,6 +108,8 @@ def test_another_accounts_catalogs_collections_and_mockups_are_404(api_url):
     call(api_url, "GET", "/mockups", other, expect=404, params={"collection_uuid": collection["uuid"]})
     call(api_url, "GET", "/mockups", other, expect=404, params={"catalog_uuid": catalog["uuid"]})
     call(api_url, "GET", "/collections", other, expect=404, params={"catalog_uuid": catalog["uuid"]})
+    call(api_url, "PATCH", f"/catalogs/{catalog['uuid']}", other, expect=404, json={"name": "taken"})
+    call(api_url, "DELETE", f"/catalogs/{catalog['uuid']}", other, expect=404)
     # Nor can either put the other's mockups or catalogs into its own collections.
     call(api_url, "POST", f"{path}/mockups", key, expect=404, json={"mockup_uuids": [theirs]})
     call(api_url, "POST", "/collections", other, expect=404, json={"name": "x", "catalog_uuid": catalog["uuid"]})

@@ -44,6 +44,7 @@ def test_openapi_document_describes_collections_and_bulk_renders(api_url):
     paths = {path: {method: operation for method, operation in operations.items() if method != "parameters"}
              for path, operations in spec["paths"].items()}
     assert set(paths["/api/v1/catalogs"]) == {"get", "post"}
+    assert set(paths["/api/v1/catalogs/{catalog_uuid}"]) == {"patch", "delete"}
     assert set(paths["/api/v1/collections"]) == {"get", "post"}
     assert set(paths["/api/v1/collections/{collection_uuid}"]) == {"get", "patch", "delete"}
     assert set(paths["/api/v1/collections/{collection_uuid}/mockups"]) == {"get", "post"}
