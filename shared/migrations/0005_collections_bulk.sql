@@ -56,3 +56,7 @@ ALTER TABLE tasks ADD COLUMN items_failed integer NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD CONSTRAINT tasks_item_has_index CHECK ((parent_key IS NULL) = (item_index IS NULL));
 
 CREATE UNIQUE INDEX tasks_parent_item ON tasks (parent_key, item_index) WHERE parent_key IS NOT NULL;
+-- What beat's bulk sweeper looks for: bulk tasks not finished yet (few, whatever the
+-- size of the table).
+CREATE INDEX tasks_unfinished_bulk ON tasks (updated_at)
+    WHERE items_total IS NOT NULL AND status IN ('pending', 'processing');
