@@ -66,6 +66,11 @@ def fan_out(parent_key: str, items: list[BulkItem | dict[str, Any]], celery: Cel
 
     `celery`: the Celery app to send with (default: the one configured from the
     environment when workers.celery_app was imported).
+
+    A new kind of bulk task adds its parent kind to shared.bulk.PARENT_KINDS (so that
+    GET /api/v1/tasks shows its progress before the fan-out, and the sweeper fails it
+    if it never fans out) and shows its items with shared.bulk.shown_items; GET
+    /api/v1/tasks and the task's webhook already do for any task that has items.
     """
     celery = celery or app
     records = bulk.record_items(parent_key, items)
