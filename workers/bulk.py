@@ -183,8 +183,8 @@ def finish_bulk(parent_key: str) -> str:
 def _check_artwork(data: bytes) -> None:
     """Refuse, once for the whole bulk, what no item could render: not an image of an
     accepted format, or too many pixels. Reads the header only; the pixels are
-    decoded by the render workers (once per worker process: compositor.artwork caches
-    decoded artwork by its bytes' hash)."""
+    decoded by the render workers (once per worker process and size needed:
+    compositor.artwork caches decoded artwork by its bytes' hash and target size)."""
     from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
 
     from compositor.artwork import FORMATS  # noqa: PLC0415 - the imaging code loads in workers only
