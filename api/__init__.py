@@ -129,6 +129,7 @@ def create_app() -> Flask:
     from api.health import blp as health_blp
     from api.keys import blp as keys_blp
     from api.mockups import blp as mockups_blp
+    from api.products import blp as products_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
     from api.webhooks import blp as webhooks_blp
@@ -140,6 +141,7 @@ def create_app() -> Flask:
     api.register_blueprint(keys_blp)
     api.register_blueprint(account_blp)
     api.register_blueprint(webhooks_blp)
+    api.register_blueprint(products_blp)
     # A plain Flask blueprint: the page describes the API, it is not part of it.
     app.register_blueprint(docs_blp)
 
