@@ -612,3 +612,163 @@ class ProductPage(Paging):
 
 ProductResponse = envelope(fields.Nested(ProductInfo), "ProductResponse")
 ProductPageResponse = envelope(fields.Nested(ProductPage), "ProductPageResponse")
+
+
+# ------------------------------------------------------------------ Printful-compatible mockup generator
+#
+# /mockup-generator/... answers in Printful's shape: {"code": 200, "result": ...,
+# "extra": []} on success, {"code": 4xx, "result": message, "error": {"reason",
+# "message"}} on errors.
+
+class PrintfulError(Schema):
+    code = fields.Integer(metadata={"description": "the HTTP status"})
+    result = fields.String(metadata={"description": "what went wrong"})
+    error = fields.Dict(metadata={"description": "{reason: e.g. BadRequest, message}"})
+
+
+def printful_envelope(result_field: fields.Field, name: str) -> type[Schema]:
+    return Schema.from_dict({
+        "code": fields.Integer(dump_default=200),
+        "result": result_field,
+        "extra": fields.List(fields.Raw(), dump_default=list),
+    }, name=name)
+
+
+class PrintfulPrintfile(Schema):
+    printfile_id = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+    dpi = fields.Integer()
+    fill_mode = fields.String(metadata={"description": "fit or cover"})
+    can_rotate = fields.Boolean()
+
+
+class PrintfulVariantPrintfiles(Schema):
+    variant_id = fields.Integer()
+    placements = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "{placement: printfile_id}"})
+
+
+class PrintfulPrintfiles(Schema):
+    product_id = fields.Integer()
+    available_placements = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "{placement: title}"})
+    printfiles = fields.List(fields.Nested(PrintfulPrintfile))
+    variant_printfiles = fields.List(fields.Nested(PrintfulVariantPrintfiles))
+    option_groups = fields.List(fields.String())
+    options = fields.List(fields.String())
+
+
+class PrintfulTemplateRef(Schema):
+    placement = fields.String()
+    template_id = fields.Integer()
+
+
+class PrintfulVariantTemplates(Schema):
+    variant_id = fields.Integer()
+    templates = fields.List(fields.Nested(PrintfulTemplateRef))
+
+
+class PrintfulTemplate(Schema):
+    template_id = fields.Integer()
+    image_url = fields.String(metadata={"description": "the template's image (presigned, WebP)"})
+    background_url = fields.String(allow_none=True)
+    background_color = fields.String(allow_none=True)
+    printfile_id = fields.Integer()
+    template_width = fields.Integer()
+    template_height = fields.Integer()
+    print_area_width = fields.Integer()
+    print_area_height = fields.Integer()
+    print_area_top = fields.Integer()
+    print_area_left = fields.Integer()
+    is_template_on_front = fields.Boolean()
+    orientation = fields.String()
+
+
+class PrintfulConflict(Schema):
+    placement = fields.String()
+    conflicts = fields.List(fields.String())
+
+
+class PrintfulTemplates(Schema):
+    version = fields.Integer()
+    min_dpi = fields.Integer()
+    variant_mapping = fields.List(fields.Nested(PrintfulVariantTemplates))
+    templates = fields.List(fields.Nested(PrintfulTemplate))
+    conflicting_placements = fields.List(fields.Nested(PrintfulConflict))
+
+
+class PrintfulPosition(StrictSchema):
+    """Where the image goes, in a print area of area_width x area_height."""
+
+    area_width = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    area_height = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    width = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    height = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    top = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+    left = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+    limit_to_print_area = fields.Boolean(load_default=True, metadata={
+        "description": "false: what lies outside the print area shows too"})
+
+
+class PrintfulFile(StrictSchema):
+    placement = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    image_url = fields.String(required=True, validate=validate.Length(min=1, max=4096), metadata={
+        "description": "downloaded by the worker (README, hostile input)"})
+    position = fields.Nested(PrintfulPosition, metadata={
+        "description": "default: the image fits (or covers, per the print file's fill_mode) the print area"})
+
+
+class PrintfulCreateTask(StrictSchema):
+    variant_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000))
+    format = fields.String(load_default="jpg", validate=validate.OneOf(("jpg", "png")))
+    width = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=100, max=10000), metadata={
+        "description": "the mockups' width in pixels (default: the templates')"})
+    files = fields.List(fields.Nested(PrintfulFile), required=True, validate=validate.Length(min=1, max=50))
+    options = fields.List(fields.String(), metadata={"description": "only mockups of these options (views)"})
+    option_groups = fields.List(fields.String(), metadata={"description": "only mockups of these option groups"})
+    product_options = fields.Dict(metadata={"description": "accepted; no product option changes a mockup yet"})
+
+
+class PrintfulTaskCreated(Schema):
+    task_key = fields.String(metadata={"example": "gt-6f1c0d5e-8a51-4d7e-9a41-2f5c8f1f9d11"})
+    status = fields.String()
+
+
+class PrintfulMockupExtra(Schema):
+    title = fields.String()
+    option = fields.String()
+    option_group = fields.String()
+    url = fields.String()
+
+
+class PrintfulMockup(Schema):
+    placement = fields.String()
+    variant_ids = fields.List(fields.Integer())
+    mockup_url = fields.String(metadata={"description": "presigned, signed anew on each read"})
+    extra = fields.List(fields.Nested(PrintfulMockupExtra), metadata={
+        "description": "the variants' other mockups of this placement (other options)"})
+
+
+class PrintfulTaskPrintfile(Schema):
+    variant_ids = fields.List(fields.Integer())
+    placement = fields.String()
+    url = fields.String(metadata={"description": "the print file (PNG at the print file's size and dpi)"})
+
+
+class PrintfulTask(Schema):
+    task_key = fields.String()
+    status = fields.String(metadata={"description": "pending, completed or failed"})
+    error = fields.String(allow_none=True)
+    mockups = fields.List(fields.Nested(PrintfulMockup))
+    printfiles = fields.List(fields.Nested(PrintfulTaskPrintfile))
+
+
+class PrintfulTaskQuery(StrictSchema):
+    task_key = fields.String(required=True)
+
+
+PrintfulPrintfilesResponse = printful_envelope(fields.Nested(PrintfulPrintfiles), "PrintfulPrintfilesResponse")
+PrintfulTemplatesResponse = printful_envelope(fields.Nested(PrintfulTemplates), "PrintfulTemplatesResponse")
+PrintfulTaskCreatedResponse = printful_envelope(fields.Nested(PrintfulTaskCreated), "PrintfulTaskCreatedResponse")
+PrintfulTaskResponse = printful_envelope(fields.Nested(PrintfulTask), "PrintfulTaskResponse")

@@ -34,6 +34,8 @@ RENDER_SOLID_TASK = "workers.render.render_solid"
 RENDER_MOCKUP_TASK = "workers.render.render_mockup"
 RENDER_PRINT_FILES_TASK = "workers.render.render_print_files"
 INGEST_PSD_TASK = "workers.ingest.ingest_psd"
+# The mockups and print files of a Printful-style create-task request (workers/printful.py).
+GENERATE_PRINTFUL_MOCKUPS_TASK = "workers.printful.generate_printful_mockups"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
 DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
@@ -49,6 +51,7 @@ TASKS_BY_KIND = {
     "render.mockup": (RENDER_MOCKUP_TASK, RENDER_QUEUE),
     "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
     "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
+    "render.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
 }
 
 
@@ -66,13 +69,15 @@ def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> Non
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
     app = Celery("mockfarm", broker=settings.redis_url,
-                 include=["workers.render", "workers.ingest", "workers.maintenance", "workers.webhooks"])
+                 include=["workers.render", "workers.ingest", "workers.maintenance", "workers.webhooks",
+                          "workers.printful"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
         task_create_missing_queues=False,
         task_routes={
             "workers.render.*": {"queue": RENDER_QUEUE},
+            "workers.printful.*": {"queue": RENDER_QUEUE},
             "workers.ingest.*": {"queue": INGEST_QUEUE},
             "workers.webhooks.*": {"queue": WEBHOOKS_QUEUE},
             "maintenance.*": {"queue": INGEST_QUEUE},
