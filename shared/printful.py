@@ -193,7 +193,12 @@ def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], requ
     def render_of(mockup: mockups.Mockup, variant: dict[str, Any]) -> str:
         overlay_so = find_smart_object(mockup, overlay["smart_object"]) if overlay else None
         colour = variant.get("color_code") if overlay_so else None
-        key = (mockup.uuid, colour)
+        # Variants render alike when their colour is the same and so is every file's
+        # placement: a file without a position is fitted to the variant's print file.
+        fitted = tuple((name, printfile["width"], printfile["height"], printfile["fill_mode"])
+                       for name, file in files.items() if not file.get("position")
+                       for printfile in [product.printfile_of(variant, name)])
+        key = (mockup.uuid, colour, fitted)
         if key not in renders:
             renders[key] = {"id": f"mockup-{len(renders) + 1}", "mockup_uuid": mockup.uuid,
                             "plan_key": mockup.plan_key, "export_options": export,
