@@ -139,6 +139,7 @@ def create_app() -> Flask:
     create_limiter(settings).init_app(app)
 
     from api.account import blp as account_blp
+    from api.collections import blp as collections_blp
     from api.docs import blp as docs_blp
     from api.health import blp as health_blp
     from api.keys import blp as keys_blp
@@ -151,6 +152,7 @@ def create_app() -> Flask:
 
     api.register_blueprint(health_blp)
     api.register_blueprint(mockups_blp)
+    api.register_blueprint(collections_blp)
     api.register_blueprint(renders_blp)
     api.register_blueprint(tasks_blp)
     api.register_blueprint(keys_blp)

@@ -17,8 +17,8 @@ from api import uploads
 from api.auth import current_key
 from api.renders import send
 from shared.storage import get_storage
-from shared import mockups, tasks
-from shared.schemas import (MockupListQuery, MockupPageResponse, MockupPatch, MockupResponse, UploadMockupForm,
+from shared import collections, mockups, tasks
+from shared.schemas import (MockupFilterQuery, MockupPageResponse, MockupPatch, MockupResponse, UploadMockupForm,
                             UploadMockupRequest, WaitQuery)
 
 blp = Blueprint("mockups", __name__, url_prefix="/api/v1", description="Templates (mockups): upload and manage")
@@ -119,17 +119,31 @@ def upload_psd(wait: int):
     return {"data": mockup_data(mockup)}, status
 
 
-@blp.route("/mockups", methods=["GET"])
-@blp.arguments(MockupListQuery, location="query", unknown=RAISE)
-@blp.response(200, MockupPageResponse)
-def list_mockups(query: dict):
-    """The account's mockups, a page at a time, filtered by name and creation time."""
+def mockup_page(query: dict, collection_uuid: str | None = None, catalog_uuid: str | None = None) -> dict:
+    """A page of the caller's mockups as `MockupPageResponse` shows it; 404 when the
+    collection or catalog is not the caller's."""
+    account_id = current_key().account_id
+    if collection_uuid is not None and collections.get_collection(collection_uuid, account_id) is None:
+        abort(404, message=f"no collection with uuid {collection_uuid!r}")
+    if catalog_uuid is not None and collections.get_catalog(catalog_uuid, account_id) is None:
+        abort(404, message=f"no catalog with uuid {catalog_uuid!r}")
     items, total = mockups.list_mockups(
-        current_key().account_id, limit=query["limit"], offset=query["offset"], name=query.get("name"),
+        account_id, limit=query["limit"], offset=query["offset"], name=query.get("name"),
         created_after=query.get("created_after"), created_before=query.get("created_before"),
-        sort=query["sort"], order=query["order"])
+        sort=query["sort"], order=query["order"], collection_uuid=collection_uuid, catalog_uuid=catalog_uuid)
     return {"data": {"items": [mockup_data(m) for m in items], "total": total,
                      "limit": query["limit"], "offset": query["offset"]}}
+
+
+@blp.route("/mockups", methods=["GET"])
+@blp.arguments(MockupFilterQuery, location="query", unknown=RAISE)
+@blp.response(200, MockupPageResponse)
+@blp.alt_response(404, description="the collection or catalog is not one of this account's")
+def list_mockups(query: dict):
+    """The account's mockups, a page at a time, filtered by name, creation time,
+    collection (`collection_uuid`) and catalog (`catalog_uuid`: the mockups in its
+    collections)."""
+    return mockup_page(query, query.get("collection_uuid"), query.get("catalog_uuid"))
 
 
 @blp.route("/mockups/<string:mockup_uuid>", methods=["GET"])

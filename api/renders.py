@@ -13,9 +13,9 @@ from api import uploads
 from api.auth import current_key
 from api.tasks import task_data
 from shared.storage import get_storage
-from shared import mockups, tasks
-from shared.schemas import (MockupRenderRequest, PrintFilesRequest, RenderForm, SolidRenderRequest, TaskResponse,
-                            WaitQuery)
+from shared import collections, mockups, tasks
+from shared.schemas import (MAX_BULK_ITEMS, BulkRenderForm, BulkRenderRequest, MockupRenderRequest,
+                            PrintFilesRequest, RenderForm, SolidRenderRequest, TaskResponse, WaitQuery)
 from workers.celery_app import send_task_key
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ blp = Blueprint("renders", __name__, url_prefix="/api/v1/renders", description="
 
 
 # Routes whose body may be multipart/form-data (artwork in the field `file`).
-MULTIPART_ROUTES = frozenset({"renders.render_mockup", "renders.render_print_files"})
+MULTIPART_ROUTES = frozenset({"renders.render_mockup", "renders.render_print_files", "renders.render_bulk"})
 
 
 @blp.before_request
@@ -191,3 +191,127 @@ def render_print_files(wait: int):
     """Print files: each smart object's artwork placed as in a render, unwarped, at
     `export_options.dpi`, as PNG or PDF (one print file per smart object given artwork)."""
     return _start(PRINT_FILES_KIND, PrintFilesRequest(), wait)
+
+
+# --------------------------------------------------------------------------- bulk renders
+
+BULK_RENDER_KIND = "bulk.render"
+
+
+def _bulk_mockups(body: dict) -> list[tuple[str, mockups.Mockup | None]]:
+    """(uuid as asked, the account's mockup or None) for every mockup of the bulk, in order."""
+    account_id = current_key().account_id
+    if "collection_uuid" in body:
+        wanted = collections.mockup_uuids_of(body["collection_uuid"], account_id)
+        if wanted is None:
+            abort(404, message=f"no collection with uuid {body['collection_uuid']!r}")
+        if not wanted:
+            uploads.invalid("collection_uuid", f"collection {body['collection_uuid']} has no mockups")
+    else:
+        wanted = body["mockup_uuids"]
+    found = mockups.get_mockups(wanted, account_id)
+    return [(mockup_uuid, found.get(mockup_uuid.lower())) for mockup_uuid in wanted]
+
+
+def _chosen_smart_objects(body: dict, chosen: list[tuple[str, mockups.Mockup | None]]) -> dict[str, list[dict]]:
+    """The smart objects given the artwork, by mockup uuid: `overrides`, else all or
+    the first (`smart_objects`). 422 naming the field for an override that names
+    something not in the bulk."""
+    ready = {mockup.uuid: mockup for _, mockup in chosen if mockup is not None}
+    overrides = {}
+    for index, override in enumerate(body["overrides"]):
+        mockup = ready.get(override["mockup_uuid"].lower())
+        if mockup is None:
+            uploads.invalid(f"overrides.{index}.mockup_uuid", f"{override['mockup_uuid']!r} is not a mockup of this bulk")
+        known = {so["uuid"]: so for so in mockup.smart_objects}
+        for number, so_uuid in enumerate(override["smart_object_uuids"]):
+            if so_uuid not in known:
+                uploads.invalid(f"overrides.{index}.smart_object_uuids.{number}",
+                                f"mockup {mockup.uuid} has no smart object {so_uuid!r} "
+                                f"(it has: {', '.join(known) or 'none'})")
+        overrides[mockup.uuid] = [known[so_uuid] for so_uuid in dict.fromkeys(override["smart_object_uuids"])]
+    picked = {}
+    for mockup_uuid, mockup in ready.items():
+        if mockup_uuid in overrides:
+            picked[mockup_uuid] = overrides[mockup_uuid]
+        else:
+            picked[mockup_uuid] = list(mockup.smart_objects[:1] if body["smart_objects"] == "first"
+                                       else mockup.smart_objects)
+    return picked
+
+
+def _bulk_item(mockup_uuid: str, mockup: mockups.Mockup | None, smart_objects: list[dict] | None,
+               asset: dict, color: dict | None, export_options: dict) -> dict:
+    """One item of the bulk: the params of a single render.mockup task (see
+    `_task_params`), or the reason it cannot be rendered."""
+    hex_colour = None if color is None else "#" + color["hex"].lstrip("#").lower()
+    shown = {"mockup_uuid": mockup.uuid if mockup else mockup_uuid, "color": hex_colour}
+    if mockup is None:
+        return {"params": shown, "error": f"no mockup with uuid {mockup_uuid!r}"}
+    if mockup.status == mockups.PROCESSING:
+        return {"params": shown, "error": f"mockup {mockup.uuid} is still processing"}
+    if mockup.status != mockups.READY:
+        return {"params": shown, "error": f"mockup {mockup.uuid} failed to ingest: {mockup.error}"}
+    if not smart_objects:
+        return {"params": shown, "error": f"mockup {mockup.uuid} has no smart object to put the artwork in"}
+    items = []
+    for so in smart_objects:
+        item = {"uuid": so["uuid"], "name": so["name"], "content_size": [so["size"]["width"], so["size"]["height"]],
+                "dpi": so.get("dpi"), "asset": dict(asset)}
+        if color is not None:
+            item["color"] = {**color, "hex": hex_colour}
+        items.append(item)
+    label = mockup.name if hex_colour is None else f"{mockup.name} {hex_colour}"
+    return {"params": {**shown, "plan_key": mockup.plan_key, "smart_objects": items,
+                       "export_options": export_options, "export_label": label}}
+
+
+@blp.route("/bulk", methods=["POST"])
+@blp.arguments(WaitQuery, location="query", as_kwargs=True, unknown=RAISE)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": BulkRenderRequest},
+                                                    "multipart/form-data": {"schema": BulkRenderForm}}})
+@blp.response(202, TaskResponse, description="accepted; poll the task (Location) for progress and results")
+@blp.alt_response(200, schema=TaskResponse, description="finished within `?wait=N` seconds")
+@blp.alt_response(404, description="no collection of this account has this uuid")
+@blp.alt_response(422, description="invalid request: no mockups, too many renders, a bad override...")
+def render_bulk(wait: int):
+    """One artwork onto every mockup of a collection (or a list of mockups), once per
+    colour: one task, whose items are single renders spread over the render workers.
+
+    The task shows `progress` (done, failed, total) while it runs and every item's
+    status and print files; once completed, `zip` is a ZIP of every result. A mockup
+    that cannot be rendered (unknown, not ready) is a failed item, not a failed
+    request. The artwork is downloaded (by URL) or stored (base64, file) once, and
+    every item reads that copy."""
+    body, file = _render_request(BulkRenderRequest())
+    chosen = _bulk_mockups(body)
+    colors = body.get("colors") or [None]
+    if len(chosen) * len(colors) > MAX_BULK_ITEMS:
+        uploads.invalid("colors", f"{len(chosen)} mockups x {len(colors)} colours is more than "
+                                  f"{MAX_BULK_ITEMS} renders in one bulk")
+    picked = _chosen_smart_objects(body, chosen)
+
+    limit = uploads.fetch_policy().max_asset_bytes
+    asset = dict(body["artwork"])
+    artwork_key = f"uploads/{uuid.uuid4()}"
+    source = {}
+    if asset.get("url"):
+        uploads.check_url(asset["url"], "artwork.url")
+        source["url"] = asset.pop("url")
+    elif asset.get("base64"):
+        data = uploads.decode_base64(asset.pop("base64"), "artwork.base64", limit)
+        get_storage().put_bytes(artwork_key, data, asset.pop("content_type"))
+    else:
+        if file is None:
+            uploads.invalid("artwork.file", "send the artwork as the multipart field `file`")
+        get_storage().put_bytes(artwork_key, file[0], "application/octet-stream")
+        del asset["file"]
+    # Every item reads the one stored copy (an URL's is written by the task's first step).
+    asset["object_key"] = artwork_key
+
+    items = [_bulk_item(mockup_uuid, mockup, picked.get(mockup.uuid) if mockup else None, asset, color,
+                        body["export_options"])
+             for mockup_uuid, mockup in chosen for color in colors]
+    params = {"artwork": source, "artwork_key": artwork_key, "items": items,
+              "collection_uuid": body.get("collection_uuid"), "webhook_url": body.get("webhook_url")}
+    return accepted(enqueue(BULK_RENDER_KIND, params), wait)

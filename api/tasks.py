@@ -9,8 +9,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
 from api.auth import current_key
-from shared import tasks
+from shared import bulk, tasks
 from shared.schemas import TaskResponse, WaitQuery
+from shared.storage import get_storage
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Task state and results")
 
@@ -35,11 +36,13 @@ def task_data(record: tasks.TaskRecord) -> dict:
         "error": record.error,
         "expired": False,
     }
+    ttl = current_app.config["MOCKFARM_SETTINGS"].result_url_ttl
+    if record.is_bulk or record.kind in bulk.PARENT_KINDS:
+        _add_bulk(data, record, ttl)
     if record.status != tasks.COMPLETED:
         return data
-    ttl = current_app.config["MOCKFARM_SETTINGS"].result_url_ttl
     # Results live `ttl` after the task finished; a URL never outlives them.
-    remaining = (record.finished_at + timedelta(seconds=ttl) - datetime.now(timezone.utc)).total_seconds()
+    remaining = _remaining(record.finished_at, ttl)
     if record.results_deleted_at is not None or remaining < 1:
         data["expired"] = True
         data["error"] = (f"the results of this task have expired: they are deleted {describe_duration(ttl)} "
@@ -47,8 +50,42 @@ def task_data(record: tasks.TaskRecord) -> dict:
                          f"{record.finished_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
         return data
     # Signed on every read, so a client that lost a URL just asks again.
-    data["print_files"] = tasks.presigned_print_files(record, int(remaining))
+    if record.is_bulk:
+        # A bulk task's print files are its items': they expire with them, and the
+        # first item finished after the bulk started.
+        data["print_files"] = tasks.presigned_print_files(
+            record, int(min(remaining, _remaining(record.started_at or record.finished_at, ttl))))
+        archive = (record.result or {}).get("zip")
+        if archive:
+            url, expires_at = get_storage().presigned_get(archive["object_key"], lifetime_seconds=int(remaining))
+            data["zip"] = {"export_path": url, "expires_at": expires_at, "bytes": archive["bytes"],
+                           "files": archive["files"]}
+    else:
+        data["print_files"] = tasks.presigned_print_files(record, int(remaining))
     return data
+
+
+def _remaining(finished_at: datetime, ttl: int) -> float:
+    return (finished_at + timedelta(seconds=ttl) - datetime.now(timezone.utc)).total_seconds()
+
+
+def _add_bulk(data: dict, record: tasks.TaskRecord, ttl: int) -> None:
+    """`progress`, `items` (each with its print files once completed) and `zip` (set
+    later, once completed) of a bulk task."""
+    total = record.items_total if record.items_total is not None else len((record.params or {}).get("items") or [])
+    data["progress"] = {"done": record.items_done, "failed": record.items_failed, "total": total}
+    data["zip"] = None
+    data["items"] = []
+    for item in bulk.items_of(record.key) if record.items_total is not None else []:
+        params = item.params or {}
+        shown = {"task_key": item.key, "index": item.item_index, "mockup_uuid": params.get("mockup_uuid"),
+                 "color": params.get("color") if isinstance(params.get("color"), str) else None,
+                 "status": item.status, "print_files": [], "error": item.error}
+        if item.status == tasks.COMPLETED and item.results_deleted_at is None:
+            remaining = _remaining(item.finished_at, ttl)
+            if remaining >= 1:
+                shown["print_files"] = tasks.presigned_print_files(item, int(remaining))
+        data["items"].append(shown)
 
 
 def find_task(task_key: str, wait: int = 0) -> tasks.TaskRecord:

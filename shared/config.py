@@ -100,6 +100,10 @@ class Settings:
     # Processes per worker pool; the machine's cores are shared by both pools.
     ingest_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_INGEST_CONCURRENCY", 1))
     render_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_CONCURRENCY", 2))
+    # A bulk task's items still unfinished this many seconds after it started are
+    # marked failed by beat's sweeper, so that the bulk task ends even if an item's
+    # message was lost (each item also has the task time limits above).
+    bulk_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_BULK_TIME_LIMIT", 3600))
     # Test-only: every render sleeps this long first, so that a test can kill a worker
     # mid-task. Zero in any real deployment.
     render_delay_ms: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_DELAY_MS", 0))
@@ -136,6 +140,8 @@ class Settings:
         if not 1 <= self.result_url_ttl <= 7 * 24 * 3600:
             # S3 signatures (SigV4) cannot outlive 7 days.
             raise ValueError("MOCKFARM_RESULT_URL_TTL must be 1 s to 7 days (604800)")
+        if self.bulk_time_limit < 1:
+            raise ValueError("MOCKFARM_BULK_TIME_LIMIT must be at least 1")
         if self.cleanup_interval < 1:
             raise ValueError("MOCKFARM_CLEANUP_INTERVAL must be at least 1")
         if self.webhook_max_age < 1:

@@ -108,10 +108,23 @@ def get_mockup(mockup_uuid: str, account_id: int | None = None) -> Mockup | None
         return _mockup(cur.fetchone())
 
 
+def get_mockups(mockup_uuids: list[str], account_id: int) -> dict[str, Mockup]:
+    """The account's mockups among these uuids, by uuid (lower case); others are absent."""
+    wanted = [value.lower() for value in mockup_uuids if is_uuid(value)]
+    if not wanted:
+        return {}
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{_SELECT} WHERE m.uuid = ANY(%s::uuid[]) AND m.account_id = %s", (wanted, account_id))
+        return {mockup.uuid: mockup for mockup in map(_mockup, cur.fetchall())}
+
+
 def list_mockups(account_id: int, *, limit: int, offset: int, name: str | None = None,
                  created_after: datetime | None = None, created_before: datetime | None = None,
-                 sort: str = "created_at", order: str = "desc") -> tuple[list[Mockup], int]:
-    """A page of the account's mockups and how many match in all."""
+                 sort: str = "created_at", order: str = "desc", collection_uuid: str | None = None,
+                 catalog_uuid: str | None = None) -> tuple[list[Mockup], int]:
+    """A page of the account's mockups and how many match in all; with
+    `collection_uuid`, only that collection's, with `catalog_uuid`, only those in a
+    collection of that catalog (the caller checks that both are the account's)."""
     if sort not in SORTABLE or order not in ("asc", "desc"):
         raise ValueError(f"cannot sort by {sort!r} {order!r}")
     conditions, values = ["m.account_id = %s"], [account_id]
@@ -126,6 +139,14 @@ def list_mockups(account_id: int, *, limit: int, offset: int, name: str | None =
     if created_before is not None:
         conditions.append("m.created_at < %s")
         values.append(created_before)
+    if collection_uuid is not None:
+        conditions.append("EXISTS (SELECT 1 FROM collection_mockups cm WHERE cm.mockup_uuid = m.uuid "
+                          "AND cm.collection_uuid = %s)")
+        values.append(collection_uuid)
+    if catalog_uuid is not None:
+        conditions.append("EXISTS (SELECT 1 FROM collection_mockups cm JOIN collections c "
+                          "ON c.uuid = cm.collection_uuid WHERE cm.mockup_uuid = m.uuid AND c.catalog_uuid = %s)")
+        values.append(catalog_uuid)
     where = " AND ".join(conditions)
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT count(*) AS total FROM mockups m WHERE {where}", values)

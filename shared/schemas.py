@@ -111,6 +111,29 @@ class PrintFile(Schema):
     smart_object_uuid = fields.String(metadata={"description": "the smart object it was made for, if any"})
 
 
+class Progress(Schema):
+    done = fields.Integer(metadata={"description": "items finished (completed or failed)"})
+    failed = fields.Integer(metadata={"description": "items failed"})
+    total = fields.Integer(metadata={"description": "items in all"})
+
+
+class BulkItemInfo(Schema):
+    task_key = fields.String(metadata={"description": "the item's own task (GET /api/v1/tasks/{task_key} works too)"})
+    index = fields.Integer(metadata={"description": "its position in the request's order, from 0"})
+    mockup_uuid = fields.String(allow_none=True)
+    color = fields.String(allow_none=True, metadata={"description": "the colour variant (hex), none for the plain one"})
+    status = fields.String(metadata={"description": "pending, processing, completed or failed"})
+    print_files = fields.List(fields.Nested(PrintFile))
+    error = fields.String(allow_none=True, metadata={"description": "why this item failed"})
+
+
+class ZipExport(Schema):
+    export_path = fields.String(metadata={"description": "presigned GET URL of a ZIP of every result"})
+    expires_at = fields.DateTime()
+    bytes = fields.Integer()
+    files = fields.Integer(metadata={"description": "files in the ZIP"})
+
+
 class Task(Schema):
     task_key = fields.String()
     status = fields.String(metadata={"description": "pending, processing, completed or failed"})
@@ -123,6 +146,13 @@ class Task(Schema):
         "description": "why the task failed, or that its results expired"})
     expired = fields.Boolean(metadata={
         "description": "true once the results were deleted (MOCKFARM_RESULT_URL_TTL after the task finished)"})
+    # Bulk tasks only (POST /api/v1/renders/bulk):
+    progress = fields.Nested(Progress, metadata={"description": "bulk tasks: items finished so far"})
+    items = fields.List(fields.Nested(BulkItemInfo), metadata={
+        "description": "bulk tasks: every item, in the request's order, with its own status and results"})
+    zip = fields.Nested(ZipExport, allow_none=True, metadata={
+        "description": "bulk tasks: a ZIP of every result, once completed (none while running, or if "
+                       "it could not be made: then `error` says so)"})
 
 
 class Account(Schema):
@@ -275,8 +305,67 @@ class MockupListQuery(StrictSchema):
     order = fields.String(load_default="desc", validate=validate.OneOf(("asc", "desc")))
 
 
+class MockupFilterQuery(MockupListQuery):
+    collection_uuid = fields.String(metadata={"description": "only the mockups of this collection"})
+    catalog_uuid = fields.String(metadata={
+        "description": "only the mockups in a collection of this catalog"})
+
+
 class MockupPatch(StrictSchema):
     name = fields.String(required=True, validate=MOCKUP_NAME)
+
+
+# ------------------------------------------------------------------ catalogs and collections
+
+COLLECTION_NAME = validate.Length(min=1, max=200)
+
+
+class CatalogInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    is_default = fields.Boolean(metadata={"description": "every account has one default catalog"})
+    collection_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CreateCatalogRequest(StrictSchema):
+    name = fields.String(required=True, validate=COLLECTION_NAME)
+
+
+class CollectionInfo(Schema):
+    uuid = fields.String()
+    name = fields.String()
+    catalog_uuid = fields.String(metadata={"description": "the catalog it belongs to"})
+    mockup_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CreateCollectionRequest(StrictSchema):
+    name = fields.String(required=True, validate=COLLECTION_NAME)
+    catalog_uuid = fields.String(metadata={"description": "default: the account's default catalog"})
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list,
+                               validate=validate.Length(max=1000), metadata={"description": "mockups to put in it"})
+
+
+class UpdateCollectionRequest(StrictSchema):
+    name = fields.String(validate=COLLECTION_NAME)
+    catalog_uuid = fields.String(metadata={"description": "move it to this catalog of the account"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("give name and/or catalog_uuid", "name")
+
+
+class CollectionMockupsRequest(StrictSchema):
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)), required=True,
+                               validate=validate.Length(min=1, max=1000))
+
+
+class CatalogQuery(StrictSchema):
+    catalog_uuid = fields.String(metadata={"description": "only the collections of this catalog"})
 
 
 class PrintAreaPresetInfo(Schema):
@@ -446,6 +535,51 @@ class PrintFilesRequest(WebhookUrlMixin, StrictSchema):
         _distinct_uuids(data)
 
 
+# The most renders one bulk request may ask for (mockups x colours).
+MAX_BULK_ITEMS = 1000
+
+
+class SmartObjectOverride(StrictSchema):
+    mockup_uuid = fields.String(required=True, metadata={"description": "one of the bulk's mockups"})
+    smart_object_uuids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=50),
+                                     metadata={"description": "the smart objects of that mockup given the artwork"})
+
+
+class BulkRenderRequest(WebhookUrlMixin, StrictSchema):
+    """One artwork onto many mockups: every mockup of a collection, or a list of
+    mockups, each rendered once per colour."""
+
+    collection_uuid = fields.String(metadata={"description": "render every mockup of this collection"})
+    mockup_uuids = fields.List(fields.String(validate=validate.Length(max=100)),
+                               validate=validate.Length(min=1, max=MAX_BULK_ITEMS),
+                               metadata={"description": "or these mockups, in this order"})
+    artwork = fields.Nested(Asset, required=True, metadata={
+        "description": "the artwork (url, base64 or multipart file) and its placement, the same for every mockup"})
+    smart_objects = fields.String(load_default="all", validate=validate.OneOf(("all", "first")), metadata={
+        "description": "which smart objects of each mockup get the artwork: all of them, or the first "
+                       "(as listed by GET /api/v1/mockups/{uuid}); `overrides` chooses per mockup"})
+    overrides = fields.List(fields.Nested(SmartObjectOverride), load_default=list,
+                            validate=validate.Length(max=MAX_BULK_ITEMS))
+    colors = fields.List(fields.Nested(Color, allow_none=True), validate=validate.Length(min=1, max=50), metadata={
+        "description": "one render of each mockup per entry: the colour over the smart objects given the artwork "
+                       "(as `color` in a single render); null for the render without colour. Default: [null]"})
+    export_options = fields.Nested(ExportOptions, load_default=lambda: ExportOptions().load({}))
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        given = [name for name in ("collection_uuid", "mockup_uuids") if name in data]
+        if len(given) != 1:
+            raise ValidationError("give exactly one of collection_uuid and mockup_uuids", "collection_uuid")
+
+
+class BulkRenderForm(StrictSchema):
+    """multipart/form-data: the request's JSON in the field `data`, the artwork in
+    `file` (with `"artwork": {"file": true}`)."""
+
+    data = fields.String(required=True, metadata={"description": "the JSON request"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
 class RenderForm(StrictSchema):
     """multipart/form-data: the request's JSON in the field `data`, the artwork in `file`
     (used by the smart objects whose asset says `"file": true`)."""
@@ -455,6 +589,10 @@ class RenderForm(StrictSchema):
 
 
 TaskResponse = envelope(fields.Nested(Task), "TaskResponse")
+CatalogResponse = envelope(fields.Nested(CatalogInfo), "CatalogResponse")
+CatalogListResponse = envelope(fields.List(fields.Nested(CatalogInfo)), "CatalogListResponse")
+CollectionResponse = envelope(fields.Nested(CollectionInfo), "CollectionResponse")
+CollectionListResponse = envelope(fields.List(fields.Nested(CollectionInfo)), "CollectionListResponse")
 MockupResponse = envelope(fields.Nested(MockupInfo), "MockupResponse")
 MockupPageResponse = envelope(fields.Nested(MockupPage), "MockupPageResponse")
 MeResponse = envelope(fields.Nested(Me), "MeResponse")

@@ -58,6 +58,10 @@ class Storage:
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
 
+    def put_file(self, key: str, file, length: int, content_type: str) -> None:
+        """Upload `length` bytes read from a binary file object (large objects go in parts)."""
+        self.client.put_object(self.bucket, key, file, length, content_type=content_type)
+
     def get_bytes(self, key: str) -> bytes:
         response = self.client.get_object(self.bucket, key)
         try:

@@ -47,14 +47,25 @@ class TaskRecord:
     account_id: int | None = None
     # When the result objects were deleted from S3 after their lifetime (None: kept).
     results_deleted_at: datetime | None = None
+    # An item of a bulk task: its parent's key and its position there (see shared/bulk).
+    parent_key: str | None = None
+    item_index: int | None = None
+    # A bulk task (a parent): how many items it has, and how many finished / failed.
+    items_total: int | None = None
+    items_done: int = 0
+    items_failed: int = 0
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def is_bulk(self) -> bool:
+        return self.items_total is not None
+
 
 _COLUMNS = ("key, kind, status, params, result, error, attempts, created_at, started_at, finished_at, "
-            "account_id, results_deleted_at")
+            "account_id, results_deleted_at, parent_key, item_index, items_total, items_done, items_failed")
 
 
 def _record(row: dict | None) -> TaskRecord | None:
@@ -155,6 +166,9 @@ def uploaded_objects_of(record: TaskRecord) -> list[str]:
     """The S3 keys of the artwork the API stored for this task (base64 and multipart
     uploads): they live as long as the task's results."""
     keys = []
+    # A bulk task's artwork, stored once for all its items.
+    if (record.params or {}).get("artwork_key"):
+        keys.append(record.params["artwork_key"])
     for item in (record.params or {}).get("smart_objects") or []:
         key = (item.get("asset") or {}).get("object_key")
         if key and key not in keys:
@@ -213,14 +227,15 @@ def start_task(key: str) -> TaskRecord | None:
         return _record(cur.fetchone())
 
 
-def complete_task(key: str, result: dict[str, Any]) -> bool:
-    """Record success; False when the task had already finished."""
+def complete_task(key: str, result: dict[str, Any], error: str | None = None) -> bool:
+    """Record success (`error`: what went wrong in part, e.g. some items of a bulk
+    task failed); False when the task had already finished."""
     return _finish_task(
         """UPDATE tasks
-              SET status = 'completed', result = %s, error = NULL,
+              SET status = 'completed', result = %s, error = %s,
                   finished_at = now(), updated_at = now()
             WHERE key = %s AND status IN ('pending', 'processing')""",
-        (Jsonb(result), key))
+        (Jsonb(result), error, key))
 
 
 def fail_task(key: str, error: str) -> bool:
@@ -236,12 +251,44 @@ def fail_task(key: str, error: str) -> bool:
 def _finish_task(update: str, params: tuple) -> bool:
     """Run the UPDATE finishing a task and, in the same transaction, record its
     webhook deliveries; once committed, queue them at once (README, "Webhooks": they
-    leave within milliseconds of the task finishing). False when it had finished already."""
+    leave within milliseconds of the task finishing). False when it had finished already.
+
+    An item of a bulk task has no webhooks of its own (its parent has one, once):
+    instead it is counted on its parent in the same transaction, so that it counts
+    exactly once however many times it was delivered, and the item that finishes the
+    count queues the parent's finishing step."""
+    parent_done = None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"{update} RETURNING {_COLUMNS}", params)
         record = _record(cur.fetchone())
         if record is None:
             return False
-        delivery_ids = webhooks.record_task_event(conn, record)
+        if record.parent_key is not None:
+            delivery_ids = []
+            cur.execute(
+                """UPDATE tasks SET items_done = items_done + 1,
+                                    items_failed = items_failed + %s, updated_at = now()
+                    WHERE key = %s
+                RETURNING items_done >= items_total AS all_done""",
+                (1 if record.status == FAILED else 0, record.parent_key))
+            row = cur.fetchone()
+            parent_done = row is not None and row["all_done"]
+        else:
+            delivery_ids = webhooks.record_task_event(conn, record)
     webhooks.enqueue_deliveries(delivery_ids)
+    if parent_done:
+        _queue_bulk_finish(record.parent_key)
     return True
+
+
+def _queue_bulk_finish(parent_key: str) -> None:
+    """Queue the step that finishes a bulk task whose items have all finished. A
+    failure is logged, not raised: beat's sweeper finds such parents and queues it again."""
+    import logging  # noqa: PLC0415
+
+    from workers.celery_app import send_bulk_finish  # noqa: PLC0415 - the API and workers both finish tasks
+
+    try:
+        send_bulk_finish(parent_key)
+    except Exception:  # noqa: BLE001 - see above
+        logging.getLogger(__name__).exception("could not queue the finishing step of bulk task %s", parent_key)

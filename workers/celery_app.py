@@ -34,6 +34,10 @@ RENDER_SOLID_TASK = "workers.render.render_solid"
 RENDER_MOCKUP_TASK = "workers.render.render_mockup"
 RENDER_PRINT_FILES_TASK = "workers.render.render_print_files"
 INGEST_PSD_TASK = "workers.ingest.ingest_psd"
+# A bulk task's first step (fetch the artwork once, then fan its items out), and its
+# last (join: the ZIP of every result, and the parent's outcome); see workers/bulk.py.
+BULK_RENDER_TASK = "workers.bulk.start_bulk_render"
+BULK_FINISH_TASK = "workers.bulk.finish_bulk"
 # The mockups and print files of a Printful-style create-task request (workers/printful.py).
 GENERATE_PRINTFUL_MOCKUPS_TASK = "workers.printful.generate_printful_mockups"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
@@ -43,6 +47,8 @@ DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
 DELIVER_WEBHOOK_TASK = "workers.webhooks.deliver"
 # Run by beat with the cleanup: queue again the deliveries whose message was lost.
 REQUEUE_LOST_WEBHOOKS_TASK = "maintenance.requeue_lost_webhook_deliveries"
+# Run by beat with the cleanup: the safety net that makes every bulk task end.
+SWEEP_BULK_TASKS_TASK = "maintenance.sweep_bulk_tasks"
 
 # The task kind recorded in PostgreSQL -> (Celery task name, queue). Whatever queues
 # a task (the API, `mockfarm tasks requeue-stale`) looks it up here.
@@ -51,6 +57,7 @@ TASKS_BY_KIND = {
     "render.mockup": (RENDER_MOCKUP_TASK, RENDER_QUEUE),
     "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
     "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
+    "bulk.render": (BULK_RENDER_TASK, RENDER_QUEUE),
     "render.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
 }
 
@@ -61,6 +68,11 @@ def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> Non
     (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key)
 
 
+def send_bulk_finish(parent_key: str, celery: Celery | None = None) -> None:
+    """Queue the finishing step of the bulk task `parent_key` (safe to send twice)."""
+    (celery or app).send_task(BULK_FINISH_TASK, args=[parent_key], queue=RENDER_QUEUE)
+
+
 def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> None:
     """Queue an attempt at the delivery recorded under `delivery_id`."""
     (celery or app).send_task(DELIVER_WEBHOOK_TASK, args=[delivery_id], queue=WEBHOOKS_QUEUE)
@@ -69,14 +81,15 @@ def send_webhook_delivery(delivery_id: str, celery: Celery | None = None) -> Non
 def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
     app = Celery("mockfarm", broker=settings.redis_url,
-                 include=["workers.render", "workers.ingest", "workers.maintenance", "workers.webhooks",
-                          "workers.printful"])
+                 include=["workers.render", "workers.bulk", "workers.ingest", "workers.maintenance",
+                          "workers.webhooks", "workers.printful"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
         task_create_missing_queues=False,
         task_routes={
             "workers.render.*": {"queue": RENDER_QUEUE},
+            "workers.bulk.*": {"queue": RENDER_QUEUE},
             "workers.printful.*": {"queue": RENDER_QUEUE},
             "workers.ingest.*": {"queue": INGEST_QUEUE},
             "workers.webhooks.*": {"queue": WEBHOOKS_QUEUE},
@@ -91,6 +104,11 @@ def make_celery(settings: Settings | None = None) -> Celery:
             },
             "requeue-lost-webhook-deliveries": {
                 "task": REQUEUE_LOST_WEBHOOKS_TASK,
+                "schedule": float(settings.cleanup_interval),
+                "options": {"queue": INGEST_QUEUE, "expires": float(settings.cleanup_interval)},
+            },
+            "sweep-bulk-tasks": {
+                "task": SWEEP_BULK_TASKS_TASK,
                 "schedule": float(settings.cleanup_interval),
                 "options": {"queue": INGEST_QUEUE, "expires": float(settings.cleanup_interval)},
             },

@@ -7,11 +7,11 @@ import logging
 
 import click
 
-from shared import tasks, webhooks
+from shared import bulk, tasks, webhooks
 from shared.config import load_settings
 from shared.storage import Storage
-from workers.celery_app import (DELETE_EXPIRED_RESULTS_TASK, REQUEUE_LOST_WEBHOOKS_TASK, app, send_task_key,
-                                send_webhook_delivery)
+from workers.celery_app import (DELETE_EXPIRED_RESULTS_TASK, REQUEUE_LOST_WEBHOOKS_TASK, SWEEP_BULK_TASKS_TASK, app,
+                                send_bulk_finish, send_task_key, send_webhook_delivery)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ def delete_expired_results() -> int:
         for record in batch:
             for print_file in tasks.print_files_of(record):
                 storage.delete(print_file["object_key"])
+            if (record.result or {}).get("zip"):
+                storage.delete(record.result["zip"]["object_key"])
             for key in tasks.uploaded_objects_of(record):
                 storage.delete(key)
             cleaned += tasks.mark_results_deleted(record.key)
@@ -63,6 +65,40 @@ def requeue_lost_webhook_deliveries() -> int:
     if lost:
         log.info("requeued %d webhook delivery(ies) whose message was lost", len(lost))
     return len(lost)
+
+
+# A bulk task counted complete this long ago but still unfinished lost its finishing step.
+BULK_FINISH_GRACE = 30
+
+
+@app.task(name=SWEEP_BULK_TASKS_TASK)
+def sweep_bulk_tasks() -> dict[str, int]:
+    """The safety net that makes every bulk task end (workers/bulk.py); run by beat.
+
+    - items still unfinished MOCKFARM_BULK_TIME_LIMIT seconds after their bulk task
+      was accepted (their message was lost, say) are marked failed, which counts
+      them on the parent like any finished item;
+    - bulk tasks whose first step never fanned their items out by then are failed;
+    - bulk tasks whose items have all finished but which are still unfinished
+      BULK_FINISH_GRACE seconds later get their finishing step queued again
+      (it is idempotent: a second one finds the parent finished).
+    """
+    settings = load_settings()
+    limit = settings.bulk_time_limit
+    overdue = bulk.overdue_items(limit)
+    for item in overdue:
+        tasks.fail_task(item.key, f"did not finish within {limit} s of its bulk task's start "
+                                  "(MOCKFARM_BULK_TIME_LIMIT)")
+    stuck = bulk.overdue_parents(bulk.PARENT_KINDS, limit)
+    for key in stuck:
+        tasks.fail_task(key, f"its items were not started within {limit} s (MOCKFARM_BULK_TIME_LIMIT)")
+    unfinished = bulk.parents_to_finish(BULK_FINISH_GRACE)
+    for key in unfinished:
+        send_bulk_finish(key)
+    if overdue or stuck or unfinished:
+        log.info("bulk sweep: %d overdue item(s) failed, %d bulk task(s) never started failed, "
+                 "%d finishing step(s) queued again", len(overdue), len(stuck), len(unfinished))
+    return {"items_failed": len(overdue), "parents_failed": len(stuck), "finishes_queued": len(unfinished)}
 
 
 @click.group("tasks")

@@ -124,12 +124,15 @@ def wait_for_mockup(api_url: str, mockup_uuid: str, timeout: float = 30, api_key
 
 
 @contextmanager
-def serve_files(routes: dict[str, tuple[int, dict[str, str], bytes]]):
+def serve_files(routes: dict[str, tuple[int, dict[str, str], bytes]], seen: list[str] | None = None):
     """An HTTP server on 127.0.0.1 answering GET `path` with (status, headers, body)
-    from `routes` (404 otherwise); yields its base URL. Stopped on exit."""
+    from `routes` (404 otherwise); yields its base URL. Stopped on exit. Each path
+    requested is appended to `seen`, when given."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the http.server hook's name
+            if seen is not None:
+                seen.append(self.path)
             status, headers, body = routes.get(self.path, (404, {}, b"not found"))
             self.send_response(status)
             for name, value in headers.items():

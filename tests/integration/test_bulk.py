@@ -1,0 +1,232 @@
+"""Bulk tasks through the real stack: the fan-out entry point (workers.bulk.fan_out)
+with any kind of item, and POST /api/v1/renders/bulk."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import uuid
+import zipfile
+
+import numpy as np
+import pytest
+import requests
+
+from shared import bulk, tasks
+from tests.integration.helpers import (auth, default_account_id, get_task, new_api_key, serve_files, upload_template,
+                                       wait_for_mockup)
+from tests.integration.test_renders import demo_psd, download, pixels, solid_png
+
+pytestmark = pytest.mark.integration
+
+
+def fan_out(parent_key, items) -> int:
+    """workers.bulk.fan_out, sending through the test stack's broker."""
+    from shared.config import load_settings
+    from workers.bulk import fan_out as run
+    from workers.celery_app import make_celery
+
+    return run(parent_key, items, celery=make_celery(load_settings()))
+
+
+def solid(color: str, width: int = 32, height: int = 24) -> dict:
+    return {"width": width, "height": height, "color": color}
+
+
+def test_fan_out_runs_every_item_counts_them_once_and_finishes_the_parent_with_a_zip(api_url):
+    parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+    items = [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid"),
+             bulk.BulkItem(params=solid("#00ff00", 40, 30), kind="render.solid"),
+             # Fails in the worker (not a colour): listed as a failed item, the rest completes.
+             bulk.BulkItem(params=solid("red"), kind="render.solid"),
+             # Known to be impossible when recorded: failed at once, never queued.
+             bulk.BulkItem(params=solid("#0000ff"), kind="render.solid", error="its mockup failed to ingest")]
+    assert fan_out(parent.key, items) == 3
+    # Recording the same items again (a redelivered parent step) adds nothing.
+    fan_out(parent.key, items)
+
+    task = get_task(api_url, parent.key, wait=20)
+    assert task["status"] == "completed", task
+    assert task["progress"] == {"done": 4, "failed": 2, "total": 4}
+    assert [item["status"] for item in task["items"]] == ["completed", "completed", "failed", "failed"]
+    assert "colour must be" in task["items"][2]["error"]
+    assert task["items"][3]["error"] == "its mockup failed to ingest"
+    assert "2 of 4 items failed" in task["error"]
+    assert [(f["width"], f["height"]) for f in task["print_files"]] == [(32, 24), (40, 30)]
+    for item in task["items"][:2]:
+        assert len(item["print_files"]) == 1
+
+    archive = requests.get(task["zip"]["export_path"], timeout=10)
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        names = opened.namelist()
+        assert len(names) == 2 and names[0].startswith("001-") and names[1].startswith("002-")
+        assert opened.read(names[0]) == requests.get(task["print_files"][0]["export_path"], timeout=10).content
+
+
+def test_fan_out_of_items_that_all_fail_fails_the_parent_once(api_url):
+    parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+    fan_out(parent.key, [bulk.BulkItem(params=solid("nope"), kind="render.solid"),
+                         bulk.BulkItem(params=solid("#000000"), kind="render.solid", error="gone")])
+    task = get_task(api_url, parent.key, wait=20)
+    assert task["status"] == "failed", task
+    assert task["error"].startswith("all 2 items failed")
+    assert task["progress"] == {"done": 2, "failed": 2, "total": 2}
+    assert task["zip"] is None and task["print_files"] == []
+
+
+# --------------------------------------------------------------------------- POST /api/v1/renders/bulk
+
+_mockups: dict[str, list[dict]] = {}
+
+
+@pytest.fixture()
+def four_mockups(api_url) -> list[dict]:
+    """Four ready demo mockups of the default test account (uploaded once per database)."""
+    from shared.config import load_settings
+
+    key = load_settings().database_url
+    if key not in _mockups:
+        uploaded = [upload_template(api_url, demo_psd(), name=f"bulk {n}")["uuid"] for n in range(4)]
+        _mockups[key] = [wait_for_mockup(api_url, mockup_uuid) for mockup_uuid in uploaded]
+        assert all(m["status"] == "ready" for m in _mockups[key]), _mockups[key]
+    return _mockups[key]
+
+
+def post_bulk(api_url, body, api_key=None, expect=202) -> dict:
+    response = requests.post(f"{api_url}/api/v1/renders/bulk", headers=auth(api_key), json=body, timeout=30)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def usage(api_url, api_key=None) -> dict:
+    response = requests.get(f"{api_url}/api/v1/me", headers=auth(api_key), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["usage"]
+
+
+COLOURS = [None, {"hex": "#cc2233"}, {"hex": "1f77b4", "blending_mode": "multiply"}, {"hex": "#22aa44"},
+           {"hex": "#ffcc00", "blending_mode": "color"}]
+
+
+def test_bulk_of_a_collection_shows_progress_fetches_the_artwork_once_and_zips_every_result(api_url, four_mockups):
+    collection = requests.post(f"{api_url}/api/v1/collections", headers=auth(), timeout=10, json={
+        "name": "bulk", "mockup_uuids": [m["uuid"] for m in four_mockups]}).json()["data"]
+    before = usage(api_url)
+    seen: list[str] = []
+    with serve_files({"/art.png": (200, {"Content-Type": "image/png"}, solid_png())}, seen) as base:
+        accepted = post_bulk(api_url, {
+            "collection_uuid": collection["uuid"], "artwork": {"url": f"{base}/art.png", "fit": "cover"},
+            "colors": COLOURS, "export_options": {"image_format": "png", "image_size": 1000}})["data"]
+        assert accepted["status"] == "pending" and accepted["progress"] == {"done": 0, "failed": 0, "total": 20}
+
+        # Progress as polled: never going back, ending at the total.
+        progress, statuses = [], []
+        deadline = time.monotonic() + 90
+        while True:
+            task = get_task(api_url, accepted["task_key"])
+            progress.append(task["progress"]["done"])
+            statuses.append(task["status"])
+            if task["status"] in ("completed", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert task["status"] == "completed", task
+    assert progress == sorted(progress) and progress[-1] == 20, progress
+    # The bulk was seen while it ran (twenty 1000-px renders on one worker take far
+    # longer than a poll), and the done count moved while it did.
+    assert "processing" in statuses and any(0 < done < 20 for done in progress), (statuses, progress)
+    assert seen == ["/art.png"], "the artwork URL must be fetched once for the whole bulk"
+
+    assert task["error"] is None and task["progress"] == {"done": 20, "failed": 0, "total": 20}
+    items = task["items"]
+    expected = [(m["uuid"], None if c is None else "#" + c["hex"].lstrip("#").lower())
+                for m in four_mockups for c in COLOURS]
+    assert [(item["mockup_uuid"], item["color"]) for item in items] == expected
+    assert all(item["status"] == "completed" and len(item["print_files"]) == 1 for item in items)
+    assert [f["export_path"].split("?")[0] for f in task["print_files"]] == \
+        [item["print_files"][0]["export_path"].split("?")[0] for item in items]
+    assert usage(api_url)["renders"] == before["renders"] + 20
+
+    # The colour variants differ from the plain render; the plain renders of two
+    # mockups (the same template) are the same picture.
+    plain, red = (pixels(download(items[n]["print_files"][0])) for n in (0, 1))
+    assert plain.shape == (1000, 1000, 3) and np.abs(plain - red).mean() > 1
+    assert np.array_equal(plain, pixels(download(items[5]["print_files"][0])))
+
+    archive = requests.get(task["zip"]["export_path"], timeout=30)
+    assert archive.status_code == 200 and len(archive.content) == task["zip"]["bytes"]
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        names = opened.namelist()
+        assert len(names) == task["zip"]["files"] == 20 and len(set(names)) == 20
+        assert names[0] == "001-bulk-0.png" and names[1] == "002-bulk-0-cc2233.png"
+        for name, item in zip(names, items):
+            assert opened.read(name) == download(item["print_files"][0])
+
+
+def test_bulk_lists_the_items_that_failed_and_fires_one_webhook(api_url, four_mockups):
+    from tests.integration.test_webhooks import Receiver
+
+    key = new_api_key("bulk-partial")
+    ready = wait_for_mockup(api_url, upload_template(api_url, demo_psd(), api_key=key)["uuid"], api_key=key)
+    broken = wait_for_mockup(api_url, upload_template(api_url, b"8BPS not really a psd", api_key=key)["uuid"],
+                             api_key=key)
+    assert (ready["status"], broken["status"]) == ("ready", "failed")
+    missing = str(uuid.uuid4())
+    receiver = Receiver()
+    try:
+        accepted = post_bulk(api_url, {
+            "mockup_uuids": [ready["uuid"], broken["uuid"], missing, four_mockups[0]["uuid"]],
+            "artwork": {"base64": base64.b64encode(solid_png()).decode(), "content_type": "image/png"},
+            "webhook_url": receiver.url()}, api_key=key)["data"]
+        task = get_task(api_url, accepted["task_key"], key, wait=30)
+        assert task["status"] == "completed", task
+        assert task["progress"] == {"done": 4, "failed": 3, "total": 4}
+        assert [item["status"] for item in task["items"]] == ["completed", "failed", "failed", "failed"]
+        assert "failed to ingest" in task["items"][1]["error"]
+        # Another account's mockup is as unknown as a missing one.
+        assert task["items"][2]["error"] == f"no mockup with uuid {missing!r}"
+        assert task["items"][3]["error"] == f"no mockup with uuid {four_mockups[0]['uuid']!r}"
+        assert task["error"].startswith("3 of 4 items failed")
+        assert len(task["print_files"]) == 1 and task["zip"]["files"] == 1
+
+        [delivery] = receiver.wait_for(1)
+        event = json.loads(delivery["body"])
+        assert event["event"] == "task.completed" and event["data"]["task_key"] == accepted["task_key"]
+        assert len(event["data"]["print_files"]) == 1
+        time.sleep(1)
+        assert len(receiver.requests) == 1, "one event for the bulk task, none for its items"
+    finally:
+        receiver.close()
+    assert usage(api_url, key)["renders"] == 1
+
+
+def test_an_artwork_that_cannot_be_fetched_fails_the_bulk_before_any_render(api_url, four_mockups):
+    with serve_files({}) as base:
+        accepted = post_bulk(api_url, {"mockup_uuids": [four_mockups[0]["uuid"]],
+                                       "artwork": {"url": f"{base}/gone.png"}})["data"]
+        task = get_task(api_url, accepted["task_key"], wait=20)
+    assert task["status"] == "failed" and task["error"].startswith("artwork.url: the artwork could not be downloaded")
+    assert task["items"] == [] and task["progress"]["done"] == 0
+
+
+def test_bulk_requests_are_checked(api_url, four_mockups):
+    art = {"base64": base64.b64encode(solid_png()).decode(), "content_type": "image/png"}
+    mockup = four_mockups[0]
+    both = post_bulk(api_url, {"mockup_uuids": [mockup["uuid"]], "collection_uuid": str(uuid.uuid4()),
+                               "artwork": art}, expect=422)
+    assert "collection_uuid" in both["errors"]["json"]
+    post_bulk(api_url, {"collection_uuid": str(uuid.uuid4()), "artwork": art}, expect=404)
+    other = new_api_key("bulk-other-collection")
+    theirs = requests.post(f"{api_url}/api/v1/collections", headers=auth(other), timeout=10,
+                           json={"name": "theirs"}).json()["data"]
+    post_bulk(api_url, {"collection_uuid": theirs["uuid"], "artwork": art}, expect=404)
+    empty = requests.post(f"{api_url}/api/v1/collections", headers=auth(), timeout=10,
+                          json={"name": "empty"}).json()["data"]
+    assert "no mockups" in post_bulk(api_url, {"collection_uuid": empty["uuid"], "artwork": art}, expect=422)["detail"]
+    too_many = post_bulk(api_url, {"mockup_uuids": [mockup["uuid"]] * 30, "artwork": art,
+                                   "colors": [{"hex": "#000000"}] * 40}, expect=422)
+    assert "1000 renders" in too_many["detail"]
+    override = post_bulk(api_url, {"mockup_uuids": [mockup["uuid"]], "artwork": art, "overrides": [
+        {"mockup_uuid": mockup["uuid"], "smart_object_uuids": ["nope"]}]}, expect=422)
+    assert "overrides.0.smart_object_uuids.0" in override["detail"]
