@@ -24,7 +24,7 @@ from marshmallow import RAISE
 from api.auth import current_key
 from api.renders import send
 from api.tasks import describe_duration
-from shared import printful, products, safefetch, tasks
+from shared import bulk, printful, products, safefetch, tasks
 from shared.schemas import (PrintfulCreateTask, PrintfulError, PrintfulPrintfilesResponse, PrintfulTaskCreatedResponse,
                             PrintfulTaskQuery, PrintfulTaskResponse, PrintfulTemplatesResponse)
 from shared.storage import get_storage
@@ -140,16 +140,19 @@ def get_task(query: dict):
     record = tasks.get_task(record_key, current_key().account_id) if record_key else None
     if record is None or record.kind != printful.GENERATE_KIND:
         abort(404, message=f"Task {query['task_key']} not found")
+    items = bulk.items_of(record.key) if record.items_total is not None else []
     expired = None
     remaining = 0
     if record.status == tasks.COMPLETED:
         ttl = _lifetime()
-        remaining = int((record.finished_at + timedelta(seconds=ttl) - datetime.now(timezone.utc)).total_seconds())
-        if record.results_deleted_at is not None or remaining < 1:
+        # The items' results expire with them, and the first item finished after the
+        # task started: a URL never outlives what it points at.
+        remaining = int((record.started_at + timedelta(seconds=ttl) - datetime.now(timezone.utc)).total_seconds())
+        if remaining < 1 or any(item.results_deleted_at is not None for item in items):
             expired = (f"the results of this task have expired: they are deleted {describe_duration(ttl)} after "
                        f"the task finishes")
 
     def sign(key: str) -> str:
         return get_storage().presigned_get(key, lifetime_seconds=remaining)[0]
 
-    return _ok(printful.task_result(record, sign, expired))
+    return _ok(printful.task_result(record, items, sign, expired))

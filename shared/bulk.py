@@ -27,7 +27,7 @@ from shared.db import get_pool
 # The kinds of bulk tasks (parents): shown with progress and items by GET
 # /api/v1/tasks even before their first step recorded the items, and failed by beat's
 # sweeper if that step never fans them out. A new kind of bulk task adds its kind here.
-PARENT_KINDS = ("bulk.render",)
+PARENT_KINDS = ("bulk.render", "bulk.printful_mockups")
 
 # Item keys: uuid5(this, "<parent key>/<index>").
 _ITEM_KEY_NAMESPACE = uuid.UUID("0b5c3f8e-5a8e-4c53-9d0e-6a1f6f0b9a51")

@@ -2,22 +2,26 @@
 answers of GET /mockup-generator/printfiles and /templates, and what a
 create-task request becomes.
 
-A create-task request becomes a list of renders (one per distinct template and
-variant colour: sizes of one colour share their mockups, as at Printful) and a
-list of print files (one per placement and print file), each self-contained:
-the worker (workers/printful.py) renders them through the same code as
-render.mockup and render.print_files tasks, and `mockups` says how they map to
-Printful's answer (which render is each placement's `mockup_url`, which are its
-`extra`). Every file's artwork is downloaded by the worker, once.
+A create-task request becomes a bulk task (shared/bulk.py, workers/bulk.py) whose
+items are ordinary render tasks: a `render.mockup` per distinct template and
+variant colour (sizes of one colour share their mockups, as at Printful) and a
+`render.print_files` per placement and print file. Its first step
+(workers/printful.py) downloads each file's image once into `object_key`, where
+the items read it, then fans the items out. `mockups` and `printfiles` in the
+params say how the items map to Printful's answer: which item is each placement's
+`mockup_url`, which are its `extra`, which is each print file.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from shared import mockups
+from shared.tasks import print_files_of
 from shared.products import Product, area_in_content, find_smart_object, print_area_on_canvas
 
-GENERATE_KIND = "render.printful_mockups"
+# A bulk kind (not render.*): the account's usage counts its items, which are renders.
+GENERATE_KIND = "bulk.printful_mockups"
 # Printful's task keys look like "gt-123456"; ours are the task's uuid after this.
 TASK_KEY_PREFIX = "gt-"
 # The thumbnail the templates endpoint hands out as each template's image.
@@ -133,13 +137,14 @@ def placed_asset(file: dict[str, Any], content_size, printfile: dict[str, Any]) 
     size) is fitted into the content (shared.products.area_in_content); `position`
     places the image in it, scaled alike. Without a position the image fills the
     area as the print file's fill_mode says. The placement is clipped to the area
-    unless `limit_to_print_area` is false."""
+    unless `limit_to_print_area` is false. The image is read from the file's
+    `object_key`, where the task's first step stores it."""
     position = file.get("position")
     area = (position["area_width"], position["area_height"]) if position else (printfile["width"],
                                                                                 printfile["height"])
     x, y, width, height = area_in_content(content_size, area)
     scale = width / area[0]
-    asset: dict[str, Any] = {"url": file["image_url"]}
+    asset: dict[str, Any] = {"object_key": file["object_key"]}
     if position:
         asset["size"] = {"width": position["width"] * scale, "height": position["height"] * scale}
         asset["position"] = {"left": x + position["left"] * scale, "top": y + position["top"] * scale}
@@ -179,18 +184,21 @@ def _views(variant: dict[str, Any], request: dict[str, Any]) -> list[dict[str, A
 
 
 def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], request: dict[str, Any]) -> dict:
-    """A validated create-task request -> the task's params (see the module docstring).
-    GenerationError for what Printful refuses with a 400."""
+    """A validated create-task request -> the bulk task's params (see the module
+    docstring). GenerationError for what Printful refuses with a 400."""
     _check_request(product, request)
-    files = {file["placement"]: file for file in request["files"]}
+    files = {file["placement"]: {"placement": file["placement"], "image_url": file["image_url"],
+                                 "position": file.get("position"), "object_key": f"uploads/{uuid.uuid4()}"}
+             for file in request["files"]}
     overlay = product.definition.get("color_overlay")
     export = {"image_format": request["format"], "quality": 90}
     if request.get("width"):
         export["image_size"] = request["width"]
+    items: list[dict[str, Any]] = []
+    renders: dict[tuple, int] = {}
 
-    renders: dict[tuple, dict[str, Any]] = {}
-
-    def render_of(mockup: mockups.Mockup, variant: dict[str, Any]) -> str:
+    def render_of(mockup: mockups.Mockup, variant: dict[str, Any]) -> int:
+        """The index of the item rendering `mockup` for `variant` (made on first need)."""
         overlay_so = find_smart_object(mockup, overlay["smart_object"]) if overlay else None
         colour = variant.get("color_code") if overlay_so else None
         # Variants render alike when their colour is the same and so is every file's
@@ -200,10 +208,12 @@ def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], requ
                        for printfile in [product.printfile_of(variant, name)])
         key = (mockup.uuid, colour, fitted)
         if key not in renders:
-            renders[key] = {"id": f"mockup-{len(renders) + 1}", "mockup_uuid": mockup.uuid,
-                            "plan_key": mockup.plan_key, "export_options": export,
-                            "smart_objects": _smart_objects(product, mockup, variant, files, overlay_so, colour)}
-        return renders[key]["id"]
+            renders[key] = len(items)
+            items.append({"kind": "render.mockup", "params": {
+                "mockup_uuid": mockup.uuid, "plan_key": mockup.plan_key, "export_options": export,
+                "export_label": f"mockup-{len(renders)}",
+                "smart_objects": _smart_objects(product, mockup, variant, files, overlay_so, colour)}})
+        return renders[key]
 
     groups: dict[tuple, dict[str, Any]] = {}
     for placement in files:
@@ -216,9 +226,9 @@ def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], requ
                 continue
             ids = [(render_of(mockup, variant), view["option"], view["option_group"]) for view, mockup in shown]
             group = groups.setdefault((placement, tuple(ids)), {
-                "placement": placement, "variant_ids": [], "render": ids[0][0],
-                "extra": [{"title": option, "option": option, "option_group": group_name, "render": render_id}
-                          for render_id, option, group_name in ids[1:]]})
+                "placement": placement, "variant_ids": [], "item": ids[0][0],
+                "extra": [{"title": option, "option": option, "option_group": group_name, "item": index}
+                          for index, option, group_name in ids[1:]]})
             group["variant_ids"].append(variant_id)
     if not groups:
         raise GenerationError("nothing to generate: none of the variants' mockups (with these options and "
@@ -235,17 +245,19 @@ def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], requ
             if key not in printfiles:
                 size = (printfile["width"], printfile["height"])
                 asset, print_area = placed_asset(file, size, printfile)
-                item = {"uuid": placement, "name": placement, "content_size": list(size), "dpi": printfile["dpi"],
-                        "asset": asset}
+                item = {"uuid": placement, "name": placement, "content_size": list(size),
+                        "dpi": printfile["dpi"], "asset": asset}
                 if print_area:
                     item["print_area"] = print_area
-                printfiles[key] = {"id": f"printfile-{len(printfiles) + 1}", "placement": placement,
-                                   "printfile_id": printfile["printfile_id"], "variant_ids": [],
-                                   "item": item}
+                printfiles[key] = {"placement": placement, "printfile_id": printfile["printfile_id"],
+                                   "variant_ids": [], "item": len(items)}
+                items.append({"kind": "render.print_files", "params": {
+                    "mockup_uuid": None, "export_label": f"printfile-{placement}-{printfile['printfile_id']}",
+                    "smart_objects": [item], "export_options": {"image_format": "png", "dpi": printfile["dpi"]}}})
             printfiles[key]["variant_ids"].append(variant_id)
     return {"product_id": product.id, "format": request["format"], "width": request.get("width"),
-            "renders": list(renders.values()), "printfiles": list(printfiles.values()),
-            "mockups": list(groups.values())}
+            "files": list(files.values()), "artwork_keys": [file["object_key"] for file in files.values()],
+            "items": items, "mockups": list(groups.values()), "printfiles": list(printfiles.values())}
 
 
 def _smart_objects(product: Product, mockup: mockups.Mockup, variant: dict, files: dict, overlay_so: dict | None,
@@ -261,7 +273,7 @@ def _smart_objects(product: Product, mockup: mockups.Mockup, variant: dict, file
             continue
         file = files.get(placement["placement"])
         existing = items.get(so["uuid"])
-        if existing is not None and existing["asset"].get("url"):
+        if existing is not None and existing["asset"].get("object_key"):
             if file is not None:
                 raise GenerationError(f"files: placements {existing['placement']!r} and {placement['placement']!r} "
                                       f"are the same smart object of mockup {mockup.name!r}: give only one")
@@ -295,25 +307,31 @@ def record_key_of(task_key: str) -> str | None:
     return task_key[len(TASK_KEY_PREFIX):] if task_key.startswith(TASK_KEY_PREFIX) else None
 
 
-def task_result(record, sign, expired: str | None = None) -> dict[str, Any]:
-    """`result` of GET /mockup-generator/task for a task record; `sign(key)` presigns
-    an S3 key; `expired`: why the results are gone, once they are."""
+def task_result(record, items, sign, expired: str | None = None) -> dict[str, Any]:
+    """`result` of GET /mockup-generator/task for a task record and its items (task
+    records, in order); `sign(key)` presigns an S3 key; `expired`: why the results
+    are gone, once they are. The task failed when any of its items failed."""
     result: dict[str, Any] = {"task_key": task_key_of(record.key)}
-    if record.status in ("pending", "processing"):
+    failed = next((item for item in items if item.status == "failed"), None)
+    if record.status == "failed" or (record.status == "completed" and failed is not None):
+        error = f"{failed.params.get('export_label')}: {failed.error}" if failed is not None else record.error
+        result.update(status="failed", error=error)
+        return result
+    if record.status != "completed":
         result["status"] = "pending"
         return result
-    if record.status == "failed" or expired:
-        result.update(status="failed", error=record.error or expired)
+    if expired:
+        result.update(status="failed", error=expired)
         return result
-    urls = {name: sign(key) for name, key in record.result["objects"].items()}
+    urls = {item.item_index: sign(print_files_of(item)[0]["object_key"]) for item in items}
     params = record.params
     result["status"] = "completed"
     result["mockups"] = [{"placement": group["placement"], "variant_ids": group["variant_ids"],
-                          "mockup_url": urls[group["render"]],
+                          "mockup_url": urls[group["item"]],
                           "extra": [{"title": extra["title"], "option": extra["option"],
-                                     "option_group": extra["option_group"], "url": urls[extra["render"]]}
+                                     "option_group": extra["option_group"], "url": urls[extra["item"]]}
                                     for extra in group["extra"]]}
                          for group in params["mockups"]]
     result["printfiles"] = [{"variant_ids": printfile["variant_ids"], "placement": printfile["placement"],
-                             "url": urls[printfile["id"]]} for printfile in params["printfiles"]]
+                             "url": urls[printfile["item"]]} for printfile in params["printfiles"]]
     return result

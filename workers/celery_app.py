@@ -38,7 +38,8 @@ INGEST_PSD_TASK = "workers.ingest.ingest_psd"
 # last (join: the ZIP of every result, and the parent's outcome); see workers/bulk.py.
 BULK_RENDER_TASK = "workers.bulk.start_bulk_render"
 BULK_FINISH_TASK = "workers.bulk.finish_bulk"
-# The mockups and print files of a Printful-style create-task request (workers/printful.py).
+# The first step of a Printful-style create-task request (workers/printful.py): a
+# bulk task whose items are the mockups and print files.
 GENERATE_PRINTFUL_MOCKUPS_TASK = "workers.printful.generate_printful_mockups"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
@@ -58,7 +59,7 @@ TASKS_BY_KIND = {
     "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
     "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
     "bulk.render": (BULK_RENDER_TASK, RENDER_QUEUE),
-    "render.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
+    "bulk.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
 }
 
 

@@ -1,89 +1,67 @@
-"""The Printful-compatible mockup generator's task (shared/printful.py makes its params).
-
-One task renders, in sequence, every mockup and print file a create-task request
-asked for, through the same functions as render.mockup and render.print_files
-tasks. Each render and print file in the params is self-contained (its own plan
-key, smart objects and artwork URL), so they could as well run as separate tasks;
-the artwork of each file is downloaded once and shared by all of them.
+"""The first step of a Printful-compatible create-task (shared/printful.py made its
+params): download each file's image once, store it where the items read it, and
+fan the items out as a bulk task (workers/bulk.py). The items are ordinary
+render.mockup and render.print_files tasks spread over the render workers; the
+bulk join completes the task once they have all finished.
 """
 from __future__ import annotations
 
-import io
-from typing import Any
+import logging
 
-from PIL import Image
+from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import safefetch, tasks
+from shared.bulk import BulkItem
+from shared.config import load_settings
 from shared.errors import InvalidInput
 from shared.storage import get_storage
+from workers.bulk import _check_artwork, fan_out
 from workers.celery_app import GENERATE_PRINTFUL_MOCKUPS_TASK, app
-from workers.render import RecordedTask, placement_options, print_file_bytes, render_mockup_file, run_task
+from workers.render import RecordedTask
 
-PRINT_FILE_FORMAT = "png"
-
-
-def _transparent_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGBA", (1, 1), (0, 0, 0, 0)).save(buffer, format="PNG")
-    return buffer.getvalue()
+log = logging.getLogger(__name__)
 
 
-class ArtworkFetcher:
-    """Assets' bytes: each URL downloaded once (safefetch's rules); `{"empty": true}`
-    is a transparent pixel, so that a placement without a file shows nothing rather
-    than the template's placeholder."""
-
-    def __init__(self):
-        self._fetched: dict[str, bytes] = {}
-        self._policy = safefetch.FetchPolicy.from_env()
-
-    def __call__(self, index: int, asset: dict[str, Any]) -> bytes:
-        if asset.get("empty"):
-            return _transparent_png()
-        url = asset["url"]
-        if url not in self._fetched:
-            try:
-                self._fetched[url] = safefetch.fetch(url, self._policy,
-                                                     max_bytes=self._policy.max_asset_bytes).content
-            except safefetch.FetchError as exc:
-                raise InvalidInput(f"the image_url {url} could not be downloaded "
-                                   f"(HTTP {exc.http_status} class): {exc}") from None
-        return self._fetched[url]
-
-
-def _generate(record: tasks.TaskRecord) -> dict[str, Any]:
-    params = record.params
-    fetch = ArtworkFetcher()
+def _store_files(params: dict) -> None:
+    policy = safefetch.FetchPolicy.from_env()
     storage = get_storage()
-    files, objects = [], {}
-    for render in params["renders"]:
-        extension = {"jpeg": "jpg"}.get(params["format"], params["format"])
-        key = f"results/{record.key}-{render['id']}.{extension}"
+    for file in params["files"]:
         try:
-            stored = render_mockup_file(render, key, fetch)
-        except InvalidInput as exc:
-            raise InvalidInput(f"mockup {render['id']}: {exc}") from None
-        files.append({**stored, "name": render["id"]})
-        objects[render["id"]] = key
-    for printfile in params["printfiles"]:
-        item = printfile["item"]
+            data = safefetch.fetch(file["image_url"], policy, max_bytes=policy.max_asset_bytes).content
+        except safefetch.FetchError as exc:
+            raise InvalidInput(f"the image_url of placement {file['placement']!r} could not be downloaded "
+                               f"(HTTP {exc.http_status} class): {exc}") from None
         try:
-            data = fetch(0, item["asset"])
-            output, size = print_file_bytes(0, item, data, placement_options(0, item), dpi=item["dpi"],
-                                            image_format=PRINT_FILE_FORMAT)
+            _check_artwork(data)
         except InvalidInput as exc:
-            raise InvalidInput(f"print file of placement {printfile['placement']!r}: {exc}") from None
-        key = f"results/{record.key}-{printfile['id']}.{PRINT_FILE_FORMAT}"
-        storage.put_bytes(key, output, "image/png")
-        files.append({"object_key": key, "format": PRINT_FILE_FORMAT, "content_type": "image/png",
-                      "bytes": len(output), "width": size[0], "height": size[1], "name": printfile["id"]})
-        objects[printfile["id"]] = key
-    # `print_files` lists every object (the cleanup of expired results deletes them);
-    # `objects` finds each by the name the params give it.
-    return {"print_files": files, "objects": objects, "product_id": params["product_id"]}
+            raise InvalidInput(f"the image_url of placement {file['placement']!r}: {exc}") from None
+        storage.put_bytes(file["object_key"], data, "application/octet-stream")
 
 
 @app.task(name=GENERATE_PRINTFUL_MOCKUPS_TASK, base=RecordedTask)
-def generate_printful_mockups(task_key: str) -> str:
-    """Every mockup and print file of a /mockup-generator/create-task request."""
-    return run_task(task_key, _generate)
+def generate_printful_mockups(parent_key: str) -> str:
+    """Store the request's images, then fan out its renders and print files. The task
+    stays `processing` until the bulk join finishes it (or fails it, as does every
+    failure here: every accepted task ends)."""
+    settings = load_settings()
+    record = tasks.start_task(parent_key)
+    if record is None:
+        return "skipped"
+    if record.attempts > settings.task_max_attempts:
+        tasks.fail_task(parent_key, f"gave up after {settings.task_max_attempts} attempts: "
+                                    "the worker running it stopped each time")
+        return "failed"
+    try:
+        _store_files(record.params)
+        fan_out(parent_key, [BulkItem(params=item["params"], kind=item["kind"]) for item in record.params["items"]])
+    except InvalidInput as exc:
+        tasks.fail_task(parent_key, str(exc))
+        return "failed"
+    except SoftTimeLimitExceeded:
+        tasks.fail_task(parent_key, f"timed out after {settings.task_soft_time_limit} s")
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - every accepted task must reach a final state
+        log.exception("generation task %s failed to start", parent_key)
+        tasks.fail_task(parent_key, f"internal error: {type(exc).__name__}: {exc}")
+        return "failed"
+    return "started"

@@ -156,7 +156,11 @@ def _load_plan(plan_key: str):
 
 def _artwork_bytes(index: int, asset: dict) -> bytes:
     """The artwork of smart_objects[index]: downloaded from its URL, or the bytes the
-    API stored in S3 (base64 and multipart uploads)."""
+    API stored in S3 (base64 and multipart uploads), or nothing at all for
+    `{"empty": true}` (the Printful-compatible generator's placements left without
+    a file: shown empty, not with the template's placeholder)."""
+    if asset.get("empty"):
+        return _transparent_pixel()
     if asset.get("url"):
         policy = safefetch.FetchPolicy.from_env()
         try:
@@ -170,6 +174,12 @@ def _artwork_bytes(index: int, asset: dict) -> bytes:
         if exc.code in ("NoSuchKey", "NoSuchObject"):
             raise InvalidInput(f"smart_objects.{index}.asset: the uploaded artwork is no longer stored") from None
         raise
+
+
+def _transparent_pixel() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (1, 1), (0, 0, 0, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def placement_options(index: int, item: dict):
@@ -187,6 +197,8 @@ def placement_options(index: int, item: dict):
     if item.get("color"):
         color = item["color"]
         options["color"] = {"hex": color["hex"], "blend_mode": color.get("blending_mode", "normal")}
+        # fill_area: set by the Printful-compatible generator (shared/printful.py) for a
+        # variant's colour, which fills the whole smart object behind the artwork.
         for name in ("opacity", "fill_area"):
             if name in color:
                 options["color"][name] = color[name]
@@ -204,15 +216,14 @@ def placement_options(index: int, item: dict):
         raise InvalidInput(f"smart_objects.{index}.{exc}") from None
 
 
-def _inputs(params: dict, artwork_bytes=_artwork_bytes):
-    """[(index, request item, artwork bytes or None, PlacementOptions)] for the listed
-    smart objects; `artwork_bytes(index, asset)` gets an asset's bytes."""
+def _inputs(params: dict):
+    """[(index, request item, artwork bytes or None, PlacementOptions)] for the listed smart objects."""
     inputs = []
     for index, item in enumerate(params.get("smart_objects") or []):
         asset = item.get("asset")
         if not asset and not item.get("color"):
             continue  # nothing to put in: it keeps its own content
-        data = artwork_bytes(index, asset) if asset else None
+        data = _artwork_bytes(index, asset) if asset else None
         inputs.append((index, item, data, placement_options(index, item)))
     return inputs
 
@@ -223,16 +234,14 @@ def _compositor_errors():
     return InvalidArtwork, InvalidOption, TemplateError
 
 
-def render_mockup_file(params: dict[str, Any], object_key: str, artwork_bytes=_artwork_bytes) -> dict[str, Any]:
-    """Render a mockup as `params` describe it (a render.mockup task's params: plan_key,
-    smart_objects, export_options), store it under `object_key` and answer its
-    print-file record (object_key, format, content_type, bytes, width, height)."""
+def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
     from compositor.export import output_size  # noqa: PLC0415
     from compositor.render import ArtworkInput, ExportOptions, render  # noqa: PLC0415
 
+    params = record.params
     plan = _load_plan(params["plan_key"])
     artwork = {}
-    for index, item, data, options in _inputs(params, artwork_bytes):
+    for index, item, data, options in _inputs(params):
         artwork[item["name"]] = ArtworkInput(data, options)
     export = params.get("export_options") or {}
     image_format = {"jpeg": "jpg"}.get(export.get("image_format", "jpg"), export.get("image_format", "jpg"))
@@ -242,41 +251,19 @@ def render_mockup_file(params: dict[str, Any], object_key: str, artwork_bytes=_a
     except _compositor_errors() as exc:
         raise InvalidInput(str(exc)) from None
     width, height = output_size((plan.width, plan.height), export.get("image_size"))
+    key = result_object_key(record.key, image_format)
     content_type = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}[image_format]
-    get_storage().put_bytes(object_key, image, content_type)
-    return {"object_key": object_key, "format": image_format, "content_type": content_type,
-            "bytes": len(image), "width": width, "height": height}
-
-
-def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
-    params = record.params
-    image_format = (params.get("export_options") or {}).get("image_format", "jpg")
-    key = result_object_key(record.key, {"jpeg": "jpg"}.get(image_format, image_format))
-    return {"print_files": [render_mockup_file(params, key)],
+    get_storage().put_bytes(key, image, content_type)
+    return {"print_files": [{"object_key": key, "format": image_format, "content_type": content_type,
+                             "bytes": len(image), "width": width, "height": height}],
             "mockup_uuid": params["mockup_uuid"], "export_label": params.get("export_label")}
 
 
-def print_file_bytes(index: int, item: dict[str, Any], data: bytes, options, *, dpi: float,
-                     image_format: str) -> tuple[bytes, tuple[int, int]]:
-    """The print file (PNG or PDF bytes, and its size) of one smart object's artwork
-    as `_inputs` prepared it; `item` gives content_size and the content's dpi."""
+def _render_print_files(record: tasks.TaskRecord) -> dict[str, Any]:
     from compositor.artwork import load_artwork  # noqa: PLC0415
     from compositor.placement import required_artwork_size  # noqa: PLC0415
     from compositor.printfile import make_print_file, print_size  # noqa: PLC0415
 
-    content_size = tuple(item["content_size"])
-    content_dpi = item.get("dpi") or 72.0
-    try:
-        size = print_size(content_size, content_dpi, dpi)
-        artwork = load_artwork(data, target_size=required_artwork_size(size, None))
-        output = make_print_file(artwork, content_size, options, content_dpi=content_dpi, dpi=dpi,
-                                 format=image_format)
-    except _compositor_errors() as exc:
-        raise InvalidInput(f"smart_objects.{index}: {exc}") from None
-    return output, size
-
-
-def _render_print_files(record: tasks.TaskRecord) -> dict[str, Any]:
     params = record.params
     export = params.get("export_options") or {}
     image_format, dpi = export.get("image_format", "png"), export.get("dpi", 300)
@@ -285,7 +272,15 @@ def _render_print_files(record: tasks.TaskRecord) -> dict[str, Any]:
     for index, item, data, options in _inputs(params):
         if data is None:
             raise InvalidInput(f"smart_objects.{index}.asset: a print file needs artwork")
-        output, size = print_file_bytes(index, item, data, options, dpi=dpi, image_format=image_format)
+        content_size = tuple(item["content_size"])
+        content_dpi = item.get("dpi") or 72.0
+        try:
+            size = print_size(content_size, content_dpi, dpi)
+            artwork = load_artwork(data, target_size=required_artwork_size(size, None))
+            output = make_print_file(artwork, content_size, options, content_dpi=content_dpi, dpi=dpi,
+                                     format=image_format)
+        except _compositor_errors() as exc:
+            raise InvalidInput(f"smart_objects.{index}: {exc}") from None
         key = f"results/{record.key}-{index}.{image_format}"
         get_storage().put_bytes(key, output, content_type)
         files.append({"object_key": key, "format": image_format, "content_type": content_type,

@@ -287,6 +287,10 @@ def test_a_printful_request_renders_every_variant_with_the_artwork_and_its_colou
         result = poll(api_url, created["result"]["task_key"], account["key"])
     assert result["status"] == "completed", result.get("error")
     assert result["task_key"] == created["result"]["task_key"]
+    # It ran as a bulk task: a render per colour and view, a print file per print file.
+    task = requests.get(f"{api_url}/api/v1/tasks/{result['task_key'][3:]}", headers=bearer(account["key"]),
+                        timeout=10).json()["data"]
+    assert task["progress"] == {"done": 6, "failed": 0, "total": 6}
 
     # Sizes of a colour share their mockups; every mockup has the close-up as extra.
     by_variants = {tuple(m["variant_ids"]): m for m in result["mockups"]}
@@ -354,6 +358,19 @@ def test_options_select_the_mockups_and_unknown_ones_are_refused(api_url, accoun
     bad = requests.post(f"{api_url}/mockup-generator/create-task/{product}", headers=bearer(account["key"]),
                         json={**body, "options": ["Back"]}, timeout=10)
     assert is_printful_error(bad, 400, "BadRequest") and "Back" in bad.json()["result"]
+
+
+def test_an_image_that_cannot_be_downloaded_fails_the_task_naming_the_placement(api_url, account, product):
+    with serve_files({}) as base:
+        response = requests.post(f"{api_url}/mockup-generator/create-task/{product}", headers=bearer(account["key"]),
+                                 json={"variant_ids": [9001], "format": "jpg",
+                                       "files": [{"placement": "front", "image_url": f"{base}/missing.png"}]},
+                                 timeout=30)
+        assert response.status_code == 200, response.text
+        result = poll(api_url, response.json()["result"]["task_key"], account["key"])
+    assert result["status"] == "failed"
+    assert "front" in result["error"] and "missing.png" in result["error"]
+    assert "mockups" not in result
 
 
 @pytest.mark.parametrize("change, words", [
