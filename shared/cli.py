@@ -21,6 +21,7 @@ _COMMAND_SOURCES = [
     ("shared.accounts", "commands"),
     ("shared.products", "commands"),
     ("workers.maintenance", "commands"),
+    ("workers.bulkbench", "commands"),
 ]
 
 

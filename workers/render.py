@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import psycopg
@@ -168,12 +169,49 @@ def _artwork_bytes(index: int, asset: dict) -> bytes:
         except safefetch.FetchError as exc:
             raise InvalidInput(f"smart_objects.{index}.asset.url: the artwork could not be downloaded "
                                f"(HTTP {exc.http_status} class): {exc}") from None
+    key = asset["object_key"]
+    data = _stored_artwork.get(key)
+    if data is not None:
+        return data
     try:
-        return get_storage().get_bytes(asset["object_key"])
+        data = get_storage().get_bytes(key)
     except S3Error as exc:
         if exc.code in ("NoSuchKey", "NoSuchObject"):
             raise InvalidInput(f"smart_objects.{index}.asset: the uploaded artwork is no longer stored") from None
         raise
+    _stored_artwork.put(key, data)
+    return data
+
+
+class _StoredArtworkCache:
+    """The bytes of stored artwork, by S3 key, most recently used kept, up to a total
+    size. Artwork keys (uploads/<uuid>) are written once and never rewritten, so a
+    kept copy cannot go stale; the items of a bulk task all read the same key, and
+    this saves each item after a process's first its S3 round trip."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._total = 0
+
+    def get(self, key: str) -> bytes | None:
+        data = self._items.get(key)
+        if data is not None:
+            self._items.move_to_end(key)
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_bytes or key in self._items:
+            return
+        self._items[key] = data
+        self._total += len(data)
+        while self._total > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._total -= len(dropped)
+
+
+# Per worker process (the render pool's processes share nothing).
+_stored_artwork = _StoredArtworkCache(64 * 1024 * 1024)
 
 
 def _transparent_pixel() -> bytes:
