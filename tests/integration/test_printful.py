@@ -172,6 +172,10 @@ def test_products_are_defined_by_the_import_command_and_by_the_api(api_url, acco
     assert replaced.returncode == 0, replaced.stderr
     assert "Other" in mockfarm("products", "list", "--account", account["name"]).stdout
 
+    conflict = requests.post(f"{api_url}/api/v1/products", headers=bearer(account["key"]),
+                             json=product_document(wall, closeup, id=7101), timeout=10)
+    assert conflict.status_code == 409 and "7101" in conflict.json()["detail"]
+
     # By uuids, through the API, numbered by the account: after its highest id.
     def listed() -> list[int]:
         page = requests.get(f"{api_url}/api/v1/products", headers=bearer(account["key"]),
@@ -371,6 +375,28 @@ def test_an_image_that_cannot_be_downloaded_fails_the_task_naming_the_placement(
     assert result["status"] == "failed"
     assert "front" in result["error"] and "missing.png" in result["error"]
     assert "mockups" not in result
+
+
+def test_a_product_whose_mockup_was_deleted_is_refused_until_defined_again(api_url, account):
+    doomed = upload_template(api_url, build_demo_template(SIZE, seed=2), name="Doomed poster",
+                             api_key=account["key"])
+    assert wait_for_mockup(api_url, doomed["uuid"], timeout=60, api_key=account["key"])["status"] == "ready"
+    document = product_document("Doomed poster", "Poster closeup")
+    created = requests.post(f"{api_url}/api/v1/products", headers=bearer(account["key"]), json=document, timeout=10)
+    assert created.status_code == 201, created.text
+    product_id = created.json()["data"]["id"]
+    assert requests.delete(f"{api_url}/api/v1/mockups/{doomed['uuid']}", headers=bearer(account["key"]),
+                           timeout=10).status_code in (200, 204)
+    for method, path in (("get", f"templates/{product_id}"), ("post", f"create-task/{product_id}")):
+        response = requests.request(method, f"{api_url}/mockup-generator/{path}", headers=bearer(account["key"]),
+                                    json={"variant_ids": [9001], "files": [{"placement": "front",
+                                                                            "image_url": "https://example.com/a"}]},
+                                    timeout=10)
+        assert is_printful_error(response, 400, "BadRequest"), response.text
+        assert doomed["uuid"] in response.json()["result"]
+    # Defining it again names the missing mockup.
+    again = requests.post(f"{api_url}/api/v1/products", headers=bearer(account["key"]), json=document, timeout=10)
+    assert again.status_code == 422 and "Doomed poster" in again.json()["detail"]
 
 
 @pytest.mark.parametrize("change, words", [
