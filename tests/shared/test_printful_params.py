@@ -165,3 +165,42 @@ def test_a_placement_without_a_file_is_rendered_empty():
 def test_requests_the_product_cannot_serve_are_refused(body, words):
     with pytest.raises(GenerationError, match=words):
         generation_params(product(), BY_UUID, body)
+
+
+def _record(key: str, status: str, *, params=None, error=None, index=None, object_key=None):
+    from shared.tasks import TaskRecord
+
+    result = {"print_files": [{"object_key": object_key}]} if object_key else None
+    return TaskRecord(key=key, kind="k", status=status, params=params or {}, result=result, error=error, attempts=1,
+                      created_at=NOW, started_at=NOW, finished_at=NOW if status in ("completed", "failed") else None,
+                      item_index=index, parent_key="parent" if index is not None else None)
+
+
+def test_the_task_answer_maps_items_to_printful_mockups_and_fails_with_any_item():
+    from shared.printful import task_result
+
+    position = {"area_width": 600, "area_height": 800, "width": 300, "height": 300, "top": 0, "left": 0}
+    params = generation_params(product(), BY_UUID, request(file("back", position), variant_ids=(11, 13)))
+    items = [_record(f"item-{i}", "completed", params=item["params"], index=i, object_key=f"results/{i}.jpg")
+             for i, item in enumerate(params["items"])]
+    parent = _record("0d6f1c52-1111-4e4e-9e9e-000000000001", "completed", params=params)
+    answer = task_result(parent, items, sign=lambda key: f"signed:{key}")
+    assert answer["task_key"] == "gt-0d6f1c52-1111-4e4e-9e9e-000000000001" and answer["status"] == "completed"
+    assert [(m["variant_ids"], m["mockup_url"], [e["url"] for e in m["extra"]]) for m in answer["mockups"]] == [
+        ([11], f"signed:results/{params['mockups'][0]['item']}.jpg",
+         [f"signed:results/{params['mockups'][0]['extra'][0]['item']}.jpg"]),
+        ([13], f"signed:results/{params['mockups'][1]['item']}.jpg",
+         [f"signed:results/{params['mockups'][1]['extra'][0]['item']}.jpg"])]
+    assert answer["printfiles"] == [{"variant_ids": [11, 13], "placement": "back",
+                                     "url": f"signed:results/{params['printfiles'][0]['item']}.jpg"}]
+
+    # One item failed: the whole task is failed, naming it.
+    items[1] = _record("item-1", "failed", params=params["items"][1]["params"], index=1, error="boom")
+    failed = task_result(parent, items, sign=lambda key: key)
+    assert failed["status"] == "failed" and "boom" in failed["error"] and "mockups" not in failed
+    # Still running: pending, whatever its items say.
+    assert task_result(_record(parent.key, "processing", params=params), items[:1], sign=str)["status"] == "pending"
+    # Expired results: failed, saying so.
+    expired = task_result(parent, [items[0]], sign=str, expired="the results of this task have expired")
+    assert expired == {"task_key": answer["task_key"], "status": "failed",
+                       "error": "the results of this task have expired"}
