@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from api.auth import authenticate_request, rate_limit_key
 from api.printful import error_response as printful_error
-from api.printful import is_printful_path
+from api.printful import PrintfulErrorsPlugin, is_printful_path
 from shared.config import load_settings
 from shared.schemas import ErrorResponse
 
@@ -128,7 +128,7 @@ def create_app() -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MOCKFARM_SETTINGS=settings,
     )
-    api = MockfarmApi(app)
+    api = MockfarmApi(app, spec_kwargs={"extra_plugins": [PrintfulErrorsPlugin()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     app.extensions["mockfarm_api"] = api

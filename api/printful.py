@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 
+from apispec import BasePlugin
 from flask import current_app, jsonify
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
@@ -37,6 +38,21 @@ blp = Blueprint("printful", __name__, url_prefix="/mockup-generator",
 
 def is_printful_path(path: str) -> bool:
     return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
+
+
+class PrintfulErrorsPlugin(BasePlugin):
+    """OpenAPI: the generator's operations answer every error in Printful's shape, and
+    invalid input with 400 rather than mockfarm's 422 (api.MockfarmApi makes it so)."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        if not path or not is_printful_path(path):
+            return
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            responses.pop(422, None)
+            responses["default"] = {"description": "an error, in Printful's shape (401 for a bad token too)",
+                                    "content": {"application/json": {"schema": "PrintfulError"}}}
 
 
 def error_response(status: int, message: str):
@@ -91,6 +107,7 @@ def get_printfiles(product_id: int):
 
 @blp.route("/templates/<int:product_id>")
 @blp.response(200, PrintfulTemplatesResponse)
+@blp.alt_response(400, description="a mockup of the product was deleted: define it again", **_ERRORS)
 @blp.alt_response(404, description="no product of this account has this id", **_ERRORS)
 def get_templates(product_id: int):
     """Layout templates for positioning artwork in a client: each template's image
@@ -132,6 +149,7 @@ def create_task(body: dict, product_id: int):
 @blp.route("/task")
 @blp.arguments(PrintfulTaskQuery, location="query", unknown=RAISE)
 @blp.response(200, PrintfulTaskResponse)
+@blp.alt_response(400, description="no task_key, or an unknown query parameter", **_ERRORS)
 @blp.alt_response(404, description="no generation task of this account has this key", **_ERRORS)
 def get_task(query: dict):
     """A generation task: pending, failed (with its error) or completed, with every

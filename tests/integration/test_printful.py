@@ -456,4 +456,12 @@ def test_openapi_documents_the_generator_and_products(api_url):
                  "/api/v1/products", "/api/v1/products/{product_id}"):
         assert path in spec["paths"], path
     create = spec["paths"]["/mockup-generator/create-task/{product_id}"]["post"]
-    assert "requestBody" in create and "400" in create["responses"]
+    assert "requestBody" in create
+    # Printful's errors: 400 for invalid input (not mockfarm's 422), in Printful's shape.
+    assert "422" not in create["responses"]
+    for status in ("400", "404", "default"):
+        schema = create["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/PrintfulError"}, status
+    assert set(spec["components"]["schemas"]["PrintfulError"]["properties"]) == {"code", "result", "error"}
+    # Products keep mockfarm's envelope.
+    assert "422" in spec["paths"]["/api/v1/products"]["post"]["responses"]
