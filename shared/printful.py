@@ -187,6 +187,8 @@ def generation_params(product: Product, by_uuid: dict[str, mockups.Mockup], requ
     """A validated create-task request -> the bulk task's params (see the module
     docstring). GenerationError for what Printful refuses with a 400."""
     _check_request(product, request)
+    # A variant given twice is generated once.
+    request = {**request, "variant_ids": list(dict.fromkeys(request["variant_ids"]))}
     files = {file["placement"]: {"placement": file["placement"], "image_url": file["image_url"],
                                  "position": file.get("position"), "object_key": f"uploads/{uuid.uuid4()}"}
              for file in request["files"]}

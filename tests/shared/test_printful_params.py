@@ -140,6 +140,12 @@ def test_a_file_without_a_position_renders_apart_for_variants_with_other_print_f
     assert fits == ["contain", "cover"]
 
 
+def test_a_variant_given_twice_is_generated_once():
+    params = generation_params(product(), BY_UUID, request(file("back"), variant_ids=(11, 11), options=["Back"]))
+    assert [group["variant_ids"] for group in params["mockups"]] == [[11]]
+    assert [p["variant_ids"] for p in params["printfiles"]] == [[11]]
+
+
 def test_a_placement_without_a_file_is_rendered_empty():
     params = generation_params(product(), BY_UUID, request(file("back"), variant_ids=(11,)))
     assert [params["items"][group["item"]]["params"]["mockup_uuid"] for group in params["mockups"]] == \
