@@ -75,7 +75,7 @@ def _add_bulk(data: dict, record: tasks.TaskRecord, ttl: int) -> None:
     total = record.items_total if record.items_total is not None else len((record.params or {}).get("items") or [])
     data["progress"] = {"done": record.items_done, "failed": record.items_failed, "total": total}
     data["zip"] = None
-    data["items"] = []
+    data["bulk_items"] = []
     for item in bulk.items_of(record.key) if record.items_total is not None else []:
         params = item.params or {}
         shown = {"task_key": item.key, "index": item.item_index, "mockup_uuid": params.get("mockup_uuid"),
@@ -85,7 +85,7 @@ def _add_bulk(data: dict, record: tasks.TaskRecord, ttl: int) -> None:
             remaining = _remaining(item.finished_at, ttl)
             if remaining >= 1:
                 shown["print_files"] = tasks.presigned_print_files(item, int(remaining))
-        data["items"].append(shown)
+        data["bulk_items"].append(shown)
 
 
 def find_task(task_key: str, wait: int = 0) -> tasks.TaskRecord:

@@ -155,7 +155,8 @@ class Task(Schema):
         "description": "true once the results were deleted (MOCKFARM_RESULT_URL_TTL after the task finished)"})
     # Bulk tasks only (POST /api/v1/renders/bulk):
     progress = fields.Nested(Progress, metadata={"description": "bulk tasks: items finished so far"})
-    items = fields.List(fields.Nested(BulkItemInfo), metadata={
+    # Not `items`: a task without it would be read as dict.items by marshmallow.
+    bulk_items = fields.List(fields.Nested(BulkItemInfo), data_key="items", metadata={
         "description": "bulk tasks: every item, in the request's order, with its own status and results"})
     zip = fields.Nested(ZipExport, allow_none=True, metadata={
         "description": "bulk tasks: a ZIP of every result, once completed (none while running, or if "

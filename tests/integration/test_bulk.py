@@ -230,3 +230,40 @@ def test_bulk_requests_are_checked(api_url, four_mockups):
     override = post_bulk(api_url, {"mockup_uuids": [mockup["uuid"]], "artwork": art, "overrides": [
         {"mockup_uuid": mockup["uuid"], "smart_object_uuids": ["nope"]}]}, expect=422)
     assert "overrides.0.smart_object_uuids.0" in override["detail"]
+
+
+# --------------------------------------------------------------------------- the safety net
+
+def backdate(task_key: str, seconds: int) -> None:
+    """Make a task look accepted (and last counted) `seconds` ago, as if time had passed."""
+    from shared.db import get_pool
+
+    with get_pool().connection() as conn:
+        conn.execute("UPDATE tasks SET created_at = created_at - make_interval(secs => %s), "
+                     "updated_at = updated_at - make_interval(secs => %s) WHERE key = %s",
+                     (seconds, seconds, task_key))
+
+
+def test_the_sweeper_ends_bulk_tasks_whose_messages_were_lost(api_url, farm):
+    account_id = default_account_id()
+    limit = farm.settings.bulk_time_limit
+    # Items recorded but never queued (their messages lost): failed once the bulk is overdue.
+    lost_items = tasks.create_task("bulk.render", {}, account_id=account_id)
+    records = bulk.record_items(lost_items.key, [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid")] * 2)
+    assert len(records.to_send) == 2 and not records.all_done
+    # Every item counted (failed at once) but the finishing step's message lost.
+    lost_finish = tasks.create_task("bulk.render", {}, account_id=account_id)
+    assert bulk.record_items(lost_finish.key, [bulk.BulkItem(params={}, error="gone")]).all_done
+    # A bulk task whose first step never ran.
+    never_started = tasks.create_task("bulk.render", {"items": [{"params": {}}]}, account_id=account_id)
+    for key in (lost_items.key, lost_finish.key, never_started.key):
+        backdate(key, limit + 60)
+
+    # Beat runs the sweep every couple of seconds on the test stack.
+    first = get_task(api_url, lost_items.key, wait=20)
+    assert first["status"] == "failed" and first["progress"] == {"done": 2, "failed": 2, "total": 2}
+    assert f"did not finish within {limit} s" in first["items"][0]["error"]
+    second = get_task(api_url, lost_finish.key, wait=20)
+    assert second["status"] == "failed" and second["error"] == "all 1 items failed; the first: item 0: gone"
+    third = get_task(api_url, never_started.key, wait=20)
+    assert third["status"] == "failed" and "were not started" in third["error"]

@@ -37,3 +37,24 @@ def test_docs_page_renders_offline(api_url):
         assert text in page
     # Nothing to fetch from elsewhere.
     assert "<script" not in page and "http://" not in page.replace(api_url, "")
+
+
+def test_openapi_document_describes_collections_and_bulk_renders(api_url):
+    spec = requests.get(f"{api_url}/api/v1/openapi.json", timeout=10).json()
+    paths = {path: {method: operation for method, operation in operations.items() if method != "parameters"}
+             for path, operations in spec["paths"].items()}
+    assert set(paths["/api/v1/catalogs"]) == {"get", "post"}
+    assert set(paths["/api/v1/collections"]) == {"get", "post"}
+    assert set(paths["/api/v1/collections/{collection_uuid}"]) == {"get", "patch", "delete"}
+    assert set(paths["/api/v1/collections/{collection_uuid}/mockups"]) == {"get", "post"}
+    assert "delete" in paths["/api/v1/collections/{collection_uuid}/mockups/{mockup_uuid}"]
+    listed = {p["name"] for p in paths["/api/v1/mockups"]["get"]["parameters"]}
+    assert {"collection_uuid", "catalog_uuid"} <= listed
+    bulk = paths["/api/v1/renders/bulk"]["post"]
+    assert set(bulk["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    schemas = spec["components"]["schemas"]
+    assert {"collection_uuid", "mockup_uuids", "artwork", "colors", "smart_objects", "overrides",
+            "export_options", "webhook_url"} <= set(schemas["BulkRenderRequest"]["properties"])
+    assert {"progress", "items", "zip"} <= set(schemas["Task"]["properties"])
+    assert set(schemas["Progress"]["properties"]) == {"done", "failed", "total"}
+    assert {"mockup_uuid", "color", "status", "print_files", "error"} <= set(schemas["BulkItemInfo"]["properties"])
