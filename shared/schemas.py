@@ -135,13 +135,6 @@ class ZipExport(Schema):
 
 
 class Task(Schema):
-    def get_attribute(self, obj, attr, default):
-        # Tasks are dumped from dicts, and marshmallow falls back to getattr for a
-        # missing key: a task that is not a bulk task would dump dict.items as `items`.
-        if isinstance(obj, dict):
-            return obj.get(attr, default)
-        return super().get_attribute(obj, attr, default)
-
     task_key = fields.String()
     status = fields.String(metadata={"description": "pending, processing, completed or failed"})
     created_at = fields.DateTime()
