@@ -72,20 +72,9 @@ def _remaining(finished_at: datetime, ttl: int) -> float:
 def _add_bulk(data: dict, record: tasks.TaskRecord, ttl: int) -> None:
     """`progress`, `items` (each with its print files once completed) and `zip` (set
     later, once completed) of a bulk task."""
-    total = record.items_total if record.items_total is not None else len((record.params or {}).get("items") or [])
-    data["progress"] = {"done": record.items_done, "failed": record.items_failed, "total": total}
+    data["progress"] = bulk.progress_of(record)
     data["zip"] = None
-    data["bulk_items"] = []
-    for item in bulk.items_of(record.key) if record.items_total is not None else []:
-        params = item.params or {}
-        shown = {"task_key": item.key, "index": item.item_index, "mockup_uuid": params.get("mockup_uuid"),
-                 "color": params.get("color") if isinstance(params.get("color"), str) else None,
-                 "status": item.status, "print_files": [], "error": item.error}
-        if item.status == tasks.COMPLETED and item.results_deleted_at is None:
-            remaining = _remaining(item.finished_at, ttl)
-            if remaining >= 1:
-                shown["print_files"] = tasks.presigned_print_files(item, int(remaining))
-        data["bulk_items"].append(shown)
+    data["bulk_items"] = bulk.shown_items(record, ttl)
 
 
 def find_task(task_key: str, wait: int = 0) -> tasks.TaskRecord:

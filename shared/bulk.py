@@ -140,3 +140,29 @@ def overdue_parents(kinds: tuple[str, ...], time_limit: int, limit: int = 100) -
                   AND created_at < now() - make_interval(secs => %s)
              ORDER BY created_at LIMIT %s""", (list(kinds), time_limit, limit)).fetchall()
     return [row[0] for row in rows]
+
+
+def shown_items(parent: tasks.TaskRecord, result_url_ttl: int) -> list[dict[str, Any]]:
+    """The parent's items as clients see them (GET /api/v1/tasks, the task's webhook):
+    each with its status, error and, while its results live, freshly signed print files."""
+    from datetime import datetime, timedelta, timezone  # noqa: PLC0415
+
+    shown = []
+    for item in items_of(parent.key) if parent.items_total is not None else []:
+        params = item.params or {}
+        view = {"task_key": item.key, "index": item.item_index, "mockup_uuid": params.get("mockup_uuid"),
+                "color": params.get("color") if isinstance(params.get("color"), str) else None,
+                "status": item.status, "print_files": [], "error": item.error}
+        if item.status == tasks.COMPLETED and item.results_deleted_at is None:
+            remaining = (item.finished_at + timedelta(seconds=result_url_ttl)
+                         - datetime.now(timezone.utc)).total_seconds()
+            if remaining >= 1:
+                view["print_files"] = tasks.presigned_print_files(item, int(remaining))
+        shown.append(view)
+    return shown
+
+
+def progress_of(parent: tasks.TaskRecord) -> dict[str, int]:
+    """{done, failed, total}; before the items are recorded, total is how many were asked for."""
+    total = parent.items_total if parent.items_total is not None else len((parent.params or {}).get("items") or [])
+    return {"done": parent.items_done, "failed": parent.items_failed, "total": total}

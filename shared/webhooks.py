@@ -255,6 +255,19 @@ def task_event_data(task, result_url_ttl: int) -> dict[str, Any]:
     if task.status == COMPLETED:
         # Valid as long as the result lives (it is deleted result_url_ttl after the task finished).
         data["print_files"] = presigned_print_files(task, result_url_ttl)
+    if task.items_total is not None:
+        # A bulk task: its one event carries every item's outcome, and the ZIP.
+        from shared import bulk
+        from shared.storage import get_storage
+
+        data["progress"] = bulk.progress_of(task)
+        data["items"] = bulk.shown_items(task, result_url_ttl)
+        archive = (task.result or {}).get("zip") if task.status == COMPLETED else None
+        data["zip"] = None
+        if archive:
+            url, expires_at = get_storage().presigned_get(archive["object_key"], lifetime_seconds=result_url_ttl)
+            data["zip"] = {"export_path": url, "expires_at": expires_at, "bytes": archive["bytes"],
+                           "files": archive["files"]}
     return data
 
 

@@ -197,12 +197,13 @@ def _check_artwork(data: bytes) -> None:
         raise InvalidInput(f"artwork: {width}x{height} exceeds the limit of {MAX_ARTWORK_PIXELS} pixels")
 
 
-def _prepare_and_fan_out(record: tasks.TaskRecord) -> None:
-    params = record.params
-    url = params["artwork"].get("url")
+def _store_artwork(params: dict) -> None:
+    """Download an artwork URL, here, once for every item, and store it where the items
+    read it (base64 and multipart artwork was stored by the API); refuse a file that
+    is not an image before any item runs."""
     storage = get_storage()
+    url = params["artwork"].get("url")
     if url:
-        # Downloaded here, once for every item; the items read the stored copy.
         policy = safefetch.FetchPolicy.from_env()
         try:
             data = safefetch.fetch(url, policy, max_bytes=policy.max_asset_bytes).content
@@ -213,7 +214,14 @@ def _prepare_and_fan_out(record: tasks.TaskRecord) -> None:
         storage.put_bytes(params["artwork_key"], data, "application/octet-stream")
     else:
         _check_artwork(storage.get_bytes(params["artwork_key"]))
-    fan_out(record.key, [BulkItem(**item) for item in params["items"]])
+
+
+def _prepare_and_fan_out(record: tasks.TaskRecord) -> None:
+    # Run again after its fan-out (the message redelivered), the step leaves the
+    # stored artwork alone: items may have read it, and it must not change under them.
+    if record.items_total is None:
+        _store_artwork(record.params)
+    fan_out(record.key, [BulkItem(**item) for item in record.params["items"]])
 
 
 @app.task(name=BULK_RENDER_TASK, base=RecordedTask)

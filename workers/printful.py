@@ -52,7 +52,10 @@ def generate_printful_mockups(parent_key: str) -> str:
                                     "the worker running it stopped each time")
         return "failed"
     try:
-        _store_files(record.params)
+        # Run again after its fan-out (the message redelivered), the step leaves the
+        # stored images alone: items may have read them, and they must not change under them.
+        if record.items_total is None:
+            _store_files(record.params)
         fan_out(parent_key, [BulkItem(params=item["params"], kind=item["kind"]) for item in record.params["items"]])
     except InvalidInput as exc:
         tasks.fail_task(parent_key, str(exc))

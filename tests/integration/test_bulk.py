@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
 import time
 import uuid
 import zipfile
@@ -15,7 +17,7 @@ import requests
 
 from shared import bulk, tasks
 from tests.integration.helpers import (auth, default_account_id, get_task, new_api_key, serve_files, upload_template,
-                                       wait_for_mockup)
+                                       wait_for_mockup, wait_for_status)
 from tests.integration.test_renders import demo_psd, download, pixels, solid_png
 
 pytestmark = pytest.mark.integration
@@ -194,6 +196,9 @@ def test_bulk_lists_the_items_that_failed_and_fires_one_webhook(api_url, four_mo
         event = json.loads(delivery["body"])
         assert event["event"] == "task.completed" and event["data"]["task_key"] == accepted["task_key"]
         assert len(event["data"]["print_files"]) == 1
+        assert event["data"]["progress"] == {"done": 4, "failed": 3, "total": 4}
+        assert [item["status"] for item in event["data"]["items"]] == ["completed", "failed", "failed", "failed"]
+        assert requests.get(event["data"]["zip"]["export_path"], timeout=10).status_code == 200
         time.sleep(1)
         assert len(receiver.requests) == 1, "one event for the bulk task, none for its items"
     finally:
@@ -267,3 +272,75 @@ def test_the_sweeper_ends_bulk_tasks_whose_messages_were_lost(api_url, farm):
     assert second["status"] == "failed" and second["error"] == "all 1 items failed; the first: item 0: gone"
     third = get_task(api_url, never_started.key, wait=20)
     assert third["status"] == "failed" and "were not started" in third["error"]
+
+
+# --------------------------------------------------------------------------- items that die
+
+from tests.integration.test_reliability import _pool_children, slow_render_worker  # noqa: E402,F401 - a fixture
+
+
+def test_an_item_whose_process_is_killed_is_run_again_and_counted_once(api_url, slow_render_worker):
+    parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+    fan_out(parent.key, [bulk.BulkItem(params=solid("#123456"), kind="render.solid"),
+                         bulk.BulkItem(params=solid("#654321"), kind="render.solid")])
+    first = bulk.item_key(parent.key, 0)
+    wait_for_status(api_url, first, statuses=("processing",), timeout=20)
+    # The pool process running the item dies (OOM killer): the broker gives the item back.
+    for child in _pool_children(slow_render_worker.running_pid("worker-render")):
+        os.kill(child, signal.SIGKILL)
+
+    task = get_task(api_url, parent.key, wait=30)
+    if task["status"] not in ("completed", "failed"):
+        task = get_task(api_url, parent.key, wait=30)
+    assert task["status"] == "completed", task
+    assert task["progress"] == {"done": 2, "failed": 0, "total": 2}
+    assert tasks.get_task(first).attempts == 2
+
+
+def test_an_item_killed_at_its_hard_time_limit_is_counted_and_the_bulk_ends(api_url, farm, monkeypatch):
+    from celery.exceptions import TimeLimitExceeded
+
+    import workers.celery_app
+    from shared.config import load_settings
+    from workers.render import render_solid
+
+    # The item is finished here, in the test's process, which then queues the bulk's
+    # last step: through the test stack's broker.
+    monkeypatch.setattr(workers.celery_app, "app", workers.celery_app.make_celery(load_settings()))
+
+    parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+    [item] = bulk.record_items(parent.key, [bulk.BulkItem(params=solid("#000000"), kind="render.solid")]).to_send
+    assert tasks.start_task(item.key) is not None
+    # What the worker's parent process calls after killing the item's process.
+    render_solid.on_failure(TimeLimitExceeded(farm.settings.task_time_limit), item.key, [item.key], {}, None)
+    task = get_task(api_url, parent.key, wait=20)
+    assert task["status"] == "failed" and "hard time limit" in task["error"], task
+    assert task["progress"] == {"done": 1, "failed": 1, "total": 1}
+
+
+def test_bulk_with_multipart_artwork_and_chosen_smart_objects(api_url, four_mockups):
+    first, second = four_mockups[:2]
+    body = {"mockup_uuids": [first["uuid"], second["uuid"]], "artwork": {"file": True},
+            "smart_objects": "first", "export_options": {"image_format": "png"},
+            "overrides": [{"mockup_uuid": second["uuid"],
+                           "smart_object_uuids": [so["uuid"] for so in second["smart_objects"]]}]}
+    response = requests.post(f"{api_url}/api/v1/renders/bulk", headers=auth(), timeout=30,
+                             data={"data": json.dumps(body)}, files={"file": ("art.png", solid_png())})
+    assert response.status_code == 202, response.text
+    task_key = response.json()["data"]["task_key"]
+    task = get_task(api_url, task_key, wait=30)
+    assert task["status"] == "completed" and task["error"] is None, task
+    # What each item was asked to render: the first smart object, or the override's.
+    items = [tasks.get_task(item["task_key"]) for item in task["items"]]
+    assert [so["uuid"] for so in items[0].params["smart_objects"]] == [first["smart_objects"][0]["uuid"]]
+    assert [so["uuid"] for so in items[1].params["smart_objects"]] == [so["uuid"] for so in second["smart_objects"]]
+    assert all(so["asset"]["object_key"] == items[0].params["smart_objects"][0]["asset"]["object_key"]
+               for item in items for so in item.params["smart_objects"])
+    # The artwork renders where a single render with the same file puts it.
+    single = requests.post(f"{api_url}/api/v1/renders?wait=30", headers=auth(), timeout=40, json={
+        "mockup_uuid": first["uuid"], "export_options": {"image_format": "png"},
+        "smart_objects": [{"uuid": first["smart_objects"][0]["uuid"],
+                           "asset": {"base64": base64.b64encode(solid_png()).decode(), "content_type": "image/png"}}]})
+    assert single.status_code == 200, single.text
+    assert np.array_equal(pixels(download(task["items"][0]["print_files"][0])),
+                          pixels(download(single.json()["data"]["print_files"][0])))
