@@ -9,13 +9,15 @@ import logging
 import limits
 import psycopg
 import psycopg_pool
-from flask import Flask, g, jsonify
+from flask import Flask, g, jsonify, request
 from flask_limiter import Limiter
 from flask_smorest import Api
 from minio.error import S3Error
 from werkzeug.exceptions import HTTPException
 
 from api.auth import authenticate_request, rate_limit_key
+from api.printful import error_response as printful_error
+from api.printful import PrintfulErrorsPlugin, is_printful_path
 from shared.config import load_settings
 from shared.schemas import ErrorResponse
 
@@ -48,6 +50,18 @@ class MockfarmApi(Api):
     ERROR_SCHEMA = ErrorResponse
 
     def handle_http_exception(self, error: HTTPException):
+        response = self._error_response(error)
+        if is_printful_path(request.path):
+            # Printful's shape and status (it answers validation failures with 400).
+            status = 400 if response.status_code == 422 else response.status_code
+            printful_response = printful_error(status, response.get_json()["detail"])
+            for name, value in response.headers.items():
+                if name not in ("Content-Type", "Content-Length"):
+                    printful_response.headers[name] = value
+            return printful_response
+        return response
+
+    def _error_response(self, error: HTTPException):
         body = {"success": False, "detail": error.description or error.name}
         data = getattr(error, "data", None) or {}
         if error.code == 429:
@@ -114,7 +128,7 @@ def create_app() -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MOCKFARM_SETTINGS=settings,
     )
-    api = MockfarmApi(app)
+    api = MockfarmApi(app, spec_kwargs={"extra_plugins": [PrintfulErrorsPlugin()]})
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
     app.extensions["mockfarm_api"] = api
@@ -130,6 +144,8 @@ def create_app() -> Flask:
     from api.health import blp as health_blp
     from api.keys import blp as keys_blp
     from api.mockups import blp as mockups_blp
+    from api.printful import blp as printful_blp
+    from api.products import blp as products_blp
     from api.renders import blp as renders_blp
     from api.tasks import blp as tasks_blp
     from api.webhooks import blp as webhooks_blp
@@ -142,6 +158,8 @@ def create_app() -> Flask:
     api.register_blueprint(keys_blp)
     api.register_blueprint(account_blp)
     api.register_blueprint(webhooks_blp)
+    api.register_blueprint(products_blp)
+    api.register_blueprint(printful_blp)
     # A plain Flask blueprint: the page describes the API, it is not part of it.
     app.register_blueprint(docs_blp)
 
@@ -160,6 +178,8 @@ def create_app() -> Flask:
         else:
             logging.getLogger("api").exception("unhandled error")
             status, detail = 500, "internal server error"
+        if is_printful_path(request.path):
+            return printful_error(status, detail)
         response = jsonify({"success": False, "detail": detail})
         response.status_code = status
         return response

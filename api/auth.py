@@ -1,5 +1,6 @@
-"""Who is calling: every `/api/v1/*` request carries an API key, in `x-api-key` or
-as `Authorization: Bearer <key>` (Printful's clients send the latter).
+"""Who is calling: every `/api/v1/*` and `/mockup-generator/*` request carries an
+API key, in `x-api-key` or as `Authorization: Bearer <key>` (Printful's clients
+send the latter).
 
 The key's row is looked up before the view runs; the view reads `g.api_key` (an
 `shared.accounts.ApiKey`) and scopes everything it touches to `g.api_key.account_id`.
@@ -12,6 +13,9 @@ from flask_smorest import abort
 from shared import accounts
 
 API_PREFIX = "/api/v1/"
+# Printful's mockup generator routes (api/printful.py) sit at the root, where
+# Printful's clients expect them, and need a key too.
+PRINTFUL_PREFIX = "/mockup-generator/"
 # What anyone may read: the description of the API and its page.
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json", "/api/v1/docs"})
 
@@ -33,7 +37,7 @@ def presented_key() -> str | None:
 
 def authenticate_request() -> None:
     """A before_request hook: 401 unless the request carries a usable key."""
-    if not request.path.startswith(API_PREFIX) or request.path in PUBLIC_PATHS:
+    if not request.path.startswith((API_PREFIX, PRINTFUL_PREFIX)) or request.path in PUBLIC_PATHS:
         return
     if request.endpoint is None:
         # No such route or method: the 404/405 says more than a 401 would.

@@ -28,7 +28,8 @@ from shared.db import get_pool
 # /api/v1/tasks even before their first step recorded the items, and failed by beat's
 # sweeper if that step never fans them out. A new kind of bulk task adds its kind here.
 BULK_RENDER_KIND = "bulk.render"  # POST /api/v1/renders/bulk
-PARENT_KINDS = (BULK_RENDER_KIND,)
+PRINTFUL_MOCKUPS_KIND = "bulk.printful_mockups"  # POST /mockup-generator/create-task
+PARENT_KINDS = (BULK_RENDER_KIND, PRINTFUL_MOCKUPS_KIND)
 
 # Item keys: uuid5(this, "<parent key>/<index>").
 _ITEM_KEY_NAMESPACE = uuid.UUID("0b5c3f8e-5a8e-4c53-9d0e-6a1f6f0b9a51")

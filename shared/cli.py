@@ -19,6 +19,7 @@ _COMMAND_SOURCES = [
     ("shared.stack", "commands"),
     ("shared.db", "commands"),
     ("shared.accounts", "commands"),
+    ("shared.products", "commands"),
     ("workers.maintenance", "commands"),
     ("workers.bulkbench", "commands"),
 ]

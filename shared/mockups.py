@@ -199,3 +199,10 @@ def mark_failed(mockup_uuid: str, error: str) -> bool:
             "WHERE uuid = %s AND status <> 'ready'",
             (error, mockup_uuid))
         return cur.rowcount == 1
+
+
+def find_by_name(account_id: int, name: str) -> list[Mockup]:
+    """The account's mockups called exactly `name` (names need not be unique)."""
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{_SELECT} WHERE m.account_id = %s AND m.name = %s ORDER BY m.created_at", (account_id, name))
+        return [_mockup(row) for row in cur.fetchall()]

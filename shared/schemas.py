@@ -609,3 +609,305 @@ DeliveryListResponse = Schema.from_dict({
     "data": fields.List(fields.Nested(WebhookDelivery)),
     "paging": fields.Nested(Paging),
 }, name="DeliveryListResponse")
+
+
+# ------------------------------------------------------------------ products (Printful-compatible)
+#
+# A product groups templates for the Printful-compatible mockup generator (README,
+# "Printful-compatible mockup generator"). The same document is the body of
+# POST /api/v1/products and the file `mockfarm products import` reads.
+
+PRODUCT_ID = validate.Range(min=1, max=2_147_483_647)
+PLACEMENT_NAME = validate.Regexp(r"^[a-z0-9_]{1,64}$", error="must be 1 to 64 of a-z, 0-9 and _ (like 'front')")
+LABEL = validate.Length(min=1, max=200)
+
+
+class ProductPrintfile(StrictSchema):
+    printfile_id = fields.Integer(required=True, strict=True, validate=PRODUCT_ID)
+    width = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30000),
+                           metadata={"description": "pixels"})
+    height = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30000))
+    dpi = fields.Integer(load_default=150, strict=True, validate=validate.Range(min=1, max=2400))
+    fill_mode = fields.String(load_default="fit", validate=validate.OneOf(("fit", "cover")), metadata={
+        "description": "how artwork sent without a position fills the print area: fit (all of it "
+                       "visible) or cover (the area filled, the rest cropped)"})
+    can_rotate = fields.Boolean(load_default=False)
+
+
+class ProductPlacement(StrictSchema):
+    placement = fields.String(required=True, validate=PLACEMENT_NAME, metadata={"example": "front"})
+    title = fields.String(validate=LABEL, metadata={"description": "default: the placement, capitalised"})
+    smart_object = fields.String(required=True, validate=LABEL, metadata={
+        "description": "the smart object's layer name (or name) in the variants' templates"})
+    printfile_id = fields.Integer(required=True, strict=True, validate=PRODUCT_ID, metadata={
+        "description": "its print file, unless a variant names another"})
+
+
+class ProductColorOverlay(StrictSchema):
+    smart_object = fields.String(required=True, validate=LABEL, metadata={
+        "description": "the smart object each variant's color_code is laid over (the garment, the frame...)"})
+    blend_mode = fields.String(load_default="multiply", validate=validate.OneOf(BLEND_MODES))
+    opacity = fields.Float(load_default=100, validate=validate.Range(min=0, max=100))
+    fill_area = fields.Boolean(load_default=True, metadata={
+        "description": "true: the colour fills the whole smart object (behind the artwork, if it is a "
+                       "placement); false: it tints the artwork only"})
+
+
+class ProductVariantMockup(StrictSchema):
+    mockup = fields.String(required=True, validate=LABEL, metadata={
+        "description": "a ready mockup of the account: its uuid, or its name if no other mockup has it"})
+    option = fields.String(load_default="Front", validate=LABEL, metadata={
+        "description": "the view it shows, as Printful's `options` name them (Front, Back, Left...)"})
+    option_group = fields.String(load_default="Default", validate=LABEL, metadata={
+        "description": "the style it belongs to, as Printful's `option_groups` (Flat, Men's...)"})
+
+
+class ProductVariant(StrictSchema):
+    id = fields.Integer(strict=True, validate=PRODUCT_ID, metadata={
+        "description": "unique in the product; default: 1, 2, 3... in order"})
+    name = fields.String(validate=LABEL)
+    color = fields.String(validate=LABEL, allow_none=True)
+    color_code = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^#[0-9a-fA-F]{6}$", error="must be a hex colour #rrggbb"))
+    size = fields.String(validate=LABEL, allow_none=True)
+    mockups = fields.List(fields.Nested(ProductVariantMockup), required=True,
+                          validate=validate.Length(min=1, max=20), metadata={
+                              "description": "its templates: the first one matching a task's options gives "
+                                             "`mockup_url`, the others `extra`"})
+    printfiles = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True, validate=PRODUCT_ID),
+                             metadata={"description": "{placement: printfile_id} where it differs from the "
+                                                      "placement's (a larger poster size...)"})
+
+
+class ProductDefinition(StrictSchema):
+    """A product: variants mapped to templates, placements mapped to smart objects,
+    and the print file of each placement."""
+
+    id = fields.Integer(strict=True, validate=PRODUCT_ID, metadata={
+        "description": "the product id Printful clients use (default: the account's next free id)"})
+    title = fields.String(required=True, validate=LABEL)
+    description = fields.String(validate=validate.Length(max=5000))
+    printfiles = fields.List(fields.Nested(ProductPrintfile), required=True, validate=validate.Length(min=1, max=100))
+    placements = fields.List(fields.Nested(ProductPlacement), required=True, validate=validate.Length(min=1, max=50))
+    color_overlay = fields.Nested(ProductColorOverlay, allow_none=True)
+    variants = fields.List(fields.Nested(ProductVariant), required=True, validate=validate.Length(min=1, max=1000))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        printfile_ids = [printfile["printfile_id"] for printfile in data["printfiles"]]
+        if len(set(printfile_ids)) != len(printfile_ids):
+            raise ValidationError("two print files share a printfile_id", "printfiles")
+        placements = [placement["placement"] for placement in data["placements"]]
+        if len(set(placements)) != len(placements):
+            raise ValidationError("two placements share a name", "placements")
+        for index, placement in enumerate(data["placements"]):
+            if placement["printfile_id"] not in printfile_ids:
+                raise ValidationError({index: {"printfile_id": [f"no print file {placement['printfile_id']}"]}},
+                                      "placements")
+        variant_ids = [variant["id"] for variant in data["variants"] if "id" in variant]
+        if len(set(variant_ids)) != len(variant_ids):
+            raise ValidationError("two variants share an id", "variants")
+        if variant_ids and len(variant_ids) != len(data["variants"]):
+            raise ValidationError("give every variant an id, or none (they are then numbered 1, 2, 3...)",
+                                  "variants")
+        for index, variant in enumerate(data["variants"]):
+            for placement, printfile_id in (variant.get("printfiles") or {}).items():
+                if placement not in placements:
+                    raise ValidationError({index: {"printfiles": [f"no placement {placement!r}"]}}, "variants")
+                if printfile_id not in printfile_ids:
+                    raise ValidationError({index: {"printfiles": [f"no print file {printfile_id}"]}}, "variants")
+
+
+class ProductTemplate(Schema):
+    template_id = fields.Integer()
+    mockup_uuid = fields.String()
+    placement = fields.String()
+
+
+class ProductInfo(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    printfiles = fields.List(fields.Nested(ProductPrintfile))
+    placements = fields.List(fields.Nested(ProductPlacement))
+    color_overlay = fields.Nested(ProductColorOverlay, allow_none=True)
+    variants = fields.List(fields.Dict(), metadata={
+        "description": "as defined, with ids assigned and each mockup's `mockup_uuid` resolved"})
+    templates = fields.List(fields.Nested(ProductTemplate), metadata={
+        "description": "the layout templates (one per template and placement) of "
+                       "GET /mockup-generator/templates/{product_id}"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ProductListQuery(StrictSchema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class ProductPage(Paging):
+    items = fields.List(fields.Nested(ProductInfo))
+
+
+ProductResponse = envelope(fields.Nested(ProductInfo), "ProductResponse")
+ProductPageResponse = envelope(fields.Nested(ProductPage), "ProductPageResponse")
+
+
+# ------------------------------------------------------------------ Printful-compatible mockup generator
+#
+# /mockup-generator/... answers in Printful's shape: {"code": 200, "result": ...,
+# "extra": []} on success, {"code": 4xx, "result": message, "error": {"reason",
+# "message"}} on errors.
+
+class PrintfulError(Schema):
+    code = fields.Integer(metadata={"description": "the HTTP status"})
+    result = fields.String(metadata={"description": "what went wrong"})
+    error = fields.Dict(metadata={"description": "{reason: e.g. BadRequest, message}"})
+
+
+def printful_envelope(result_field: fields.Field, name: str) -> type[Schema]:
+    return Schema.from_dict({
+        "code": fields.Integer(dump_default=200),
+        "result": result_field,
+        "extra": fields.List(fields.Raw(), dump_default=list),
+    }, name=name)
+
+
+class PrintfulPrintfile(Schema):
+    printfile_id = fields.Integer()
+    width = fields.Integer()
+    height = fields.Integer()
+    dpi = fields.Integer()
+    fill_mode = fields.String(metadata={"description": "fit or cover"})
+    can_rotate = fields.Boolean()
+
+
+class PrintfulVariantPrintfiles(Schema):
+    variant_id = fields.Integer()
+    placements = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "{placement: printfile_id}"})
+
+
+class PrintfulPrintfiles(Schema):
+    product_id = fields.Integer()
+    available_placements = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "{placement: title}"})
+    printfiles = fields.List(fields.Nested(PrintfulPrintfile))
+    variant_printfiles = fields.List(fields.Nested(PrintfulVariantPrintfiles))
+    option_groups = fields.List(fields.String())
+    options = fields.List(fields.String())
+
+
+class PrintfulTemplateRef(Schema):
+    placement = fields.String()
+    template_id = fields.Integer()
+
+
+class PrintfulVariantTemplates(Schema):
+    variant_id = fields.Integer()
+    templates = fields.List(fields.Nested(PrintfulTemplateRef))
+
+
+class PrintfulTemplate(Schema):
+    template_id = fields.Integer()
+    image_url = fields.String(metadata={"description": "the template's image (presigned, WebP)"})
+    background_url = fields.String(allow_none=True)
+    background_color = fields.String(allow_none=True)
+    printfile_id = fields.Integer()
+    template_width = fields.Integer()
+    template_height = fields.Integer()
+    print_area_width = fields.Integer()
+    print_area_height = fields.Integer()
+    print_area_top = fields.Integer()
+    print_area_left = fields.Integer()
+    is_template_on_front = fields.Boolean()
+    orientation = fields.String()
+
+
+class PrintfulConflict(Schema):
+    placement = fields.String()
+    conflicts = fields.List(fields.String())
+
+
+class PrintfulTemplates(Schema):
+    version = fields.Integer()
+    min_dpi = fields.Integer()
+    variant_mapping = fields.List(fields.Nested(PrintfulVariantTemplates))
+    templates = fields.List(fields.Nested(PrintfulTemplate))
+    conflicting_placements = fields.List(fields.Nested(PrintfulConflict))
+
+
+class PrintfulPosition(StrictSchema):
+    """Where the image goes, in a print area of area_width x area_height."""
+
+    area_width = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    area_height = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    width = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    height = fields.Float(required=True, validate=validate.Range(min=1, max=MAX_PLACEMENT))
+    top = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+    left = fields.Float(required=True, validate=validate.Range(min=-MAX_PLACEMENT, max=MAX_PLACEMENT))
+    limit_to_print_area = fields.Boolean(load_default=True, metadata={
+        "description": "false: what lies outside the print area shows too"})
+
+
+class PrintfulFile(StrictSchema):
+    placement = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    image_url = fields.String(required=True, validate=validate.Length(min=1, max=4096), metadata={
+        "description": "downloaded by the worker (README, hostile input)"})
+    position = fields.Nested(PrintfulPosition, metadata={
+        "description": "default: the image fits (or covers, per the print file's fill_mode) the print area"})
+
+
+class PrintfulCreateTask(StrictSchema):
+    variant_ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=1000))
+    format = fields.String(load_default="jpg", validate=validate.OneOf(("jpg", "png")))
+    width = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=100, max=10000), metadata={
+        "description": "the mockups' width in pixels (default: the templates')"})
+    files = fields.List(fields.Nested(PrintfulFile), required=True, validate=validate.Length(min=1, max=50))
+    options = fields.List(fields.String(), metadata={"description": "only mockups of these options (views)"})
+    option_groups = fields.List(fields.String(), metadata={"description": "only mockups of these option groups"})
+    product_options = fields.Dict(metadata={"description": "accepted; no product option changes a mockup yet"})
+
+
+class PrintfulTaskCreated(Schema):
+    task_key = fields.String(metadata={"example": "gt-6f1c0d5e-8a51-4d7e-9a41-2f5c8f1f9d11"})
+    status = fields.String()
+
+
+class PrintfulMockupExtra(Schema):
+    title = fields.String()
+    option = fields.String()
+    option_group = fields.String()
+    url = fields.String()
+
+
+class PrintfulMockup(Schema):
+    placement = fields.String()
+    variant_ids = fields.List(fields.Integer())
+    mockup_url = fields.String(metadata={"description": "presigned, signed anew on each read"})
+    extra = fields.List(fields.Nested(PrintfulMockupExtra), metadata={
+        "description": "the variants' other mockups of this placement (other options)"})
+
+
+class PrintfulTaskPrintfile(Schema):
+    variant_ids = fields.List(fields.Integer())
+    placement = fields.String()
+    url = fields.String(metadata={"description": "the print file (PNG at the print file's size and dpi)"})
+
+
+class PrintfulTask(Schema):
+    task_key = fields.String()
+    status = fields.String(metadata={"description": "pending, completed or failed"})
+    error = fields.String(allow_none=True)
+    mockups = fields.List(fields.Nested(PrintfulMockup))
+    printfiles = fields.List(fields.Nested(PrintfulTaskPrintfile))
+
+
+class PrintfulTaskQuery(StrictSchema):
+    task_key = fields.String(required=True)
+
+
+PrintfulPrintfilesResponse = printful_envelope(fields.Nested(PrintfulPrintfiles), "PrintfulPrintfilesResponse")
+PrintfulTemplatesResponse = printful_envelope(fields.Nested(PrintfulTemplates), "PrintfulTemplatesResponse")
+PrintfulTaskCreatedResponse = printful_envelope(fields.Nested(PrintfulTaskCreated), "PrintfulTaskCreatedResponse")
+PrintfulTaskResponse = printful_envelope(fields.Nested(PrintfulTask), "PrintfulTaskResponse")

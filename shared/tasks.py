@@ -169,6 +169,8 @@ def uploaded_objects_of(record: TaskRecord) -> list[str]:
     # A bulk task's artwork, stored once for all its items.
     if (record.params or {}).get("artwork_key"):
         keys.append(record.params["artwork_key"])
+    # A Printful-compatible generation task's images, one per placement (shared/printful.py).
+    keys.extend((record.params or {}).get("artwork_keys") or [])
     for item in (record.params or {}).get("smart_objects") or []:
         key = (item.get("asset") or {}).get("object_key")
         if key and key not in keys:

@@ -38,6 +38,9 @@ INGEST_PSD_TASK = "workers.ingest.ingest_psd"
 # last (join: the ZIP of every result, and the parent's outcome); see workers/bulk.py.
 BULK_RENDER_TASK = "workers.bulk.start_bulk_render"
 BULK_FINISH_TASK = "workers.bulk.finish_bulk"
+# The first step of a Printful-style create-task request (workers/printful.py): a
+# bulk task whose items are the mockups and print files.
+GENERATE_PRINTFUL_MOCKUPS_TASK = "workers.printful.generate_printful_mockups"
 # Run by Celery beat every MOCKFARM_CLEANUP_INTERVAL seconds, on the ingest queue
 # (light work, and the render pool stays free for renders).
 DELETE_EXPIRED_RESULTS_TASK = "maintenance.delete_expired_results"
@@ -56,6 +59,7 @@ TASKS_BY_KIND = {
     "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
     "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
     "bulk.render": (BULK_RENDER_TASK, RENDER_QUEUE),
+    "bulk.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
 }
 
 
@@ -79,7 +83,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     settings = settings or load_settings()
     app = Celery("mockfarm", broker=settings.redis_url,
                  include=["workers.render", "workers.bulk", "workers.ingest", "workers.maintenance",
-                          "workers.webhooks"])
+                          "workers.webhooks", "workers.printful"])
     app.conf.update(
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=RENDER_QUEUE,
@@ -87,6 +91,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_routes={
             "workers.render.*": {"queue": RENDER_QUEUE},
             "workers.bulk.*": {"queue": RENDER_QUEUE},
+            "workers.printful.*": {"queue": RENDER_QUEUE},
             "workers.ingest.*": {"queue": INGEST_QUEUE},
             "workers.webhooks.*": {"queue": WEBHOOKS_QUEUE},
             "maintenance.*": {"queue": INGEST_QUEUE},

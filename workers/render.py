@@ -157,7 +157,11 @@ def _load_plan(plan_key: str):
 
 def _artwork_bytes(index: int, asset: dict) -> bytes:
     """The artwork of smart_objects[index]: downloaded from its URL, or the bytes the
-    API stored in S3 (base64 and multipart uploads)."""
+    API stored in S3 (base64 and multipart uploads), or nothing at all for
+    `{"empty": true}` (the Printful-compatible generator's placements left without
+    a file: shown empty, not with the template's placeholder)."""
+    if asset.get("empty"):
+        return _transparent_pixel()
     if asset.get("url"):
         policy = safefetch.FetchPolicy.from_env()
         try:
@@ -210,6 +214,12 @@ class _StoredArtworkCache:
 _stored_artwork = _StoredArtworkCache(64 * 1024 * 1024)
 
 
+def _transparent_pixel() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (1, 1), (0, 0, 0, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def placement_options(index: int, item: dict):
     """A request's smart object (as the API stored it) -> compositor PlacementOptions."""
     from compositor.errors import InvalidOption  # noqa: PLC0415
@@ -225,8 +235,11 @@ def placement_options(index: int, item: dict):
     if item.get("color"):
         color = item["color"]
         options["color"] = {"hex": color["hex"], "blend_mode": color.get("blending_mode", "normal")}
-        if "opacity" in color:
-            options["color"]["opacity"] = color["opacity"]
+        # fill_area: set by the Printful-compatible generator (shared/printful.py) for a
+        # variant's colour, which fills the whole smart object behind the artwork.
+        for name in ("opacity", "fill_area"):
+            if name in color:
+                options["color"][name] = color[name]
     if item.get("adjustment_layers"):
         options["adjustment_layers"] = dict(item["adjustment_layers"])
     presets = []
