@@ -26,7 +26,7 @@ import re
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 from celery import Celery, group
 from celery.exceptions import SoftTimeLimitExceeded
@@ -180,7 +180,7 @@ def finish_bulk(parent_key: str) -> str:
 
 # --------------------------------------------------------------------------- POST /renders/bulk
 
-def _check_artwork(data: bytes) -> None:
+def check_artwork(data: bytes) -> None:
     """Refuse, once for the whole bulk, what no item could render: not an image of an
     accepted format, or too many pixels. Reads the header only; the pixels are
     decoded by the render workers (once per worker process and size needed:
@@ -214,25 +214,18 @@ def _store_artwork(params: dict) -> None:
         except safefetch.FetchError as exc:
             raise InvalidInput(f"artwork.url: the artwork could not be downloaded "
                                f"(HTTP {exc.http_status} class): {exc}") from None
-        _check_artwork(data)
+        check_artwork(data)
         storage.put_bytes(params["artwork_key"], data, "application/octet-stream")
     else:
-        _check_artwork(storage.get_bytes(params["artwork_key"]))
+        check_artwork(storage.get_bytes(params["artwork_key"]))
 
 
-def _prepare_and_fan_out(record: tasks.TaskRecord) -> None:
-    # Run again after its fan-out (the message redelivered), the step leaves the
-    # stored artwork alone: items may have read it, and it must not change under them.
-    if record.items_total is None:
-        _store_artwork(record.params)
-    fan_out(record.key, [BulkItem(**item) for item in record.params["items"]])
-
-
-@app.task(name=BULK_RENDER_TASK, base=RecordedTask)
-def start_bulk_render(parent_key: str) -> str:
-    """The first step of POST /api/v1/renders/bulk: get the artwork once (download it
-    if given by URL), store it for the items, and fan the items out. The parent stays
-    `processing` until finish_bulk."""
+def start_bulk(parent_key: str, store_inputs: Callable[[dict], None]) -> str:
+    """The first step every kind of bulk task shares: claim the parent, let
+    `store_inputs(params)` fetch and store what its items read (the artwork, once),
+    then fan out `params["items"]` (BulkItem fields). Every failure here fails the
+    parent with its reason: every accepted task ends. The parent stays `processing`
+    until finish_bulk."""
     settings = load_settings()
     record = tasks.start_task(parent_key)
     if record is None:
@@ -242,7 +235,11 @@ def start_bulk_render(parent_key: str) -> str:
                                     "the worker running it stopped each time")
         return "failed"
     try:
-        _prepare_and_fan_out(record)
+        # Run again after its fan-out (the message redelivered), the step leaves the
+        # stored inputs alone: items may have read them, and they must not change under them.
+        if record.items_total is None:
+            store_inputs(record.params)
+        fan_out(parent_key, [BulkItem(**item) for item in record.params["items"]])
     except InvalidInput as exc:
         tasks.fail_task(parent_key, str(exc))
         return "failed"
@@ -254,3 +251,10 @@ def start_bulk_render(parent_key: str) -> str:
         tasks.fail_task(parent_key, f"internal error: {type(exc).__name__}: {exc}")
         return "failed"
     return "started"
+
+
+@app.task(name=BULK_RENDER_TASK, base=RecordedTask)
+def start_bulk_render(parent_key: str) -> str:
+    """The first step of POST /api/v1/renders/bulk: get the artwork once (download it
+    if given by URL), store it for the items, and fan the items out."""
+    return start_bulk(parent_key, _store_artwork)
