@@ -18,6 +18,7 @@ unless pass-through; clipped layers are drawn inside their base's alpha.
 from __future__ import annotations
 
 import io
+import weakref
 from dataclasses import dataclass, field
 
 import cv2
@@ -53,8 +54,11 @@ def is_empty(box: Box) -> bool:
 def paste(region: Box, box: Box, values: np.ndarray, background: float = 0.0) -> np.ndarray:
     """`values` (covering `box`) placed on an array covering `region`, `background` elsewhere."""
     height, width = region[3] - region[1], region[2] - region[0]
-    out = np.full((height, width, values.shape[2]), background, dtype=np.float32)
     inter = intersect(region, box)
+    if inter == region:  # every pixel comes from `values`: no background to fill first
+        out = np.empty((height, width, values.shape[2]), dtype=np.float32)
+    else:
+        out = np.full((height, width, values.shape[2]), background, dtype=np.float32)
     if is_empty(inter):
         return out
     out[inter[1] - region[1]:inter[3] - region[1], inter[0] - region[0]:inter[2] - region[0]] = \
@@ -149,6 +153,8 @@ class Canvas:
     # What a knockout layer drawn here shows through to: the group's starting
     # backdrop (None: transparent, as in an isolated group).
     knockout_backdrop: "Canvas | None" = None
+    # A part of another canvas (`view`): its arrays are views, drawn on in place.
+    is_view: bool = False
 
     @classmethod
     def blank(cls, box: Box, channels: int, color: float = 1.0) -> "Canvas":
@@ -163,6 +169,20 @@ class Canvas:
         seeded.knockout_backdrop = Canvas(self.box, seeded.color, seeded.alpha, seeded.coverage)
         return seeded
 
+    def view(self, box: Box) -> "Canvas":
+        """The part of this canvas over `box` (inside it): drawing on it draws on this one."""
+        if not self.is_view and not self._arrays_made_by_put():
+            self.color, self.alpha, self.coverage = self.color.copy(), self.alpha.copy(), self.coverage.copy()
+            self._made_by_put()
+        window = (slice(box[1] - self.box[1], box[3] - self.box[1]), slice(box[0] - self.box[0], box[2] - self.box[0]))
+        part = Canvas(box, self.color[window], self.alpha[window], self.coverage[window],
+                      self.isolate_adjustments, is_view=True)
+        if self.knockout_backdrop is not None:
+            backdrop = self.knockout_backdrop
+            part.knockout_backdrop = Canvas(box, backdrop.color[window], backdrop.alpha[window],
+                                            backdrop.coverage[window])
+        return part
+
     def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
         """Composite a source (straight colour, alpha) onto this canvas.
 
@@ -174,17 +194,38 @@ class Canvas:
         if window is None:
             return
         if window == (slice(0, alpha.shape[0]), slice(0, alpha.shape[1])):
-            self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
-            self.coverage = (self.coverage + alpha * (1.0 - self.coverage)).astype(np.float32)
-            return
-        # New arrays, never written in place: other canvases (a group's
-        # knockout backdrop) and callers may hold the current ones.
-        color_out, alpha_out, coverage_out = self.color.copy(), self.alpha.copy(), self.coverage.copy()
-        color_out[window], alpha_out[window] = composite_over(
-            self.color[window], self.alpha[window], color[window], alpha[window], blend)
+            window = (slice(None), slice(None))  # views of the whole arrays, no copies
+        cb, ab, cs, as_ = self.color[window], self.alpha[window], color[window], alpha[window]
+        if ab.any():
+            co, ao = composite_over(cb, ab, cs, as_, blend)
+        else:
+            # Nothing drawn under it yet (a document's bottom layer): the
+            # equation gives the source itself (co = as cs / as, ao = as).
+            co, ao = np.clip(cs, 0.0, 1.0).astype(np.float32, copy=False), as_.astype(np.float32, copy=True)
         coverage = self.coverage[window]
-        coverage_out[window] = coverage + alpha[window] * (1.0 - coverage)
-        self.color, self.alpha, self.coverage = color_out, alpha_out, coverage_out
+        coverage = coverage + as_ * (1.0 - coverage)
+        if window == (slice(None), slice(None)) and not self.is_view:
+            self.color, self.alpha, self.coverage = co, ao, coverage.astype(np.float32, copy=False)
+            self._made_by_put()
+            return
+        if not self.is_view and not self._arrays_made_by_put():
+            # Other canvases (a group's knockout backdrop) or callers may hold
+            # these arrays: write into copies.
+            self.color, self.alpha, self.coverage = self.color.copy(), self.alpha.copy(), self.coverage.copy()
+            self._made_by_put()
+        self.color[window], self.alpha[window], self.coverage[window] = co, ao, coverage
+
+    def _made_by_put(self) -> None:
+        self._put_arrays = tuple(weakref.ref(values) for values in (self.color, self.alpha, self.coverage))
+
+    def _arrays_made_by_put(self) -> bool:
+        """Whether the canvas still holds the arrays `put` made, which only
+        this canvas refers to, so they may be written in place. Assigning
+        other arrays makes this false; code that takes a canvas's array under
+        another name must not draw on that canvas while it uses it."""
+        made = getattr(self, "_put_arrays", None)
+        return made is not None and all(ref() is values for ref, values in
+                                        zip(made, (self.color, self.alpha, self.coverage)))
 
     def put_knockout(self, color: np.ndarray, alpha: np.ndarray, shape: np.ndarray, blend) -> None:
         """Composite a knockout source: inside its shape it replaces what the group
@@ -293,6 +334,9 @@ class Renderer:
             self._draw_with_psd_tools_effects(node, canvas)
             return
         if source is None:
+            part = self._pixels_box(node, canvas)
+            if part is not None:
+                canvas = canvas.view(part)
             source = self._source(node, canvas)
         if source is None:
             return
@@ -307,6 +351,22 @@ class Renderer:
             self._draw_clipped_separately(node, canvas, shape)
             return
         self._put_source(node, canvas, color, shape)
+
+    def _pixels_box(self, node: LayerNode, canvas: Canvas) -> Box | None:
+        """The part of the canvas a layer drawn from its own pixels can change, when
+        smaller than the canvas: its pixels' box (its alpha is 0 elsewhere, so
+        drawing it there alone gives the same canvas, without canvas-sized
+        arrays for a small layer). None for what may reach further or depends
+        on the whole canvas: groups, knockout, vector masks, dissolve, clipped
+        layers blended one by one."""
+        if node.is_group or node.knockout or node.has_vector_mask or node.blend_mode == BlendMode.DISSOLVE \
+                or (node.clip_layers and not node.blend_clipped_as_group):
+            return None
+        decoded = self._decoded_pixels(node)
+        if decoded is None:
+            return None
+        box = intersect(decoded[2], canvas.box)
+        return None if is_empty(box) or box == canvas.box else box
 
     def _put_source(self, node: LayerNode, canvas: Canvas, color: np.ndarray, shape: np.ndarray) -> None:
         """Composite a node's pixels (colour, shape = pixel alpha x masks) with its
