@@ -46,6 +46,7 @@ import dataclasses
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import cv2
@@ -53,7 +54,9 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 6
+PLAN_VERSION = 7
+# Version 6 plans differ only in how arrays are compressed (zip deflate): still read.
+READABLE_PLAN_VERSIONS = (6, 7)
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -76,6 +79,12 @@ AFFINE_BLENDS = {
     "multiply": (lambda cs: cs, lambda cs: np.zeros_like(cs)),
     "screen": (lambda cs: 1.0 - cs, lambda cs: cs),
 }
+# Threads the probe renders of one object run on (see `_probe_coefficients`).
+COMPILE_THREADS = 2
+# ... while each probe draws at most this many pixels: a render holds several
+# float arrays of its region, and two full canvases of a huge template at once
+# would double the ingest's peak memory.
+PARALLEL_PROBE_PIXELS = 25_000_000
 # A render with random probe colour and alpha must match the affine
 # prediction to this (max abs difference, in [0, 1]): float32 rounding is
 # ~1e-6, while a non-affine blend misses by 1e-2 or more.
@@ -230,25 +239,31 @@ class RenderPlan:
     # serialisation -------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A zip: manifest.json, one compressed .npy per array, the PSD if kept.
+        """A zip: manifest.json, one zlib-compressed .npy per array
+        (`<name>.npy.zlib`), the PSD if kept.
 
         Coefficients are stored as float16 (relative error 5e-4, under 0.15/255
         on a pixel) and widened back to float32 on load; warp maps stay float32
-        (float16 cannot address pixels past 2048).
+        (float16 cannot address pixels past 2048). Arrays are compressed each
+        on its own, several at once (zlib works outside the GIL): on a large
+        template compression is most of the time serialising takes, and the
+        zip's own deflate runs on one thread.
         """
+        named = [(f"base/{factor}", image) for factor, image in self.base.items()]
+        for index, so in enumerate(self.smart_objects):
+            for factor, arrays in so.levels.items():
+                for key, values in arrays.items():
+                    if values.dtype == np.float32 and not key.startswith("map_"):
+                        values = values.astype(np.float16)
+                    named.append((f"so/{index}/{factor}/{key}", values))
+        blobs = _in_threads(_compress_array, [values for _, values in named])
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr("manifest.json", json.dumps(self.manifest(), indent=1))
-            for factor, image in self.base.items():
-                _write_array(archive, f"base/{factor}", image)
-            for index, so in enumerate(self.smart_objects):
-                for factor, arrays in so.levels.items():
-                    for key, values in arrays.items():
-                        if values.dtype == np.float32 and not key.startswith("map_"):
-                            values = values.astype(np.float16)
-                        _write_array(archive, f"so/{index}/{factor}/{key}", values)
+            for (name, _), blob in zip(named, blobs):
+                archive.writestr(name + ".npy.zlib", blob)
             if self.psd is not None:
-                archive.writestr("template.psd", self.psd)
+                archive.writestr("template.psd", self.psd, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
         return buffer.getvalue()
 
     @classmethod
@@ -258,40 +273,79 @@ class RenderPlan:
             manifest = json.loads(archive.read("manifest.json"))
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise TemplateError(f"not a render plan ({type(exc).__name__}: {exc})") from None
-        if manifest.get("version") != PLAN_VERSION:
-            raise TemplateError(f"render plan version {manifest.get('version')!r} is not {PLAN_VERSION}; "
+        version = manifest.get("version")
+        if version not in READABLE_PLAN_VERSIONS:
+            raise TemplateError(f"render plan version {version!r} is not {PLAN_VERSION}; "
                                 f"compile the template again")
         with archive:
-            base = {factor: _read_array(archive, f"base/{factor}") for factor in manifest["levels"]}
-            objects = []
+            names = [f"base/{factor}" for factor in manifest["levels"]]
             for index, entry in enumerate(manifest["smart_objects"]):
-                levels = {}
                 if entry["method"] in ("affine", "clipped"):
-                    for factor in manifest["levels"]:
-                        levels[factor] = {key: _read_array(archive, f"so/{index}/{factor}/{key}")
-                                          for key in entry["arrays"]}
-                objects.append(SmartObjectPlan(
-                    name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
-                    quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
-                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
-                    draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
-                    overlaps=list(entry["overlaps"])))
+                    names += [f"so/{index}/{factor}/{key}" for factor in manifest["levels"]
+                              for key in entry["arrays"]]
+            if version == 6:  # one deflated .npy per array, inflated by the zip reader
+                stored = [archive.read(name + ".npy") for name in names]
+                arrays = dict(zip(names, _in_threads(_load_array, stored)))
+            else:
+                stored = [archive.read(name + ".npy.zlib") for name in names]
+                arrays = dict(zip(names, _in_threads(_decompress_array, stored)))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
+        base = {factor: arrays[f"base/{factor}"] for factor in manifest["levels"]}
+        objects = []
+        for index, entry in enumerate(manifest["smart_objects"]):
+            levels = {}
+            if entry["method"] in ("affine", "clipped"):
+                for factor in manifest["levels"]:
+                    levels[factor] = {key: arrays[f"so/{index}/{factor}/{key}"] for key in entry["arrays"]}
+            objects.append(SmartObjectPlan(
+                name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
+                quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
+                content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
+                draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
+                overlaps=list(entry["overlaps"])))
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
 
 
-def _write_array(archive: zipfile.ZipFile, name: str, values: np.ndarray) -> None:
+# Threads that (de)compress a plan's arrays: zlib and numpy's conversions run
+# outside the GIL, so two cores serialise a large plan in about half the time.
+SERIALISE_THREADS = 4
+# zlib's fastest level: the plan is written once per ingest and read once per
+# worker, so speed matters more than the last percent of size.
+ZLIB_LEVEL = 1
+
+
+def _in_threads(function, items: list) -> list:
+    """[function(item) for item in items], the largest items first on SERIALISE_THREADS threads."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    with ThreadPoolExecutor(max_workers=min(SERIALISE_THREADS, len(items))) as pool:
+        order = sorted(range(len(items)), key=lambda i: -len(items[i]) if isinstance(items[i], bytes)
+                       else -items[i].nbytes)
+        futures = {i: pool.submit(function, items[i]) for i in order}
+        return [futures[i].result() for i in range(len(items))]
+
+
+def _compress_array(values: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(values), allow_pickle=False)
-    archive.writestr(name + ".npy", buffer.getvalue())
+    return zlib.compress(buffer.getbuffer(), ZLIB_LEVEL)
 
 
-def _read_array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    values = np.load(io.BytesIO(archive.read(name + ".npy")), allow_pickle=False)
+def _load_array(npy: bytes) -> np.ndarray:
+    values = np.load(io.BytesIO(npy), allow_pickle=False)
     if values.dtype == np.float16:
         values = values.astype(np.float32)
     return values
+
+
+def _decompress_array(blob: bytes) -> np.ndarray:
+    try:
+        npy = zlib.decompress(blob)
+    except zlib.error as exc:
+        raise TemplateError(f"not a render plan (a damaged array: {exc})") from None
+    return _load_array(npy)
 
 
 # --- compiling ------------------------------------------------------------------------------
@@ -331,12 +385,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     base_render = renderer.render()
     unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
-    base_p = _premultiplied(base_render.color, base_render.alpha)
     opaque = bool(base_render.alpha.min() >= 1.0)
-    base = {}
-    for factor in levels:
-        level = downscale(base_p, factor)
-        base[factor] = _straight_uint8(level)
 
     placed = [(node, *_place_object(template, node, renderer, base_render)) for node in template.smart_objects]
     objects = [plan for _, plan, _ in placed]
@@ -352,7 +401,16 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
                 arrays.pop("_opaque", None)
     if opaque:
         # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
-        base = {factor: np.ascontiguousarray(image[..., :3]) for factor, image in base.items()}
+        # Premultiplied colour is then the colour itself, and its area average
+        # is divided by an alpha of exactly 1: the general path below without
+        # building and dividing RGBA images (equal to a float32 ulp: OpenCV's
+        # area resize of 3 and 4 channels rounds differently, so a level pixel
+        # on a rounding edge may differ by one 8-bit step).
+        from compositor.export import to_uint8  # noqa: PLC0415
+        base = {factor: to_uint8(np.clip(downscale(base_render.color, factor), 0.0, 1.0)) for factor in levels}
+    else:
+        base_p = _premultiplied(base_render.color, base_render.alpha)
+        base = {factor: _straight_uint8(downscale(base_p, factor)) for factor in levels}
     needs_psd = any(so.method == "fallback" or so.overlaps for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
@@ -610,10 +668,29 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
 
 def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None,
                         shared=None) -> dict[str, np.ndarray]:
-    """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe."""
-    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, False, region, shared)
-    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, False, region, shared)
-    p2, _ = _probe_render(template, node, box, 1.0, 1.0, False, region, shared)
+    """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe.
+
+    The probe renders are independent of each other (each has its own
+    renderer, sharing only the base render's decoded pixels, read-only), so
+    they run side by side on COMPILE_THREADS threads: numpy and OpenCV work
+    outside the GIL.
+    """
+    h, w_ = box[3] - box[1], box[2] - box[0]
+    rng = np.random.default_rng(4)
+    color = rng.random((h, w_, 3), dtype=np.float32)
+    alpha = rng.random((h, w_, 1), dtype=np.float32)
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    drawn = region or box
+    threads = COMPILE_THREADS if (drawn[2] - drawn[0]) * (drawn[3] - drawn[1]) <= PARALLEL_PROBE_PIXELS else 1
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # The random probe first: it is the one drawn with the clipped layers, the slowest.
+        checked = pool.submit(_probe_render, template, node, box, color, alpha, True, region, shared)
+        probes = [pool.submit(_probe_render, template, node, box, c, a, False, region, shared)
+                  for c, a in ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0))]
+        folded = pool.submit(_fold_clipped, template, node, box, region, shared) if node.clip_layers else None
+        (p0, a0), (p1, a1), (p2, _) = (future.result() for future in probes)
+        expected_p, expected_a = checked.result()
+        fold = folded.result() if folded is not None else None
     sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
     out = {"Sp": sp, "Z": z}
     opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
@@ -621,16 +698,11 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
         out["Sa"], out["Y"] = sa, y
     out["_opaque"] = np.asarray(opaque)
 
-    h, w_ = box[3] - box[1], box[2] - box[0]
-    rng = np.random.default_rng(4)
-    color = rng.random((h, w_, 3), dtype=np.float32)
-    alpha = rng.random((h, w_, 1), dtype=np.float32)
-    if node.clip_layers:
-        mc, nc, kc, uc, vc = _fold_clipped(template, node, box, region, shared)
+    if fold is not None:
+        mc, nc, kc, uc, vc = fold
         out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
     else:
         out["W"] = w
-    expected_p, expected_a = _probe_render(template, node, box, color, alpha, True, region, shared)
     predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
     error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
     if error > AFFINE_TOLERANCE:
