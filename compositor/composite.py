@@ -66,6 +66,15 @@ def paste(region: Box, box: Box, values: np.ndarray, background: float = 0.0) ->
     return out
 
 
+def _read_only(color: np.ndarray, shape: np.ndarray, box: Box):
+    """(colour, shape, box) with both arrays made read-only; an array shared
+    with someone else is copied first (widen may return its input)."""
+    color, shape = (values if values.flags.owndata else values.copy() for values in (color, shape))
+    color.flags.writeable = False
+    shape.flags.writeable = False
+    return color, shape, box
+
+
 def support(alpha: np.ndarray) -> tuple[slice, slice] | None:
     """(rows, columns) of the bounding box of `alpha` > 0 in an (h, w, 1) array; None when all 0."""
     nonzero = np.ascontiguousarray(alpha.reshape(alpha.shape[:2]) > 0).view(np.uint8)
@@ -543,20 +552,25 @@ class Renderer:
         if decoded is None:
             return None
         color, shape, layer_box = decoded
+        if layer_box == box:
+            return color, shape  # read-only (see `_decoded_pixels`): no copy needed
         return paste(box, layer_box, color, 1.0), paste(box, layer_box, shape)
 
     def _decoded_pixels(self, node: LayerNode):
         """(colour, alpha, box) of a layer's stored pixels, decoded once per Renderer.
 
         Later renders (another artwork, another region) reuse them, so only
-        re-rendered smart objects cost decoding work.
+        re-rendered smart objects cost decoding work. The arrays are made
+        read-only: a layer covering the whole region is drawn from them as
+        they are, so writing into one would change every later render.
         """
         key = ("pixels", id(node))
         if key in self._cache:
             return self._cache[key]
         if node.pixels is not None:
             color, shape = node.pixels
-            decoded = (self._widen(color.astype(np.float32), self.channels), shape.astype(np.float32), node.box)
+            decoded = _read_only(self._widen(color.astype(np.float32), self.channels),
+                                 shape.astype(np.float32), node.box)
             self._cache[key] = decoded
             return decoded
         layer = node.layer
@@ -573,7 +587,7 @@ class Renderer:
             shape = shape.astype(np.float32)
             if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
                 shape = np.zeros_like(shape)
-            decoded = (color, shape, layer_box)
+            decoded = _read_only(color, shape, layer_box)
         self._cache[key] = decoded
         return decoded
 
