@@ -75,6 +75,14 @@ def _read_only(color: np.ndarray, shape: np.ndarray, box: Box):
     return color, shape, box
 
 
+def _scaled(values: np.ndarray, factor) -> np.ndarray:
+    """values * factor, or `values` itself when the factor is the number 1 (no
+    mask, full opacity: most layers). Callers only read the result."""
+    if isinstance(factor, (int, float)) and factor == 1:
+        return values
+    return values * factor
+
+
 def support(alpha: np.ndarray) -> tuple[slice, slice] | None:
     """(rows, columns) of the bounding box of `alpha` > 0 in an (h, w, 1) array; None when all 0."""
     nonzero = np.ascontiguousarray(alpha.reshape(alpha.shape[:2]) > 0).view(np.uint8)
@@ -353,7 +361,7 @@ class Renderer:
         clip_separately = node.clip_layers and not node.blend_clipped_as_group
         if node.clip_layers and not clip_separately:
             color = self._draw_clipped(node, color, alpha, canvas.box)
-        shape = alpha * self._mask(node, canvas.box)
+        shape = _scaled(alpha, self._mask(node, canvas.box))
         if clip_separately:
             # Drawn after the base itself, each inside the base's shape.
             self._put_source(node, canvas, color, shape)
@@ -380,7 +388,7 @@ class Renderer:
     def _put_source(self, node: LayerNode, canvas: Canvas, color: np.ndarray, shape: np.ndarray) -> None:
         """Composite a node's pixels (colour, shape = pixel alpha x masks) with its
         opacity, fill, blend mode and knockout."""
-        alpha = shape * (node.opacity * node.fill_opacity)
+        alpha = _scaled(shape, node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         if mode == BlendMode.DISSOLVE:
             # Photoshop's noise is not reproducible: a seeded all-or-nothing alpha.
