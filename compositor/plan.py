@@ -79,9 +79,10 @@ AFFINE_BLENDS = {
     "multiply": (lambda cs: cs, lambda cs: np.zeros_like(cs)),
     "screen": (lambda cs: 1.0 - cs, lambda cs: cs),
 }
-# Threads the probe renders of one object run on (see `_probe_coefficients`).
+# Threads the compile's work after the base render runs on: the base's levels,
+# region checks and probe renders (see `compile_template`).
 COMPILE_THREADS = 2
-# ... while each probe draws at most this many pixels: a render holds several
+# Probe renders run side by side while each draws at most this many pixels: a render holds several
 # float arrays of its region, and two full canvases of a huge template at once
 # would double the ingest's peak memory.
 PARALLEL_PROBE_PIXELS = 25_000_000
@@ -387,30 +388,42 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
     opaque = bool(base_render.alpha.min() >= 1.0)
 
-    placed = [(node, *_place_object(template, node, renderer, base_render)) for node in template.smart_objects]
-    objects = [plan for _, plan, _ in placed]
-    # Overlaps first: objects that fall back for it are not probed.
-    _mark_overlaps(objects)
-    for node, plan, warp_map in placed:
-        if plan.method == "pending":
-            _reduce_object(template, node, plan, warp_map, levels, renderer)
-    for so in objects:
-        if so.method in ("affine", "clipped"):
-            opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
-            for arrays in so.levels.values():
-                arrays.pop("_opaque", None)
-    if opaque:
-        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
-        # Premultiplied colour is then the colour itself, and its area average
-        # is divided by an alpha of exactly 1: the general path below without
-        # building and dividing RGBA images (equal to a float32 ulp: OpenCV's
-        # area resize of 3 and 4 channels rounds differently, so a level pixel
-        # on a rounding edge may differ by one 8-bit step).
-        from compositor.export import to_uint8  # noqa: PLC0415
-        base = {factor: to_uint8(np.clip(downscale(base_render.color, factor), 0.0, 1.0)) for factor in levels}
-    else:
-        base_p = _premultiplied(base_render.color, base_render.alpha)
-        base = {factor: _straight_uint8(downscale(base_p, factor)) for factor in levels}
+    # What follows the base render is independent work on COMPILE_THREADS
+    # threads (numpy and OpenCV run outside the GIL): the base's levels, each
+    # object's region check and its probe renders.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    with ThreadPoolExecutor(max_workers=COMPILE_THREADS) as pool:
+        base_levels = pool.submit(_base_levels, base_render, levels, opaque)
+        placed = [(node, *_place_object(template, node, renderer)) for node in template.smart_objects]
+        objects = [plan for _, plan, _ in placed]
+        # Each with a renderer of its own, made here: threads must not share one.
+        region_checks = [pool.submit(_region_render_is_exact, _renderer_sharing(template, renderer), base_render,
+                                     plan.box) if warp_map is not None else None
+                         for _, plan, warp_map in placed]
+        # Overlaps first: objects that fall back for it are not probed.
+        _mark_overlaps(objects)
+        # Probed over their box alone, as the region checks will most often confirm.
+        pending = [(node, plan, warp_map) for node, plan, warp_map in placed if plan.method == "pending"]
+        for node, plan, warp_map in pending:
+            _reduce_object(template, node, plan, warp_map, levels, renderer, pool)
+        for (node, plan, warp_map), check in zip(placed, region_checks):
+            if check is None or check.result():
+                continue
+            # Some layer draws differently when only this box is drawn (effects
+            # placed relative to the region): probes and fallback draw the canvas.
+            plan.draw_region = template.canvas_box
+            if any(plan is probed for _, probed, _ in pending):
+                plan.method, plan.reason, plan.levels = "pending", None, {}
+                _reduce_object(template, node, plan, warp_map, levels, renderer, None)
+        for so in objects:
+            if so.method in ("affine", "clipped"):
+                opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
+                for arrays in so.levels.values():
+                    arrays.pop("_opaque", None)
+        base = base_levels.result()
+    if not opaque and base[1].shape[2] == 3:
+        # The base is opaque but some object's formula is not: the base needs its alpha.
+        base = _base_levels(base_render, levels, False)
     needs_psd = any(so.method == "fallback" or so.overlaps for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
@@ -420,6 +433,21 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
         plan._template = template
         plan._renderer = renderer
     return plan
+
+
+def _base_levels(base_render, levels, opaque: bool) -> dict[int, np.ndarray]:
+    """The base image at every level: straight uint8, RGB when `opaque`, else RGBA."""
+    if opaque:
+        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
+        # Premultiplied colour is then the colour itself, and its area average
+        # is divided by an alpha of exactly 1: the general path below without
+        # building and dividing RGBA images (equal to a float32 ulp: OpenCV's
+        # area resize of 3 and 4 channels rounds differently, so a level pixel
+        # on a rounding edge may differ by one 8-bit step). to_uint8 clips.
+        from compositor.export import to_uint8  # noqa: PLC0415
+        return {factor: to_uint8(downscale(base_render.color, factor)) for factor in levels}
+    base_p = _premultiplied(base_render.color, base_render.alpha)
+    return {factor: _straight_uint8(downscale(base_p, factor)) for factor in levels}
 
 
 def _psd_bytes_of(template: Template) -> bytes:
@@ -457,9 +485,10 @@ def _mark_overlaps(objects: list[SmartObjectPlan]) -> None:
                 b.overlaps.append(i)
 
 
-def _place_object(template: Template, node: LayerNode, renderer, base_render):
+def _place_object(template: Template, node: LayerNode, renderer):
     """The object's plan without arrays yet: box, geometry, and why it must
-    fall back if it must (method "pending" otherwise). Returns (plan, warp map)."""
+    fall back if it must (method "pending" otherwise). Returns (plan, warp map);
+    no warp map when its geometry cannot be read."""
     canvas = template.canvas_box
     plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
@@ -469,10 +498,6 @@ def _place_object(template: Template, node: LayerNode, renderer, base_render):
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
         return plan, None
     plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
-    if not _region_render_is_exact(renderer, base_render, plan.box):
-        # Some layer draws differently when only this box is drawn (effects
-        # placed relative to the region): probes and fallback draw the canvas.
-        plan.draw_region = canvas
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
     plan.reason = _why_not_affine(template, node, so)
@@ -483,11 +508,13 @@ def _place_object(template: Template, node: LayerNode, renderer, base_render):
     return plan, warp_map
 
 
-def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, warp_map, levels, renderer) -> None:
-    """Probe the layers around the object and store the formula's arrays at every level."""
+def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, warp_map, levels, renderer,
+                   pool=None) -> None:
+    """Probe the layers around the object and store the formula's arrays at every level.
+    `pool`: an executor the probe renders may run on (None: one after the other)."""
     box = plan.box
     try:
-        coefficients = _probe_coefficients(template, node, box, plan.draw_region, renderer)
+        coefficients = _probe_coefficients(template, node, box, plan.draw_region, renderer, pool)
     except NotAffine as exc:
         plan.method, plan.reason = "fallback", str(exc)
         return
@@ -670,30 +697,30 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
 
 
 def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None,
-                        shared=None) -> dict[str, np.ndarray]:
+                        shared=None, pool=None) -> dict[str, np.ndarray]:
     """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe.
 
     The probe renders are independent of each other (each has its own
     renderer, sharing only the base render's decoded pixels, read-only), so
-    they run side by side on COMPILE_THREADS threads: numpy and OpenCV work
-    outside the GIL.
+    they run side by side on `pool`'s threads while each draws at most
+    PARALLEL_PROBE_PIXELS; one after the other without a pool.
     """
     h, w_ = box[3] - box[1], box[2] - box[0]
     rng = np.random.default_rng(4)
     color = rng.random((h, w_, 3), dtype=np.float32)
     alpha = rng.random((h, w_, 1), dtype=np.float32)
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
     drawn = region or box
-    threads = COMPILE_THREADS if (drawn[2] - drawn[0]) * (drawn[3] - drawn[1]) <= PARALLEL_PROBE_PIXELS else 1
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        # The random probe first: it is the one drawn with the clipped layers, the slowest.
-        checked = pool.submit(_probe_render, template, node, box, color, alpha, True, region, shared)
-        probes = [pool.submit(_probe_render, template, node, box, c, a, False, region, shared)
-                  for c, a in ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0))]
-        folded = pool.submit(_fold_clipped, template, node, box, region, shared) if node.clip_layers else None
-        (p0, a0), (p1, a1), (p2, _) = (future.result() for future in probes)
-        expected_p, expected_a = checked.result()
-        fold = folded.result() if folded is not None else None
+    if (drawn[2] - drawn[0]) * (drawn[3] - drawn[1]) > PARALLEL_PROBE_PIXELS:
+        pool = None
+    run = pool.submit if pool is not None else _done
+    # The random probe first: it is the one drawn with the clipped layers, the slowest.
+    checked = run(_probe_render, template, node, box, color, alpha, True, region, shared)
+    probes = [run(_probe_render, template, node, box, c, a, False, region, shared)
+              for c, a in ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0))]
+    folded = run(_fold_clipped, template, node, box, region, shared) if node.clip_layers else None
+    (p0, a0), (p1, a1), (p2, _) = (future.result() for future in probes)
+    expected_p, expected_a = checked.result()
+    fold = folded.result() if folded is not None else None
     sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
     out = {"Sp": sp, "Z": z}
     opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
@@ -711,6 +738,17 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
     if error > AFFINE_TOLERANCE:
         raise NotAffine(f"the layers over it are not affine in its pixels (probe error {error:.4f})")
     return out
+
+
+def _done(function, *args):
+    """function(*args) now, as a finished future (for work run without a pool)."""
+    from concurrent.futures import Future  # noqa: PLC0415
+    future = Future()
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the result, as a pool does
+        future.set_exception(exc)
+    return future
 
 
 def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None, shared=None):

@@ -88,6 +88,40 @@ def test_fast_path_equals_the_generic_renderer_at_every_level(demo_psd, demo_pla
             assert mae <= 0.5, (factor, mae, worst)
 
 
+def test_an_object_whose_box_renders_differently_alone_is_probed_over_the_canvas(demo_psd, artwork_png,
+                                                                                   monkeypatch):
+    # Layers whose effects reach into the box from outside it draw differently
+    # when only the box is drawn; the region check then sends the probes (run
+    # first over the box alone) over the whole canvas again.
+    import compositor.plan as plan_module  # noqa: PLC0415
+
+    checked = []
+
+    def box_differs(renderer, base_render, box):
+        checked.append(box)
+        return False
+
+    monkeypatch.setattr(plan_module, "_region_render_is_exact", box_differs)
+    drawn = []
+    probe_render = plan_module._probe_render
+
+    def recording_probe(template, node, box, color, alpha, keep_clipped, region=None, shared=None):
+        drawn.append(region)
+        return probe_render(template, node, box, color, alpha, keep_clipped, region, shared)
+
+    monkeypatch.setattr(plan_module, "_probe_render", recording_probe)
+    plan = compile_template(demo_psd, min_level_side=100)
+    design = plan.find("Design")
+    assert checked == [design.box]
+    canvas = (0, 0, plan.width, plan.height)
+    assert design.draw_region == canvas and design.method == "clipped"
+    assert drawn[:4].count(None) == 4 and drawn[4:] == [canvas] * 4  # over the box, then again
+    content = place_artwork_bytes(artwork_png, design.content_size)
+    mae, worst = difference(render_level(plan, {"Design": content}, 1),
+                            reference(load_template(demo_psd), {"Design": content}, 1))
+    assert worst <= 1 and mae < 0.01, (mae, worst)
+
+
 def test_artwork_changes_the_render(demo_plan, artwork_png):
     design = demo_plan.find("Design")
     red = np.zeros(design.content_size[::-1] + (4,), np.float32)
