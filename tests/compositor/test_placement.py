@@ -96,6 +96,17 @@ def test_shrinking_averages_areas():
     np.testing.assert_allclose(out[..., :3], 0.5, atol=1e-6)  # every output pixel a white/black pair
 
 
+@pytest.mark.parametrize("content_size", [(706, 942), (1440, 1920), (37, 23)])
+def test_opaque_artwork_stays_exactly_opaque_at_any_scale(content_size):
+    # OpenCV's area resize leaves alpha at 0.9999999 in places; the placement
+    # must not, or the render premultiplies and divides for nothing.
+    art = np.random.default_rng(1).random((1000, 1000, 4), dtype=np.float32)
+    art[..., 3] = 1
+    out = place_artwork(art, content_size)
+    assert (out[..., 3] == 1).all()
+    assert out.shape == (content_size[1], content_size[0], 4)
+
+
 def test_enlarging_is_premultiplied_so_edges_do_not_fringe():
     art = np.array([[RED, (0, 1, 0, 0)]], np.float32)  # opaque red, then transparent "green"
     out = place_artwork(art, (20, 10), PlacementOptions())
