@@ -18,6 +18,7 @@ unless pass-through; clipped layers are drawn inside their base's alpha.
 from __future__ import annotations
 
 import io
+import weakref
 from dataclasses import dataclass, field
 
 import cv2
@@ -53,13 +54,42 @@ def is_empty(box: Box) -> bool:
 def paste(region: Box, box: Box, values: np.ndarray, background: float = 0.0) -> np.ndarray:
     """`values` (covering `box`) placed on an array covering `region`, `background` elsewhere."""
     height, width = region[3] - region[1], region[2] - region[0]
-    out = np.full((height, width, values.shape[2]), background, dtype=np.float32)
     inter = intersect(region, box)
+    if inter == region:  # every pixel comes from `values`: no background to fill first
+        out = np.empty((height, width, values.shape[2]), dtype=np.float32)
+    else:
+        out = np.full((height, width, values.shape[2]), background, dtype=np.float32)
     if is_empty(inter):
         return out
     out[inter[1] - region[1]:inter[3] - region[1], inter[0] - region[0]:inter[2] - region[0]] = \
         values[inter[1] - box[1]:inter[3] - box[1], inter[0] - box[0]:inter[2] - box[0]]
     return out
+
+
+def _read_only(color: np.ndarray, shape: np.ndarray, box: Box):
+    """(colour, shape, box) with both arrays made read-only; an array shared
+    with someone else is copied first (widen may return its input)."""
+    color, shape = (values if values.flags.owndata else values.copy() for values in (color, shape))
+    color.flags.writeable = False
+    shape.flags.writeable = False
+    return color, shape, box
+
+
+def _scaled(values: np.ndarray, factor) -> np.ndarray:
+    """values * factor, or `values` itself when the factor is the number 1 (no
+    mask, full opacity: most layers). Callers only read the result."""
+    if isinstance(factor, (int, float)) and factor == 1:
+        return values
+    return values * factor
+
+
+def support(alpha: np.ndarray) -> tuple[slice, slice] | None:
+    """(rows, columns) of the bounding box of `alpha` > 0 in an (h, w, 1) array; None when all 0."""
+    nonzero = np.ascontiguousarray(alpha.reshape(alpha.shape[:2]) > 0).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(nonzero)
+    if w == 0 or h == 0:
+        return None
+    return slice(y, y + h), slice(x, x + w)
 
 
 # --- blending: the one place that chooses the blend-mode implementation --------
@@ -79,13 +109,28 @@ def _blend_function(mode: BlendMode, color_mode: ColorMode):
 
 def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarray,
                    blend) -> tuple[np.ndarray, np.ndarray]:
-    """The W3C compositing equation on straight colour; returns (co, ao)."""
-    ao = as_ + ab * (1.0 - as_)
-    mixed = (1.0 - ab) * cs + ab * blend(cb, cs)
-    premultiplied = as_ * mixed + (1.0 - as_) * ab * cb
-    co = np.divide(premultiplied, ao, out=np.array(cs, dtype=np.float32, copy=True),
-                   where=ao > 0)
-    return np.clip(co, 0.0, 1.0, out=co).astype(np.float32, copy=False), ao.astype(np.float32)
+    """The W3C compositing equation on straight colour; returns (co, ao).
+
+        ao = as + ab (1 - as)
+        co = [as ((1 - ab) cs + ab B(cb, cs)) + (1 - as) ab cb] / ao   (cs where ao = 0)
+
+    Evaluated in place on as few temporaries as possible (it is most of a
+    render's time on large canvases), each product in the order written
+    above, so the result is the same to the bit.
+    """
+    cb, ab, cs, as_ = (np.asarray(v, np.float32) for v in (cb, ab, cs, as_))
+    one_minus_as = 1.0 - as_
+    ao = ab * one_minus_as
+    ao += as_
+    mixed = ab * blend(cb, cs)
+    term = (1.0 - ab) * cs
+    mixed += term
+    mixed *= as_
+    np.multiply(one_minus_as * ab, cb, out=term)
+    mixed += term
+    co = np.array(cs, dtype=np.float32, copy=True)
+    np.divide(mixed, ao, out=co, where=ao > 0)
+    return np.clip(co, 0.0, 1.0, out=co), ao
 
 
 # --- the render --------------------------------------------------------------
@@ -125,6 +170,8 @@ class Canvas:
     # What a knockout layer drawn here shows through to: the group's starting
     # backdrop (None: transparent, as in an isolated group).
     knockout_backdrop: "Canvas | None" = None
+    # A part of another canvas (`view`): its arrays are views, drawn on in place.
+    is_view: bool = False
 
     @classmethod
     def blank(cls, box: Box, channels: int, color: float = 1.0) -> "Canvas":
@@ -139,10 +186,63 @@ class Canvas:
         seeded.knockout_backdrop = Canvas(self.box, seeded.color, seeded.alpha, seeded.coverage)
         return seeded
 
+    def view(self, box: Box) -> "Canvas":
+        """The part of this canvas over `box` (inside it): drawing on it draws on this one."""
+        if not self.is_view and not self._arrays_made_by_put():
+            self.color, self.alpha, self.coverage = self.color.copy(), self.alpha.copy(), self.coverage.copy()
+            self._made_by_put()
+        window = (slice(box[1] - self.box[1], box[3] - self.box[1]), slice(box[0] - self.box[0], box[2] - self.box[0]))
+        part = Canvas(box, self.color[window], self.alpha[window], self.coverage[window],
+                      self.isolate_adjustments, is_view=True)
+        if self.knockout_backdrop is not None:
+            backdrop = self.knockout_backdrop
+            part.knockout_backdrop = Canvas(box, backdrop.color[window], backdrop.alpha[window],
+                                            backdrop.coverage[window])
+        return part
+
     def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
-        """Composite a source (straight colour, alpha) onto this canvas."""
-        self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
-        self.coverage = (self.coverage + alpha * (1.0 - self.coverage)).astype(np.float32)
+        """Composite a source (straight colour, alpha) onto this canvas.
+
+        Only the bounding box of the source's alpha > 0 is composited: outside
+        it the equation leaves the canvas as it is (ao = ab, co = cb), and
+        most layers of a large document cover a small part of it.
+        """
+        window = support(alpha)
+        if window is None:
+            return
+        if window == (slice(0, alpha.shape[0]), slice(0, alpha.shape[1])):
+            window = (slice(None), slice(None))  # views of the whole arrays, no copies
+        cb, ab, cs, as_ = self.color[window], self.alpha[window], color[window], alpha[window]
+        if ab.any():
+            co, ao = composite_over(cb, ab, cs, as_, blend)
+        else:
+            # Nothing drawn under it yet (a document's bottom layer): the
+            # equation gives the source itself (co = as cs / as, ao = as).
+            co, ao = np.clip(cs, 0.0, 1.0).astype(np.float32, copy=False), as_.astype(np.float32, copy=True)
+        coverage = self.coverage[window]
+        coverage = coverage + as_ * (1.0 - coverage)
+        if window == (slice(None), slice(None)) and not self.is_view:
+            self.color, self.alpha, self.coverage = co, ao, coverage.astype(np.float32, copy=False)
+            self._made_by_put()
+            return
+        if not self.is_view and not self._arrays_made_by_put():
+            # Other canvases (a group's knockout backdrop) or callers may hold
+            # these arrays: write into copies.
+            self.color, self.alpha, self.coverage = self.color.copy(), self.alpha.copy(), self.coverage.copy()
+            self._made_by_put()
+        self.color[window], self.alpha[window], self.coverage[window] = co, ao, coverage
+
+    def _made_by_put(self) -> None:
+        self._put_arrays = tuple(weakref.ref(values) for values in (self.color, self.alpha, self.coverage))
+
+    def _arrays_made_by_put(self) -> bool:
+        """Whether the canvas still holds the arrays `put` made, which only
+        this canvas refers to, so they may be written in place. Assigning
+        other arrays makes this false; code that takes a canvas's array under
+        another name must not draw on that canvas while it uses it."""
+        made = getattr(self, "_put_arrays", None)
+        return made is not None and all(ref() is values for ref, values in
+                                        zip(made, (self.color, self.alpha, self.coverage)))
 
     def put_knockout(self, color: np.ndarray, alpha: np.ndarray, shape: np.ndarray, blend) -> None:
         """Composite a knockout source: inside its shape it replaces what the group
@@ -251,6 +351,9 @@ class Renderer:
             self._draw_with_psd_tools_effects(node, canvas)
             return
         if source is None:
+            part = self._pixels_box(node, canvas)
+            if part is not None:
+                canvas = canvas.view(part)
             source = self._source(node, canvas)
         if source is None:
             return
@@ -258,7 +361,7 @@ class Renderer:
         clip_separately = node.clip_layers and not node.blend_clipped_as_group
         if node.clip_layers and not clip_separately:
             color = self._draw_clipped(node, color, alpha, canvas.box)
-        shape = alpha * self._mask(node, canvas.box)
+        shape = _scaled(alpha, self._mask(node, canvas.box))
         if clip_separately:
             # Drawn after the base itself, each inside the base's shape.
             self._put_source(node, canvas, color, shape)
@@ -266,10 +369,26 @@ class Renderer:
             return
         self._put_source(node, canvas, color, shape)
 
+    def _pixels_box(self, node: LayerNode, canvas: Canvas) -> Box | None:
+        """The part of the canvas a layer drawn from its own pixels can change, when
+        smaller than the canvas: its pixels' box (its alpha is 0 elsewhere, so
+        drawing it there alone gives the same canvas, without canvas-sized
+        arrays for a small layer). None for what may reach further or depends
+        on the whole canvas: groups, knockout, vector masks, dissolve, clipped
+        layers blended one by one."""
+        if node.is_group or node.knockout or node.has_vector_mask or node.blend_mode == BlendMode.DISSOLVE \
+                or (node.clip_layers and not node.blend_clipped_as_group):
+            return None
+        decoded = self._decoded_pixels(node)
+        if decoded is None:
+            return None
+        box = intersect(decoded[2], canvas.box)
+        return None if is_empty(box) or box == canvas.box else box
+
     def _put_source(self, node: LayerNode, canvas: Canvas, color: np.ndarray, shape: np.ndarray) -> None:
         """Composite a node's pixels (colour, shape = pixel alpha x masks) with its
         opacity, fill, blend mode and knockout."""
-        alpha = shape * (node.opacity * node.fill_opacity)
+        alpha = _scaled(shape, node.opacity * node.fill_opacity)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         if mode == BlendMode.DISSOLVE:
             # Photoshop's noise is not reproducible: a seeded all-or-nothing alpha.
@@ -441,20 +560,25 @@ class Renderer:
         if decoded is None:
             return None
         color, shape, layer_box = decoded
+        if layer_box == box:
+            return color, shape  # read-only (see `_decoded_pixels`): no copy needed
         return paste(box, layer_box, color, 1.0), paste(box, layer_box, shape)
 
     def _decoded_pixels(self, node: LayerNode):
         """(colour, alpha, box) of a layer's stored pixels, decoded once per Renderer.
 
         Later renders (another artwork, another region) reuse them, so only
-        re-rendered smart objects cost decoding work.
+        re-rendered smart objects cost decoding work. The arrays are made
+        read-only: a layer covering the whole region is drawn from them as
+        they are, so writing into one would change every later render.
         """
         key = ("pixels", id(node))
         if key in self._cache:
             return self._cache[key]
         if node.pixels is not None:
             color, shape = node.pixels
-            decoded = (self._widen(color.astype(np.float32), self.channels), shape.astype(np.float32), node.box)
+            decoded = _read_only(self._widen(color.astype(np.float32), self.channels),
+                                 shape.astype(np.float32), node.box)
             self._cache[key] = decoded
             return decoded
         layer = node.layer
@@ -471,7 +595,7 @@ class Renderer:
             shape = shape.astype(np.float32)
             if pt_utils.is_fill_disabled(layer) and not layer.has_pixels():
                 shape = np.zeros_like(shape)
-            decoded = (color, shape, layer_box)
+            decoded = _read_only(color, shape, layer_box)
         self._cache[key] = decoded
         return decoded
 

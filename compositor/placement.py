@@ -400,6 +400,10 @@ def resize_premultiplied(premultiplied: np.ndarray, size: tuple[int, int]) -> np
     filter when it shrinks, bicubic when it grows (clipped: bicubic overshoots)."""
     width, height = size
     image = premultiplied
+    # OpenCV's area weights sum to 1 only within float rounding: opaque artwork
+    # would come out with alpha 0.9999999 here and there, and every later step
+    # (unpremultiply, the render's premultiply) would then run for nothing.
+    opaque = image.shape[:2] != (height, width) and bool(image[..., 3].min() >= 1)
     enlarged = False
     if image.shape[1] != width:
         enlarged |= width > image.shape[1]
@@ -412,6 +416,8 @@ def resize_premultiplied(premultiplied: np.ndarray, size: tuple[int, int]) -> np
     if enlarged:
         np.clip(image, 0, 1, out=image)
         np.minimum(image[..., :3], image[..., 3:4], out=image[..., :3])  # colour cannot exceed coverage
+    if opaque:
+        image[..., 3] = 1.0  # an average of ones is one
     return image
 
 

@@ -46,6 +46,7 @@ import dataclasses
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import cv2
@@ -53,7 +54,9 @@ import numpy as np
 
 from compositor.model import Box, LayerNode, Template, TemplateError
 
-PLAN_VERSION = 6
+PLAN_VERSION = 7
+# Version 6 plans differ only in how arrays are compressed (zip deflate): still read.
+READABLE_PLAN_VERSIONS = (6, 7)
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -76,6 +79,13 @@ AFFINE_BLENDS = {
     "multiply": (lambda cs: cs, lambda cs: np.zeros_like(cs)),
     "screen": (lambda cs: 1.0 - cs, lambda cs: cs),
 }
+# Threads the compile's work after the base render runs on: the base's levels,
+# region checks and probe renders (see `compile_template`).
+COMPILE_THREADS = 2
+# Probe renders run side by side while each draws at most this many pixels: a render holds several
+# float arrays of its region, and two full canvases of a huge template at once
+# would double the ingest's peak memory.
+PARALLEL_PROBE_PIXELS = 25_000_000
 # A render with random probe colour and alpha must match the affine
 # prediction to this (max abs difference, in [0, 1]): float32 rounding is
 # ~1e-6, while a non-affine blend misses by 1e-2 or more.
@@ -230,25 +240,31 @@ class RenderPlan:
     # serialisation -------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A zip: manifest.json, one compressed .npy per array, the PSD if kept.
+        """A zip: manifest.json, one zlib-compressed .npy per array
+        (`<name>.npy.zlib`), the PSD if kept.
 
         Coefficients are stored as float16 (relative error 5e-4, under 0.15/255
         on a pixel) and widened back to float32 on load; warp maps stay float32
-        (float16 cannot address pixels past 2048).
+        (float16 cannot address pixels past 2048). Arrays are compressed each
+        on its own, several at once (zlib works outside the GIL): on a large
+        template compression is most of the time serialising takes, and the
+        zip's own deflate runs on one thread.
         """
+        named = [(f"base/{factor}", image) for factor, image in self.base.items()]
+        for index, so in enumerate(self.smart_objects):
+            for factor, arrays in so.levels.items():
+                for key, values in arrays.items():
+                    if values.dtype == np.float32 and not key.startswith("map_"):
+                        values = values.astype(np.float16)
+                    named.append((f"so/{index}/{factor}/{key}", values))
+        blobs = _in_threads(_compress_array, [values for _, values in named])
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr("manifest.json", json.dumps(self.manifest(), indent=1))
-            for factor, image in self.base.items():
-                _write_array(archive, f"base/{factor}", image)
-            for index, so in enumerate(self.smart_objects):
-                for factor, arrays in so.levels.items():
-                    for key, values in arrays.items():
-                        if values.dtype == np.float32 and not key.startswith("map_"):
-                            values = values.astype(np.float16)
-                        _write_array(archive, f"so/{index}/{factor}/{key}", values)
+            for (name, _), blob in zip(named, blobs):
+                archive.writestr(name + ".npy.zlib", blob)
             if self.psd is not None:
-                archive.writestr("template.psd", self.psd)
+                archive.writestr("template.psd", self.psd, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
         return buffer.getvalue()
 
     @classmethod
@@ -258,40 +274,79 @@ class RenderPlan:
             manifest = json.loads(archive.read("manifest.json"))
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise TemplateError(f"not a render plan ({type(exc).__name__}: {exc})") from None
-        if manifest.get("version") != PLAN_VERSION:
-            raise TemplateError(f"render plan version {manifest.get('version')!r} is not {PLAN_VERSION}; "
+        version = manifest.get("version")
+        if version not in READABLE_PLAN_VERSIONS:
+            raise TemplateError(f"render plan version {version!r} is not {PLAN_VERSION}; "
                                 f"compile the template again")
         with archive:
-            base = {factor: _read_array(archive, f"base/{factor}") for factor in manifest["levels"]}
-            objects = []
+            names = [f"base/{factor}" for factor in manifest["levels"]]
             for index, entry in enumerate(manifest["smart_objects"]):
-                levels = {}
                 if entry["method"] in ("affine", "clipped"):
-                    for factor in manifest["levels"]:
-                        levels[factor] = {key: _read_array(archive, f"so/{index}/{factor}/{key}")
-                                          for key in entry["arrays"]}
-                objects.append(SmartObjectPlan(
-                    name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
-                    quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
-                    content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
-                    draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
-                    overlaps=list(entry["overlaps"])))
+                    names += [f"so/{index}/{factor}/{key}" for factor in manifest["levels"]
+                              for key in entry["arrays"]]
+            if version == 6:  # one deflated .npy per array, inflated by the zip reader
+                stored = [archive.read(name + ".npy") for name in names]
+                arrays = dict(zip(names, _in_threads(_load_array, stored)))
+            else:
+                stored = [archive.read(name + ".npy.zlib") for name in names]
+                arrays = dict(zip(names, _in_threads(_decompress_array, stored)))
             psd = archive.read("template.psd") if manifest["has_psd"] else None
+        base = {factor: arrays[f"base/{factor}"] for factor in manifest["levels"]}
+        objects = []
+        for index, entry in enumerate(manifest["smart_objects"]):
+            levels = {}
+            if entry["method"] in ("affine", "clipped"):
+                for factor in manifest["levels"]:
+                    levels[factor] = {key: arrays[f"so/{index}/{factor}/{key}"] for key in entry["arrays"]}
+            objects.append(SmartObjectPlan(
+                name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
+                quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
+                content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
+                draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
+                overlaps=list(entry["overlaps"])))
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
 
 
-def _write_array(archive: zipfile.ZipFile, name: str, values: np.ndarray) -> None:
+# Threads that (de)compress a plan's arrays: zlib and numpy's conversions run
+# outside the GIL, so two cores serialise a large plan in about half the time.
+SERIALISE_THREADS = 4
+# zlib's fastest level: the plan is written once per ingest and read once per
+# worker, so speed matters more than the last percent of size.
+ZLIB_LEVEL = 1
+
+
+def _in_threads(function, items: list) -> list:
+    """[function(item) for item in items], the largest items first on SERIALISE_THREADS threads."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    with ThreadPoolExecutor(max_workers=min(SERIALISE_THREADS, len(items))) as pool:
+        order = sorted(range(len(items)), key=lambda i: -len(items[i]) if isinstance(items[i], bytes)
+                       else -items[i].nbytes)
+        futures = {i: pool.submit(function, items[i]) for i in order}
+        return [futures[i].result() for i in range(len(items))]
+
+
+def _compress_array(values: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(values), allow_pickle=False)
-    archive.writestr(name + ".npy", buffer.getvalue())
+    return zlib.compress(buffer.getbuffer(), ZLIB_LEVEL)
 
 
-def _read_array(archive: zipfile.ZipFile, name: str) -> np.ndarray:
-    values = np.load(io.BytesIO(archive.read(name + ".npy")), allow_pickle=False)
+def _load_array(npy: bytes) -> np.ndarray:
+    values = np.load(io.BytesIO(npy), allow_pickle=False)
     if values.dtype == np.float16:
         values = values.astype(np.float32)
     return values
+
+
+def _decompress_array(blob: bytes) -> np.ndarray:
+    try:
+        npy = zlib.decompress(blob)
+    except zlib.error as exc:
+        raise TemplateError(f"not a render plan (a damaged array: {exc})") from None
+    return _load_array(npy)
 
 
 # --- compiling ------------------------------------------------------------------------------
@@ -331,28 +386,44 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     renderer = Renderer(template, smart_objects=SMART_OBJECT_MODE)
     base_render = renderer.render()
     unsupported = list(dict.fromkeys(template.unsupported + base_render.unsupported))
-    base_p = _premultiplied(base_render.color, base_render.alpha)
     opaque = bool(base_render.alpha.min() >= 1.0)
-    base = {}
-    for factor in levels:
-        level = downscale(base_p, factor)
-        base[factor] = _straight_uint8(level)
 
-    placed = [(node, *_place_object(template, node, renderer, base_render)) for node in template.smart_objects]
-    objects = [plan for _, plan, _ in placed]
-    # Overlaps first: objects that fall back for it are not probed.
-    _mark_overlaps(objects)
-    for node, plan, warp_map in placed:
-        if plan.method == "pending":
-            _reduce_object(template, node, plan, warp_map, levels, renderer)
-    for so in objects:
-        if so.method in ("affine", "clipped"):
-            opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
-            for arrays in so.levels.values():
-                arrays.pop("_opaque", None)
-    if opaque:
-        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
-        base = {factor: np.ascontiguousarray(image[..., :3]) for factor, image in base.items()}
+    # What follows the base render is independent work on COMPILE_THREADS
+    # threads (numpy and OpenCV run outside the GIL): the base's levels, each
+    # object's region check and its probe renders.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    with ThreadPoolExecutor(max_workers=COMPILE_THREADS) as pool:
+        base_levels = pool.submit(_base_levels, base_render, levels, opaque)
+        placed = [(node, *_place_object(template, node, renderer)) for node in template.smart_objects]
+        objects = [plan for _, plan, _ in placed]
+        # Each with a renderer of its own, made here: threads must not share one.
+        region_checks = [pool.submit(_region_render_is_exact, _renderer_sharing(template, renderer), base_render,
+                                     plan.box) if warp_map is not None else None
+                         for _, plan, warp_map in placed]
+        # Overlaps first: objects that fall back for it are not probed.
+        _mark_overlaps(objects)
+        # Probed over their box alone, as the region checks will most often confirm.
+        pending = [(node, plan, warp_map) for node, plan, warp_map in placed if plan.method == "pending"]
+        for node, plan, warp_map in pending:
+            _reduce_object(template, node, plan, warp_map, levels, renderer, pool)
+        for (node, plan, warp_map), check in zip(placed, region_checks):
+            if check is None or check.result():
+                continue
+            # Some layer draws differently when only this box is drawn (effects
+            # placed relative to the region): probes and fallback draw the canvas.
+            plan.draw_region = template.canvas_box
+            if any(plan is probed for _, probed, _ in pending):
+                plan.method, plan.reason, plan.levels = "pending", None, {}
+                _reduce_object(template, node, plan, warp_map, levels, renderer, None)
+        for so in objects:
+            if so.method in ("affine", "clipped"):
+                opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
+                for arrays in so.levels.values():
+                    arrays.pop("_opaque", None)
+        base = base_levels.result()
+    if not opaque and base[1].shape[2] == 3:
+        # The base is opaque but some object's formula is not: the base needs its alpha.
+        base = _base_levels(base_render, levels, False)
     needs_psd = any(so.method == "fallback" or so.overlaps for so in objects)
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
@@ -362,6 +433,21 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
         plan._template = template
         plan._renderer = renderer
     return plan
+
+
+def _base_levels(base_render, levels, opaque: bool) -> dict[int, np.ndarray]:
+    """The base image at every level: straight uint8, RGB when `opaque`, else RGBA."""
+    if opaque:
+        # Alpha is 255 everywhere: keep RGB, which the encoder takes as it is.
+        # Premultiplied colour is then the colour itself, and its area average
+        # is divided by an alpha of exactly 1: the general path below without
+        # building and dividing RGBA images (equal to a float32 ulp: OpenCV's
+        # area resize of 3 and 4 channels rounds differently, so a level pixel
+        # on a rounding edge may differ by one 8-bit step). to_uint8 clips.
+        from compositor.export import to_uint8  # noqa: PLC0415
+        return {factor: to_uint8(downscale(base_render.color, factor)) for factor in levels}
+    base_p = _premultiplied(base_render.color, base_render.alpha)
+    return {factor: _straight_uint8(downscale(base_p, factor)) for factor in levels}
 
 
 def _psd_bytes_of(template: Template) -> bytes:
@@ -399,9 +485,10 @@ def _mark_overlaps(objects: list[SmartObjectPlan]) -> None:
                 b.overlaps.append(i)
 
 
-def _place_object(template: Template, node: LayerNode, renderer, base_render):
+def _place_object(template: Template, node: LayerNode, renderer):
     """The object's plan without arrays yet: box, geometry, and why it must
-    fall back if it must (method "pending" otherwise). Returns (plan, warp map)."""
+    fall back if it must (method "pending" otherwise). Returns (plan, warp map);
+    no warp map when its geometry cannot be read."""
     canvas = template.canvas_box
     plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
@@ -411,10 +498,6 @@ def _place_object(template: Template, node: LayerNode, renderer, base_render):
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
         return plan, None
     plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
-    if not _region_render_is_exact(renderer, base_render, plan.box):
-        # Some layer draws differently when only this box is drawn (effects
-        # placed relative to the region): probes and fallback draw the canvas.
-        plan.draw_region = canvas
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
     plan.reason = _why_not_affine(template, node, so)
@@ -425,11 +508,13 @@ def _place_object(template: Template, node: LayerNode, renderer, base_render):
     return plan, warp_map
 
 
-def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, warp_map, levels, renderer) -> None:
-    """Probe the layers around the object and store the formula's arrays at every level."""
+def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, warp_map, levels, renderer,
+                   pool=None) -> None:
+    """Probe the layers around the object and store the formula's arrays at every level.
+    `pool`: an executor the probe renders may run on (None: one after the other)."""
     box = plan.box
     try:
-        coefficients = _probe_coefficients(template, node, box, plan.draw_region, renderer)
+        coefficients = _probe_coefficients(template, node, box, plan.draw_region, renderer, pool)
     except NotAffine as exc:
         plan.method, plan.reason = "fallback", str(exc)
         return
@@ -496,8 +581,11 @@ def _region_render_is_exact(renderer, base_render, box: Box) -> bool:
         return True
     part = renderer.render(region=box)
     window = (slice(box[1], box[3]), slice(box[0], box[2]))
-    return bool(np.abs(part.color * part.alpha - (base_render.color * base_render.alpha)[window]).max()
-                <= REGION_TOLERANCE and np.abs(part.alpha - base_render.alpha[window]).max() <= REGION_TOLERANCE)
+    # The base's window first: premultiplying the whole canvas to compare a box
+    # cost as much as the box's render on large templates.
+    base_color, base_alpha = base_render.color[window], base_render.alpha[window]
+    return bool(np.abs(part.color * part.alpha - base_color * base_alpha).max()
+                <= REGION_TOLERANCE and np.abs(part.alpha - base_alpha).max() <= REGION_TOLERANCE)
 
 
 def _uuid(node: LayerNode) -> str | None:
@@ -609,11 +697,30 @@ def _probe_render(template: Template, node: LayerNode, box: Box, color, alpha, k
 
 
 def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: Box | None,
-                        shared=None) -> dict[str, np.ndarray]:
-    """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe."""
-    p0, a0 = _probe_render(template, node, box, 0.0, 0.0, False, region, shared)
-    p1, a1 = _probe_render(template, node, box, 0.0, 1.0, False, region, shared)
-    p2, _ = _probe_render(template, node, box, 1.0, 1.0, False, region, shared)
+                        shared=None, pool=None) -> dict[str, np.ndarray]:
+    """W, Z, Sp, Y, Sa (and the folded clipped run) over `box`, checked by a random probe.
+
+    The probe renders are independent of each other (each has its own
+    renderer, sharing only the base render's decoded pixels, read-only), so
+    they run side by side on `pool`'s threads while each draws at most
+    PARALLEL_PROBE_PIXELS; one after the other without a pool.
+    """
+    h, w_ = box[3] - box[1], box[2] - box[0]
+    rng = np.random.default_rng(4)
+    color = rng.random((h, w_, 3), dtype=np.float32)
+    alpha = rng.random((h, w_, 1), dtype=np.float32)
+    drawn = region or box
+    if (drawn[2] - drawn[0]) * (drawn[3] - drawn[1]) > PARALLEL_PROBE_PIXELS:
+        pool = None
+    run = pool.submit if pool is not None else _done
+    # The random probe first: it is the one drawn with the clipped layers, the slowest.
+    checked = run(_probe_render, template, node, box, color, alpha, True, region, shared)
+    probes = [run(_probe_render, template, node, box, c, a, False, region, shared)
+              for c, a in ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0))]
+    folded = run(_fold_clipped, template, node, box, region, shared) if node.clip_layers else None
+    (p0, a0), (p1, a1), (p2, _) = (future.result() for future in probes)
+    expected_p, expected_a = checked.result()
+    fold = folded.result() if folded is not None else None
     sp, sa, z, y, w = p0, a0, p1 - p0, a1 - a0, p2 - p1
     out = {"Sp": sp, "Z": z}
     opaque = bool(sa.min() >= 1.0 and np.abs(y).max() <= AFFINE_TOLERANCE)
@@ -621,21 +728,27 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
         out["Sa"], out["Y"] = sa, y
     out["_opaque"] = np.asarray(opaque)
 
-    h, w_ = box[3] - box[1], box[2] - box[0]
-    rng = np.random.default_rng(4)
-    color = rng.random((h, w_, 3), dtype=np.float32)
-    alpha = rng.random((h, w_, 1), dtype=np.float32)
-    if node.clip_layers:
-        mc, nc, kc, uc, vc = _fold_clipped(template, node, box, region, shared)
+    if fold is not None:
+        mc, nc, kc, uc, vc = fold
         out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
     else:
         out["W"] = w
-    expected_p, expected_a = _probe_render(template, node, box, color, alpha, True, region, shared)
     predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
     error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
     if error > AFFINE_TOLERANCE:
         raise NotAffine(f"the layers over it are not affine in its pixels (probe error {error:.4f})")
     return out
+
+
+def _done(function, *args):
+    """function(*args) now, as a finished future (for work run without a pool)."""
+    from concurrent.futures import Future  # noqa: PLC0415
+    future = Future()
+    try:
+        future.set_result(function(*args))
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the result, as a pool does
+        future.set_exception(exc)
+    return future
 
 
 def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None, shared=None):

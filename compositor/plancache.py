@@ -7,7 +7,7 @@ used first out. Serialised plans also go to a local disk folder (bounded
 too), so a plan pushed out of memory comes back without a trip to object
 storage.
 
-    cache = PlanCache(max_bytes=2 << 30, disk_dir="/var/cache/mockfarm/plans")
+    cache = PlanCache(max_bytes=2 << 30, disk_dir=cache_folder)   # MOCKFARM_PLAN_CACHE_* in workers
     plan = cache.get_or_load(template_key, lambda: storage.read(plan_key))
 """
 from __future__ import annotations
@@ -108,7 +108,10 @@ class PlanCache:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
-        os.utime(path)  # most recently used: last to be removed
+        try:
+            os.utime(path)  # most recently used: last to be removed
+        except FileNotFoundError:
+            pass  # another process sharing the folder removed it after our read
         return data
 
     def _write_disk(self, key: str, data: bytes) -> None:
@@ -118,12 +121,21 @@ class PlanCache:
         partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         partial.write_bytes(data)
         partial.replace(path)  # readers never see half a file
-        files = sorted(self.disk_dir.glob("*.plan"), key=lambda p: p.stat().st_mtime)
-        total = sum(p.stat().st_size for p in files)
-        for old in files:
+        # The folder may be shared by a machine's render processes: a file
+        # another one removes meanwhile is simply gone.
+        files = []
+        for other in self.disk_dir.glob("*.plan"):
+            try:
+                stat = other.stat()
+            except FileNotFoundError:
+                continue
+            files.append((stat.st_mtime, stat.st_size, other))
+        files.sort(key=lambda entry: entry[0])
+        total = sum(size for _, size, _ in files)
+        for _, size, old in files:
             if total <= self.disk_max_bytes:
                 break
             if old == path:
                 continue
-            total -= old.stat().st_size
+            total -= size
             old.unlink(missing_ok=True)

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from compositor.limits import PLAN_CACHE_BYTES, PLAN_DISK_CACHE_BYTES
+
 # The repository root when running from a checkout; the state folder lives under it.
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,6 +120,15 @@ class Settings:
     # Processes of the webhooks pool: deliveries wait on the network, not the CPU.
     webhook_concurrency: int = field(default_factory=lambda: _env_int("MOCKFARM_WEBHOOK_CONCURRENCY", 2))
 
+    # Compiled render plans each render process keeps (compositor.plancache): in
+    # memory up to this many bytes of arrays (least recently used out first; the
+    # 4000-px demo's plan weighs about 330 MiB), then in a local folder up to
+    # plan_disk_cache_bytes of files. An empty folder means <state dir>/plan-cache.
+    plan_cache_bytes: int = field(default_factory=lambda: _env_int("MOCKFARM_PLAN_CACHE_BYTES", PLAN_CACHE_BYTES))
+    plan_cache_dir: str = field(default_factory=lambda: _env("MOCKFARM_PLAN_CACHE_DIR", ""))
+    plan_disk_cache_bytes: int = field(default_factory=lambda: _env_int(
+        "MOCKFARM_PLAN_DISK_CACHE_BYTES", PLAN_DISK_CACHE_BYTES))
+
     # Side of the demo template `make up` uploads and renders (its ingest must fit the
     # task time limit; the issue's benchmark uses 4000).
     demo_template_size: int = field(default_factory=lambda: _env_int("MOCKFARM_DEMO_TEMPLATE_SIZE", 2000))
@@ -152,6 +163,15 @@ class Settings:
             raise ValueError("MOCKFARM_WEBHOOK_TIMEOUT must be above 0 and at most 60")
         if self.webhook_concurrency < 1:
             raise ValueError("MOCKFARM_WEBHOOK_CONCURRENCY must be at least 1")
+        if self.plan_cache_bytes < 0:
+            raise ValueError("MOCKFARM_PLAN_CACHE_BYTES must be a number of bytes, 0 or more")
+        if self.plan_disk_cache_bytes < 0:
+            raise ValueError("MOCKFARM_PLAN_DISK_CACHE_BYTES must be a number of bytes, 0 or more")
+
+    @property
+    def plan_cache_path(self) -> Path:
+        """The folder of the render processes' plan files (shared by the processes of one machine)."""
+        return Path(self.plan_cache_dir) if self.plan_cache_dir else self.state_dir / "plan-cache"
 
     @property
     def s3_presign_endpoint(self) -> str:

@@ -133,7 +133,9 @@ def _get_plan_cache():
     global _plan_cache
     if _plan_cache is None:
         from compositor.plancache import PlanCache  # noqa: PLC0415 - the imaging code loads in workers only
-        _plan_cache = PlanCache()
+        settings = load_settings()
+        _plan_cache = PlanCache(max_bytes=settings.plan_cache_bytes, disk_dir=settings.plan_cache_path,
+                                disk_max_bytes=settings.plan_disk_cache_bytes)
     return _plan_cache
 
 

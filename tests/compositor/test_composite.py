@@ -235,3 +235,36 @@ def test_clipped_layers_blend_on_their_own_when_not_as_group():
     color, _ = rendered([solid(GRAY), _screen_base_with_multiply_clip(as_group=False)])
     np.testing.assert_allclose(color[0, 0], [0.5, 0.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(color[0, 3], GRAY, atol=1e-6)
+
+
+# --- drawing a layer over its own box -------------------------------------------------------
+
+
+def test_a_small_layer_drawn_over_its_box_leaves_a_groups_starting_backdrop_alone():
+    from compositor.composite import Canvas, _blend_function  # noqa: PLC0415
+
+    normal = _blend_function(BlendMode.NORMAL, ColorMode.RGB)
+    below = Canvas.blank((0, 0, 8, 6), 3)
+    below.put(np.full((6, 8, 3), RED, np.float32), np.ones((6, 8, 1), np.float32), normal)
+    inner = below.seeded()
+    start = inner.knockout_backdrop.color.copy()
+    part = inner.view((2, 1, 5, 3))
+    part.put(np.full((2, 3, 3), BLUE, np.float32), np.ones((2, 3, 1), np.float32), normal)
+    np.testing.assert_array_equal(inner.color[1:3, 2:5], np.broadcast_to(BLUE, (2, 3, 3)))
+    inner.color[1:3, 2:5] = RED  # the rest of the inner canvas is untouched
+    np.testing.assert_array_equal(inner.color, start)
+    np.testing.assert_array_equal(inner.knockout_backdrop.color, start)  # the group's start, kept
+    np.testing.assert_array_equal(below.color, start)  # and the canvas it was seeded from
+    assert inner.coverage[1:3, 2:5].min() == 1 and inner.coverage.sum() == 6
+
+
+def test_layers_drawn_over_their_own_boxes_equal_layers_drawn_over_the_canvas(monkeypatch):
+    from compositor.fixtures import build_demo_template  # noqa: PLC0415
+    from compositor.model import load_template  # noqa: PLC0415
+
+    demo = load_template(build_demo_template(300))
+    ours = Renderer(demo).render()
+    monkeypatch.setattr(Renderer, "_pixels_box", lambda self, node, canvas: None)
+    whole = Renderer(demo).render()
+    np.testing.assert_allclose(ours.alpha, whole.alpha, atol=1e-6)
+    np.testing.assert_allclose(ours.color * ours.alpha, whole.color * whole.alpha, atol=1e-6)

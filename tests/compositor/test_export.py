@@ -94,6 +94,36 @@ def test_lower_quality_makes_smaller_jpegs():
     assert len(small) < len(large) / 2
 
 
+@pytest.mark.parametrize("image_size", [100, 10000])
+def test_image_size_range_ends_give_that_width(image_size):
+    # A wide strip, so the 10000-px end stays small: left half red, right half blue.
+    rgba = np.zeros((1, 40, 4), np.float32)
+    rgba[:, :20] = (1, 0, 0, 1)
+    rgba[:, 20:] = (0, 0, 1, 1)
+    pixels = np.asarray(decode(export_image(rgba, format="png", image_size=image_size)))
+    assert pixels.shape[1] == image_size and pixels.shape[0] == max(1, round(image_size / 40))
+    row = pixels[pixels.shape[0] // 2]
+    np.testing.assert_array_equal(row[image_size // 10], (255, 0, 0))
+    np.testing.assert_array_equal(row[-image_size // 10], (0, 0, 255))
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "webp"])
+def test_quality_range_ends_both_encode_the_picture(fmt):
+    rgba = np.zeros((32, 32, 4), np.float32)
+    rgba[..., 3] = 1
+    rgba[:, :16, :3] = (0.9, 0.2, 0.1)
+    rgba[:, 16:, :3] = (0.1, 0.3, 0.8)
+    sizes = {}
+    for quality in (1, 100):
+        data = export_image(rgba, format=fmt, quality=quality)
+        sizes[quality] = len(data)
+        pixels = np.asarray(decode(data).convert("RGB")).astype(int)
+        tolerance = 40 if quality == 1 else 4
+        np.testing.assert_allclose(pixels[8:24, 2:12].mean(axis=(0, 1)), (230, 51, 26), atol=tolerance)
+        np.testing.assert_allclose(pixels[8:24, 20:30].mean(axis=(0, 1)), (26, 77, 204), atol=tolerance)
+    assert sizes[1] < sizes[100]
+
+
 def test_files_are_tagged_srgb():
     for fmt in ("png", "jpg", "webp"):
         image = decode(export_image(np.ones((4, 4, 4), np.float32), format=fmt))

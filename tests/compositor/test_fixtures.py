@@ -592,6 +592,13 @@ def test_demo_artwork_is_a_portrait_png():
     assert demo.build_demo_artwork(size=400, seed=2) == data
 
 
+def test_demo_artwork_takes_a_width():
+    with Image.open(io.BytesIO(demo.build_demo_artwork(size=300, width=300))) as image:
+        assert image.size == (300, 300)
+    with pytest.raises(ValueError, match="width must be an integer"):
+        demo.build_demo_artwork(size=300, width=5)
+
+
 @pytest.mark.skipif(not os.environ.get("MOCKFARM_FULL_SIZE_DEMO"),
                     reason="builds the 4000-px demo (~10 s, 1.5 GB); set MOCKFARM_FULL_SIZE_DEMO=1")
 def test_full_size_demo_builds_in_reasonable_time():

@@ -96,6 +96,17 @@ def test_shrinking_averages_areas():
     np.testing.assert_allclose(out[..., :3], 0.5, atol=1e-6)  # every output pixel a white/black pair
 
 
+@pytest.mark.parametrize("content_size", [(706, 942), (1440, 1920), (37, 23)])
+def test_opaque_artwork_stays_exactly_opaque_at_any_scale(content_size):
+    # OpenCV's area resize leaves alpha at 0.9999999 in places; the placement
+    # must not, or the render premultiplies and divides for nothing.
+    art = np.random.default_rng(1).random((1000, 1000, 4), dtype=np.float32)
+    art[..., 3] = 1
+    out = place_artwork(art, content_size)
+    assert (out[..., 3] == 1).all()
+    assert out.shape == (content_size[1], content_size[0], 4)
+
+
 def test_enlarging_is_premultiplied_so_edges_do_not_fringe():
     art = np.array([[RED, (0, 1, 0, 0)]], np.float32)  # opaque red, then transparent "green"
     out = place_artwork(art, (20, 10), PlacementOptions())
@@ -356,6 +367,57 @@ def test_blur_is_a_gaussian_with_the_radius_as_sigma():
                                atol=1e-4)  # premultiplied: the colour stays red
 
 
+@pytest.mark.parametrize("name, value, check", [
+    ("brightness", 150, lambda before, after: (after[0, 1:-1, 0] > before[0, 1:-1, 0]).all()),
+    ("brightness", -150, lambda before, after: (after[0, 1:-1, 0] < before[0, 1:-1, 0]).all()),
+    # Contrast pushes values away from the middle (or, negative, towards it).
+    ("contrast", 100, lambda before, after: np.ptp(after[2, 0, :3]) > np.ptp(before[2, 0, :3])),
+    ("contrast", -100, lambda before, after: np.ptp(after[2, 0, :3]) < np.ptp(before[2, 0, :3])),
+    ("saturation", 100, lambda before, after: np.ptp(after[2, 0, :3]) > np.ptp(before[2, 0, :3])),
+    ("vibrance", -100, lambda before, after: np.ptp(after[2, 0, :3]) < np.ptp(before[2, 0, :3])),
+    ("vibrance", 100, lambda before, after: np.ptp(after[2, 0, :3]) > np.ptp(before[2, 0, :3])),
+    ("opacity", 0, lambda before, after: (after[..., 3] == 0).all()),
+    # A blur of radius 100 on a 16-px ramp leaves it nearly flat.
+    ("blur", 100, lambda before, after: np.ptp(after[0, :, 0]) < 0.2 * np.ptp(before[0, :, 0])),
+])
+def test_each_adjustment_at_the_end_of_its_range_changes_the_pixels(name, value, check):
+    before = ramp()
+    after = place_artwork(before, (16, 3), PlacementOptions(adjustment_layers=AdjustmentLayers(**{name: value})))
+    assert check(before, after), (name, value)
+    assert np.isfinite(after).all() and after.min() >= 0 and after.max() <= 1
+
+
+@pytest.mark.parametrize("name, low, high", [
+    ("brightness", -150, 150), ("contrast", -100, 100), ("opacity", 0, 100),
+    ("saturation", -100, 100), ("vibrance", -100, 100), ("blur", 0, 100),
+])
+def test_adjustment_ranges_are_inclusive_and_checked_at_both_ends(name, low, high):
+    for value in (low, high):
+        assert getattr(AdjustmentLayers(**{name: value}), name) == value
+    for value in (low - 0.5, high + 0.5):
+        with pytest.raises(InvalidOption) as error:
+            AdjustmentLayers(**{name: value})
+        assert error.value.field == f"adjustment_layers.{name}"
+
+
+@pytest.mark.parametrize("degrees", [-360, 360])
+def test_rotate_accepts_a_whole_turn_either_way(degrees):
+    out = place_artwork(marked(), (4, 4), PlacementOptions(rotate=degrees))
+    assert white_pixel(out) == (0, 0)
+
+
+def test_color_alone_in_any_blend_mode_fills_the_area():
+    # Over nothing, a blend mode has no backdrop to mix with: the colour itself.
+    from compositor.blend import BLEND_MODES
+
+    for mode in BLEND_MODES:
+        if mode == "dissolve":
+            continue
+        out = place_artwork(None, (3, 2), PlacementOptions(color=ColorOverlay("#CC3311", mode)))
+        np.testing.assert_allclose(out, np.broadcast_to(np.float32([0.8, 0.2, 1 / 15, 1]), (2, 3, 4)),
+                                   atol=1e-6, err_msg=mode)
+
+
 # --- validation --------------------------------------------------------------------------------------
 
 
@@ -363,6 +425,7 @@ def test_blur_is_a_gaussian_with_the_radius_as_sigma():
     (lambda: PlacementOptions(fit="squash"), "fit"),
     (lambda: ColorOverlay("#FFFFFF", fill_area="yes"), "color.fill_area"),
     (lambda: PlacementOptions(rotate=361), "rotate"),
+    (lambda: PlacementOptions(rotate=-360.5), "rotate"),
     (lambda: PlacementOptions(rotate=float("nan")), "rotate"),
     (lambda: PlacementOptions(rotate="90"), "rotate"),
     (lambda: PlacementOptions(flip_horizontal="yes"), "flip_horizontal"),

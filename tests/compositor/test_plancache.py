@@ -9,7 +9,7 @@ import pytest
 
 from compositor.errors import InvalidOption
 from compositor.fixtures import build_demo_template
-from compositor.plan import compile_template
+from compositor.plan import RenderPlan, compile_template
 from compositor.plancache import PlanCache
 
 PLANS = 50
@@ -45,6 +45,24 @@ def test_fifty_plans_stay_within_the_memory_bound(plan_bytes, tmp_path):
     again = cache.get("template-0")
     assert again is not None and "template-0" in cache
     assert cache.memory_bytes <= bound
+    # ... and comes back from disk whole: the same base and formula arrays.
+    original = RenderPlan.from_bytes(plan_bytes)
+    assert again.manifest() == original.manifest()
+    assert all(np.array_equal(again.base[f], original.base[f]) for f in original.base)
+    for ours, theirs in zip(again.smart_objects, original.smart_objects):
+        for factor, arrays in theirs.levels.items():
+            assert all(np.array_equal(ours.levels[factor][k], v) for k, v in arrays.items())
+
+
+def test_render_processes_can_share_the_disk_folder(plan_bytes, tmp_path):
+    # Two processes of one machine, one folder: each may remove what the other wrote.
+    first = PlanCache(max_bytes=0, disk_dir=tmp_path, disk_max_bytes=2 * len(plan_bytes) + 10)
+    second = PlanCache(max_bytes=0, disk_dir=tmp_path, disk_max_bytes=2 * len(plan_bytes) + 10)
+    for index in range(6):
+        (first if index % 2 else second).get_or_load(f"t{index}", lambda: plan_bytes)
+    assert len(list(tmp_path.glob("*.plan"))) == 2
+    assert first.get("t5") is not None and second.get("t4") is not None
+    assert first.get("t0") is None
 
 
 def test_a_hit_refreshes_a_plan(plan_bytes):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -85,6 +88,40 @@ def test_fast_path_equals_the_generic_renderer_at_every_level(demo_psd, demo_pla
             assert mae <= 0.5, (factor, mae, worst)
 
 
+def test_an_object_whose_box_renders_differently_alone_is_probed_over_the_canvas(demo_psd, artwork_png,
+                                                                                   monkeypatch):
+    # Layers whose effects reach into the box from outside it draw differently
+    # when only the box is drawn; the region check then sends the probes (run
+    # first over the box alone) over the whole canvas again.
+    import compositor.plan as plan_module  # noqa: PLC0415
+
+    checked = []
+
+    def box_differs(renderer, base_render, box):
+        checked.append(box)
+        return False
+
+    monkeypatch.setattr(plan_module, "_region_render_is_exact", box_differs)
+    drawn = []
+    probe_render = plan_module._probe_render
+
+    def recording_probe(template, node, box, color, alpha, keep_clipped, region=None, shared=None):
+        drawn.append(region)
+        return probe_render(template, node, box, color, alpha, keep_clipped, region, shared)
+
+    monkeypatch.setattr(plan_module, "_probe_render", recording_probe)
+    plan = compile_template(demo_psd, min_level_side=100)
+    design = plan.find("Design")
+    assert checked == [design.box]
+    canvas = (0, 0, plan.width, plan.height)
+    assert design.draw_region == canvas and design.method == "clipped"
+    assert drawn[:4].count(None) == 4 and drawn[4:] == [canvas] * 4  # over the box, then again
+    content = place_artwork_bytes(artwork_png, design.content_size)
+    mae, worst = difference(render_level(plan, {"Design": content}, 1),
+                            reference(load_template(demo_psd), {"Design": content}, 1))
+    assert worst <= 1 and mae < 0.01, (mae, worst)
+
+
 def test_artwork_changes_the_render(demo_plan, artwork_png):
     design = demo_plan.find("Design")
     red = np.zeros(design.content_size[::-1] + (4,), np.float32)
@@ -121,6 +158,47 @@ def test_not_a_plan_is_a_clear_error():
         RenderPlan.from_bytes(b"PK not really")
 
 
+def _rewritten(plan_bytes: bytes, member) -> bytes:
+    """The plan's zip with every member passed through member(name, data) -> (name, data, compression)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plan_bytes)) as source, zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            new_name, data, compression = member(name, source.read(name))
+            target.writestr(new_name, data, compress_type=compression)
+    return out.getvalue()
+
+
+def test_a_version_6_plan_still_loads(demo_plan):
+    # Version 6 kept each array as a plain .npy deflated by the zip itself.
+    def as_version_6(name, data):
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            assert manifest["version"] == 7
+            manifest["version"] = 6
+            return name, json.dumps(manifest), zipfile.ZIP_DEFLATED
+        if name.endswith(".npy.zlib"):
+            return name[:-len(".zlib")], zlib.decompress(data), zipfile.ZIP_DEFLATED
+        return name, data, zipfile.ZIP_DEFLATED
+
+    current = demo_plan.to_bytes()
+    old = RenderPlan.from_bytes(_rewritten(current, as_version_6))
+    new = RenderPlan.from_bytes(current)
+    assert old.manifest() == new.manifest()
+    for factor in new.levels:
+        assert np.array_equal(old.base[factor], new.base[factor])
+        for ours, theirs in zip(old.smart_objects, new.smart_objects):
+            assert ours.levels[factor].keys() == theirs.levels[factor].keys()
+            assert all(np.array_equal(ours.levels[factor][k], v) for k, v in theirs.levels[factor].items())
+
+
+def test_a_damaged_plan_is_a_clear_error(demo_plan):
+    def damaged(name, data):
+        return name, (data[:len(data) // 2] if name.endswith(".npy.zlib") else data), zipfile.ZIP_STORED
+
+    with pytest.raises(TemplateError, match="not a render plan"):
+        RenderPlan.from_bytes(_rewritten(demo_plan.to_bytes(), damaged))
+
+
 def test_a_layer_that_is_not_affine_falls_back_and_still_matches(demo_psd, artwork_png):
     template = load_template(demo_psd)
     # Overlay above the object is not affine in the backdrop: the probe check must see it.
@@ -136,6 +214,53 @@ def test_a_layer_that_is_not_affine_falls_back_and_still_matches(demo_psd, artwo
         mae, worst = difference(render_level(plan, {"Design": content}, factor),
                                 reference(changed, {"Design": content}, factor))
         assert worst == 0, (factor, mae, worst)
+
+
+def _png(rgb, size) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0], 3), rgb, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def two_objects_psd() -> bytes:
+    """Two smart objects side by side, one in perspective, both holding mid grey."""
+    from compositor.fixtures.psd_writer import Document, PixelLayer, SmartObjectLayer, write_psd  # noqa: PLC0415
+
+    background = np.zeros((200, 300, 4), np.uint8)
+    background[...] = (240, 235, 225, 255)
+    grey = _png((128, 128, 128), (100, 100))
+    return write_psd(Document(width=300, height=200, layers=[
+        PixelLayer("Background", background),
+        SmartObjectLayer("Left", grey, quad=((20, 50), (120, 50), (120, 150), (20, 150))),
+        SmartObjectLayer("Right", grey, quad=((180, 40), (280, 60), (280, 160), (180, 140))),
+    ]))
+
+
+def test_two_smart_objects_get_their_own_artwork_in_one_render(two_objects_psd):
+    plan = compile_template(two_objects_psd)
+    assert [so.method for so in plan.smart_objects] == ["affine", "affine"]
+    red, blue = _png((255, 0, 0), (60, 60)), _png((0, 0, 255), (80, 40))
+    both = render_pixels(plan, {"Left": ArtworkInput(red), "Right": ArtworkInput(blue)})
+    assert np.abs(both[60:140, 30:110].astype(int) - (255, 0, 0)).max() <= 1
+    assert np.abs(both[80:120, 200:260].astype(int) - (0, 0, 255)).max() <= 1
+    assert np.array_equal(both[:40], plan.base[1][:40])  # above both objects: the template
+    # The generic renderer draws the same with both contents at once.
+    template = load_template(two_objects_psd)
+    contents = {name: place_artwork_bytes(data, plan.find(name).content_size)
+                for name, data in (("Left", red), ("Right", blue))}
+    mae, worst = difference(as_rgba(both), reference(template, contents, 1))
+    assert worst <= 1 and mae < 0.05, (mae, worst)
+
+
+def test_a_smart_object_given_nothing_keeps_its_own_content(two_objects_psd):
+    plan = compile_template(two_objects_psd)
+    only_left = render_pixels(plan, {"Left": ArtworkInput(_png((255, 0, 0), (60, 60)))})
+    right = plan.find("Right").box
+    window = (slice(right[1], right[3]), slice(right[0], right[2]))
+    assert np.array_equal(only_left[window], plan.base[1][window])
+    assert np.abs(only_left[100, 200:260].astype(int) - 128).max() <= 2  # still the grey it holds
+    assert np.abs(only_left[60:140, 30:110].astype(int) - (255, 0, 0)).max() <= 1
 
 
 def test_small_templates_keep_only_full_size(demo_psd):
