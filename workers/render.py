@@ -131,7 +131,12 @@ def _get_plan_cache():
     # Per process: compiled plans are large, and a worker renders the same few often.
     global _plan_cache
     if _plan_cache is None:
-        from compositor.plancache import PlanCache  # noqa: PLC0415 - the imaging code loads in workers only
+        import cv2  # noqa: PLC0415 - the imaging code loads in workers only
+        from compositor.plancache import PlanCache  # noqa: PLC0415
+
+        # The first render of this process: only render processes get here (the
+        # ingest pool keeps OpenCV's threads for compiling templates).
+        cv2.setNumThreads(load_settings().render_threads)
         _plan_cache = PlanCache()
     return _plan_cache
 
