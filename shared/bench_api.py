@@ -261,7 +261,8 @@ def server_timings(task_keys: list[str], client_seconds: list[float]) -> dict[st
         record = tasks.get_task(key)
         if record is None or record.started_at is None or record.finished_at is None:
             continue
-        out.setdefault("outside task", []).append(client_total - (record.finished_at - record.created_at).total_seconds())
+        in_task = (record.finished_at - record.created_at).total_seconds()
+        out.setdefault("outside task", []).append(client_total - in_task)
         out.setdefault("queue wait", []).append((record.started_at - record.created_at).total_seconds())
         out.setdefault("worker run", []).append((record.finished_at - record.started_at).total_seconds())
         for name, value in ((record.result or {}).get("seconds") or {}).items():
@@ -269,25 +270,26 @@ def server_timings(task_keys: list[str], client_seconds: list[float]) -> dict[st
     return out
 
 
-def warm_up(client: Client, request: dict, count: int) -> None:
-    """`count` renders, two at a time, so that each render process has loaded the
-    template's plan (a cold process reads it from S3 first: that is the ingest's cost,
-    not a render's)."""
-    second = Client(client.api, client.key)
-    for start in range(0, count, 2):
-        pair = [threading.Thread(target=render_once, args=(who, request)) for who in (client, second)[:count - start]]
-        for thread in pair:
+def warm_up(client: Client, request: dict, count: int, at_once: int) -> None:
+    """`count` renders, `at_once` at a time (the render pool's size), so that each
+    render process has loaded the template's plan: a cold process reads it from S3
+    first, once per template, which is not what a render of a warm template costs."""
+    clients = [client] + [Client(client.api, client.key) for _ in range(max(1, at_once) - 1)]
+    for start in range(0, count, len(clients)):
+        batch = [threading.Thread(target=render_once, args=(who, request))
+                 for who in clients[:count - start]]
+        for thread in batch:
             thread.start()
-        for thread in pair:
+        for thread in batch:
             thread.join()
 
 
 def single_phase(client: Client, mockup: dict, artwork: bytes, image_size: int, runs: int, warmup: int,
-                 echo) -> list[float]:
+                 pool_size: int, echo) -> list[float]:
     request = _render_request(mockup, image_size, artwork)
     echo(f"\nsingle: {runs} sequential renders, {image_size} px JPEG, POST /renders?wait=30 "
-         f"(after {warmup} warm-up renders, sent two at a time so that every render process holds the plan)")
-    warm_up(client, request, warmup)
+         f"(after {warmup} warm-up renders, {pool_size} at a time so that every render process holds the plan)")
+    warm_up(client, request, warmup, pool_size)
     times, keys = [], []
     for _ in range(runs):
         elapsed, task = render_once(client, request)
@@ -330,12 +332,13 @@ class Tally:
 
 
 def throughput_phase(api: str, keys: list[str], mockup: dict, artwork: bytes, image_size: int,
-                     duration: float, echo) -> tuple[float, Tally, bool]:
+                     duration: float, pool_size: int, echo) -> tuple[float, Tally, bool]:
     clients = len(keys)
     request = _render_request(mockup, image_size, artwork)
     echo(f"\nthroughput: {clients} clients (threads, one keep-alive session and API key each), "
-         f"{image_size} px JPEG, POST /renders?wait=30 in a loop for {duration:.0f} s (after 4 warm-up renders)")
-    warm_up(Client(api, keys[0]), request, 4)
+         f"{image_size} px JPEG, POST /renders?wait=30 in a loop for {duration:.0f} s "
+         f"(after {2 * pool_size} warm-up renders)")
+    warm_up(Client(api, keys[0]), request, 2 * pool_size, pool_size)
     tally = Tally()
     started = time.perf_counter()
     stop_at = started + duration
@@ -462,14 +465,16 @@ def bench_api_command(phases, duration, clients, ingest_runs, single_runs, warmu
         else:
             mockup = kept_template(client, settings, template_size, echo)
         if "single" in chosen_phases:
-            single_ms = single_phase(client, mockup, artwork, single_size, single_runs, warmup, echo)
+            single_ms = single_phase(client, mockup, artwork, single_size, single_runs, warmup,
+                                     settings.render_concurrency, echo)
         if "throughput" in chosen_phases:
             for index in range(clients):
                 made = client.call("POST", "/api/v1/keys", json={"name": f"{BENCH_NAME} client {index + 1}",
                                                                   "expires_in_days": 1}).json()["data"]
                 client_keys[made["id"]] = made["key"]
             rate, tally, all_completed = throughput_phase(settings.api_url, list(client_keys.values()), mockup,
-                                                          artwork, throughput_size, duration, echo)
+                                                          artwork, throughput_size, duration,
+                                                          settings.render_concurrency, echo)
     finally:
         for key_id in client_keys:
             client.call("DELETE", f"/api/v1/keys/{key_id}", expect=(200, 404))
