@@ -12,14 +12,18 @@ Celery, S3, every hop included), never asserted:
                 checked to have completed
 
 It uses the stack of `make up` when its API answers, else starts it (as `make up
---no-demo` does) and leaves it running. The artwork is a 2000x2000 PNG made here,
-sent with every render as the multipart field `file`, as a client uploading its
-design does: the report gives its size, since every request carries it.
+--no-demo` does) and leaves it running. The artwork is a 2000x2000 PNG made here
+(flat graphics, or with a photo's grain: `--artwork`), sent with every render as
+the multipart field `file`, as a client uploading its design does: the report gives
+its size, since every request carries it.
 
 Each client of the throughput phase uses a key of its own (made for the run through
 `POST /api/v1/keys`, revoked at the end): the limit of calls per key
 (`MOCKFARM_RATE_LIMIT`) is a policy, not the farm's speed, and would otherwise be
 what this measures. A 429 is still honoured (its `Retry-After`) and counted.
+
+The server's side of each render (queue wait, the worker's steps) is read from the
+task records in PostgreSQL, which this machine's stack shares with it.
 """
 from __future__ import annotations
 
@@ -27,7 +31,6 @@ import io
 import json
 import os
 import platform
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,7 +50,7 @@ TARGET_SINGLE_P95_MS = 500.0
 TARGET_THROUGHPUT_PER_S = 15.0
 
 DEFAULTS = {"template_size": 4000, "single_size": 2000, "throughput_size": 1000, "artwork_size": 2000,
-            "clients": 8, "duration": 60.0}
+            "clients": 8, "duration": 60.0, "wait": 30}
 
 BENCH_NAME = "bench-api"
 PHASES = ("ingest", "single", "throughput")
@@ -143,6 +146,9 @@ class Client:
     key: str
     session: requests.Session = field(default_factory=requests.Session)
 
+    # Calls answered 429 (then retried after their Retry-After).
+    rate_limited: int = 0
+
     def __post_init__(self):
         self.session.headers["x-api-key"] = self.key
 
@@ -151,6 +157,7 @@ class Client:
         while True:
             response = self.session.request(method, self.api + path, **kwargs)
             if response.status_code == 429:
+                self.rate_limited += 1
                 time.sleep(float(response.headers.get("Retry-After", "1")))
                 continue
             if response.status_code not in expect:
@@ -231,7 +238,7 @@ def _ingest_seconds(task_key: str) -> dict[str, float]:
     return dict((record.result or {}).get("seconds") or {}) if record else {}
 
 
-def _render_request(mockup: dict, image_size: int, artwork: bytes) -> dict:
+def _render_request(mockup: dict, image_size: int, artwork: bytes, wait: int) -> dict:
     """The multipart body of a render (JSON in `data`, the PNG in `file`), encoded once:
     the clients send the same bytes each time, so that this process's CPU, which
     shares the machine with the farm, goes to sending them rather than re-encoding them."""
@@ -240,14 +247,18 @@ def _render_request(mockup: dict, image_size: int, artwork: bytes) -> dict:
                 "export_options": {"image_format": "jpg", "image_size": image_size}}
     body, content_type = encode_multipart_formdata({"data": json.dumps(document),
                                                     "file": ("artwork.png", artwork, "image/png")})
-    return {"data": body, "headers": {"Content-Type": content_type}}
+    return {"data": body, "headers": {"Content-Type": content_type}, "params": {"wait": wait}}
 
 
-def render_once(client: Client, request: dict) -> tuple[float, dict]:
-    """One render with `?wait=30`: (request -> response seconds, the task's data)."""
+def render_once(client: Client, request: dict, until_finished: bool = True) -> tuple[float, dict]:
+    """One render (with the request's `?wait`): (seconds, the task's data). With
+    `until_finished`, a task answered before it finished is then read with
+    `GET /tasks/{key}?wait=30` until it has, and the seconds run to that answer."""
     started = time.perf_counter()
-    response = client.call("POST", "/api/v1/renders", params={"wait": 30}, **request)
-    return time.perf_counter() - started, response.json()["data"]
+    task = client.call("POST", "/api/v1/renders", **request).json()["data"]
+    while until_finished and task["status"] in ("pending", "processing"):
+        task = client.call("GET", f"/api/v1/tasks/{task['task_key']}", params={"wait": 30}).json()["data"]
+    return time.perf_counter() - started, task
 
 
 def server_timings(task_keys: list[str], client_seconds: list[float]) -> dict[str, list[float]]:
@@ -262,7 +273,9 @@ def server_timings(task_keys: list[str], client_seconds: list[float]) -> dict[st
         if record is None or record.started_at is None or record.finished_at is None:
             continue
         in_task = (record.finished_at - record.created_at).total_seconds()
-        out.setdefault("outside task", []).append(client_total - in_task)
+        if client_total >= in_task:
+            # Only when the answer waited for the task to finish (not a 202 before it).
+            out.setdefault("outside task", []).append(client_total - in_task)
         out.setdefault("queue wait", []).append((record.started_at - record.created_at).total_seconds())
         out.setdefault("worker run", []).append((record.finished_at - record.started_at).total_seconds())
         for name, value in ((record.result or {}).get("seconds") or {}).items():
@@ -270,26 +283,36 @@ def server_timings(task_keys: list[str], client_seconds: list[float]) -> dict[st
     return out
 
 
-def warm_up(client: Client, request: dict, count: int, at_once: int) -> None:
+def warm_up(client: Client, request: dict, count: int, at_once: int) -> list[float]:
     """`count` renders, `at_once` at a time (the render pool's size), so that each
     render process has loaded the template's plan: a cold process reads it from S3
-    first, once per template, which is not what a render of a warm template costs."""
+    first, once per template, which is not what a render of a warm template costs.
+    Answers their request -> response times."""
     clients = [client] + [Client(client.api, client.key) for _ in range(max(1, at_once) - 1)]
+    times: list[float] = []
+
+    def render(who: Client) -> None:
+        times.append(render_once(who, request)[0])
+
     for start in range(0, count, len(clients)):
-        batch = [threading.Thread(target=render_once, args=(who, request))
-                 for who in clients[:count - start]]
+        batch = [threading.Thread(target=render, args=(who,)) for who in clients[:count - start]]
         for thread in batch:
             thread.start()
         for thread in batch:
             thread.join()
+    return times
 
 
 def single_phase(client: Client, mockup: dict, artwork: bytes, image_size: int, runs: int, warmup: int,
-                 pool_size: int, echo) -> list[float]:
-    request = _render_request(mockup, image_size, artwork)
-    echo(f"\nsingle: {runs} sequential renders, {image_size} px JPEG, POST /renders?wait=30 "
+                 pool_size: int, wait: int, echo) -> list[float]:
+    request = _render_request(mockup, image_size, artwork, wait)
+    echo(f"\nsingle: {runs} sequential renders, {image_size} px JPEG, POST /renders?wait={wait} "
          f"(after {warmup} warm-up renders, {pool_size} at a time so that every render process holds the plan)")
-    warm_up(client, request, warmup, pool_size)
+    warm_times = warm_up(client, request, warmup, pool_size)
+    if warm_times:
+        # The first renders of the template: each render process loads its plan from S3 once.
+        echo(f"  warm-up: slowest {max(warm_times) * 1000:.0f} ms (a render process loading the plan), "
+             f"fastest {min(warm_times) * 1000:.0f} ms")
     times, keys = [], []
     for _ in range(runs):
         elapsed, task = render_once(client, request)
@@ -325,18 +348,20 @@ class Tally:
     completed_in_call: int = 0
     failed: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    # Request -> response of each accepted task, in the order of `accepted`.
     latencies: list[float] = field(default_factory=list)
-    # The keys in the order of `latencies` (accepted keeps every accepted task).
-    answered: list[str] = field(default_factory=list)
+    # Tasks answered before they finished (202 after the wait): polled at the end.
+    unfinished: list[str] = field(default_factory=list)
+    rate_limited: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def throughput_phase(api: str, keys: list[str], mockup: dict, artwork: bytes, image_size: int,
-                     duration: float, pool_size: int, echo) -> tuple[float, Tally, bool]:
+                     duration: float, pool_size: int, wait: int, echo) -> tuple[float, Tally, bool]:
     clients = len(keys)
-    request = _render_request(mockup, image_size, artwork)
+    request = _render_request(mockup, image_size, artwork, wait)
     echo(f"\nthroughput: {clients} clients (threads, one keep-alive session and API key each), "
-         f"{image_size} px JPEG, POST /renders?wait=30 in a loop for {duration:.0f} s "
+         f"{image_size} px JPEG, POST /renders?wait={wait} in a loop for {duration:.0f} s "
          f"(after {2 * pool_size} warm-up renders)")
     warm_up(Client(api, keys[0]), request, 2 * pool_size, pool_size)
     tally = Tally()
@@ -345,46 +370,57 @@ def throughput_phase(api: str, keys: list[str], mockup: dict, artwork: bytes, im
 
     def run(key: str) -> None:
         client = Client(api, key)
+        try:
+            loop(client)
+        finally:
+            with tally.lock:
+                tally.rate_limited += client.rate_limited
+
+    def loop(client: Client) -> None:
         while time.perf_counter() < stop_at:
             try:
-                elapsed, task = render_once(client, request)
+                elapsed, task = render_once(client, request, until_finished=False)
             except (BenchError, requests.RequestException) as exc:
                 with tally.lock:
                     tally.refused.append(str(exc)[:200])
                 continue
             with tally.lock:
                 tally.accepted.append(task["task_key"])
-                tally.answered.append(task["task_key"])
                 tally.latencies.append(elapsed)
                 if task["status"] == "completed":
                     tally.completed_in_call += 1
                 elif task["status"] == "failed":
                     tally.failed.append(f"{task['task_key']}: {task['error']}")
+                else:
+                    tally.unfinished.append(task["task_key"])
 
     threads = [threading.Thread(target=run, args=(key,), daemon=True) for key in keys]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
     load_after = load_average()
 
-    # Every accepted task must reach `completed`: those answered before they finished
-    # (202 after the wait) are polled now.
-    final = _final_statuses(Client(api, keys[0]), tally.accepted)
-    completed = sum(1 for status in final.values() if status == "completed")
+    # Every accepted task must reach `completed`. A task answered finished stays so (a
+    # finished task never changes); those answered before they finished are polled now.
+    late = _final_statuses(Client(api, keys[0]), tally.unfinished)
+    # Up to the last answer, or the last of those polled: the time the renders took.
+    elapsed = time.perf_counter() - started
+    completed = tally.completed_in_call + sum(1 for status in late.values() if status == "completed")
+    failed = len(tally.failed) + sum(1 for status in late.values() if status == "failed")
     all_completed = completed == len(tally.accepted) and not tally.refused
     rate = completed / elapsed
     lat_ms = [t * 1000 for t in tally.latencies] or [float("nan")]
     echo(f"  {rate:.1f} renders/s sustained ({completed} completed in {elapsed:.1f} s) "
          f"[{mark(rate >= TARGET_THROUGHPUT_PER_S)} target ≥ {TARGET_THROUGHPUT_PER_S:.0f}/s]  load {load_after}")
     echo(f"  accepted {len(tally.accepted)}, completed {completed} ({tally.completed_in_call} within the call's wait), "
-         f"failed {sum(1 for s in final.values() if s == 'failed')}, refused {len(tally.refused)}, "
-         f"other {len(tally.accepted) - completed - sum(1 for s in final.values() if s == 'failed')}  "
+         f"failed {failed}, refused {len(tally.refused)}, other {len(tally.accepted) - completed - failed}  "
          f"[{mark(all_completed)} every accepted task completed]")
+    if tally.rate_limited:
+        echo(f"  answered 429 (rate limit) {tally.rate_limited} times, retried after Retry-After")
     echo(f"  request -> response: p50 {percentile(lat_ms, 0.5):.0f} ms, p95 {percentile(lat_ms, 0.95):.0f} ms, "
          f"max {max(lat_ms):.0f} ms")
-    report_server_timings(tally.answered, tally.latencies, echo)
+    report_server_timings(tally.accepted, tally.latencies, echo)
     for problem in (tally.refused + tally.failed)[:5]:
         echo(f"  e.g. {problem}")
     return rate, tally, all_completed
@@ -425,12 +461,15 @@ def _final_statuses(client: Client, task_keys: list[str], timeout: float = 120) 
               help="Output width of the single phase's renders, px.")
 @click.option("--throughput-size", type=click.IntRange(min=100), default=DEFAULTS["throughput_size"],
               show_default=True, help="Output width of the throughput phase's renders, px.")
+@click.option("--wait", type=click.IntRange(0, 30), default=30, show_default=True,
+              help="The renders' `?wait=N`; a render answered unfinished is read until it has finished "
+                   "(single phase) or at the end (throughput).")
 @click.option("--artwork", "artwork_kind", type=click.Choice(ARTWORK_KINDS), default="design", show_default=True,
               help="The PNG sent with every render: flat graphics, or with a photo's grain (several times larger).")
 @click.option("--artwork-size", type=click.IntRange(min=16), default=DEFAULTS["artwork_size"], show_default=True,
               help="Side of the square PNG artwork sent with every render, px.")
 def bench_api_command(phases, duration, clients, ingest_runs, single_runs, warmup, template_size, single_size,
-                      throughput_size, artwork_kind, artwork_size) -> None:
+                      throughput_size, wait, artwork_kind, artwork_size) -> None:
     """Time the farm over HTTP (issue 5's targets): ingest, single renders, throughput."""
     chosen_phases = [name.strip() for name in phases.split(",") if name.strip()]
     unknown = sorted(set(chosen_phases) - set(PHASES))
@@ -442,7 +481,7 @@ def bench_api_command(phases, duration, clients, ingest_runs, single_runs, warmu
     echo(f"machine: {machine_line()}")
     key = connect(settings, echo)
     chosen = {"template_size": template_size, "single_size": single_size, "throughput_size": throughput_size,
-              "artwork_size": artwork_size, "clients": clients, "duration": duration}
+              "artwork_size": artwork_size, "clients": clients, "duration": duration, "wait": wait}
     if chosen != DEFAULTS:
         echo("note: not the scenario of the targets (" + ", ".join(
             f"{name} {value} instead of {DEFAULTS[name]}" for name, value in chosen.items()
@@ -466,7 +505,7 @@ def bench_api_command(phases, duration, clients, ingest_runs, single_runs, warmu
             mockup = kept_template(client, settings, template_size, echo)
         if "single" in chosen_phases:
             single_ms = single_phase(client, mockup, artwork, single_size, single_runs, warmup,
-                                     settings.render_concurrency, echo)
+                                     settings.render_concurrency, wait, echo)
         if "throughput" in chosen_phases:
             for index in range(clients):
                 made = client.call("POST", "/api/v1/keys", json={"name": f"{BENCH_NAME} client {index + 1}",
@@ -474,7 +513,7 @@ def bench_api_command(phases, duration, clients, ingest_runs, single_runs, warmu
                 client_keys[made["id"]] = made["key"]
             rate, tally, all_completed = throughput_phase(settings.api_url, list(client_keys.values()), mockup,
                                                           artwork, throughput_size, duration,
-                                                          settings.render_concurrency, echo)
+                                                          settings.render_concurrency, wait, echo)
     finally:
         for key_id in client_keys:
             client.call("DELETE", f"/api/v1/keys/{key_id}", expect=(200, 404))

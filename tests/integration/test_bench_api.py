@@ -37,6 +37,8 @@ def test_bench_api_runs_every_phase_and_reports_each_figure(api_url):
     assert single, report
     p50, p95, slowest = map(int, single.groups())
     assert p50 <= p95 <= slowest
+    assert re.search(r"^  warm-up: slowest \d+ ms \(a render process loading the plan\), fastest \d+ ms$",
+                     report, re.M)
     assert "result: 200x200 JPEG" in report
     # The server's split, from the task records: each of the worker's steps is there.
     for step in ("outside task", "queue wait", "worker run", "plan", "artwork", "composite", "upload"):
@@ -55,10 +57,18 @@ def test_bench_api_runs_every_phase_and_reports_each_figure(api_url):
     assert len(re.findall(r"^  [✓✗] ", targets, re.M)) == 5
 
 
-def test_bench_api_leaves_no_template_or_key_behind(api_url):
-    result = CliRunner().invoke(bench_api_command, SMALL_RUN + ["--phases", "ingest,throughput"])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    assert "single:" not in result.output
+def test_bench_api_leaves_no_template_or_key_behind_and_follows_unfinished_tasks(api_url):
+    # With ?wait=0 every render is answered before it has finished: the benchmark must
+    # then read each task until it has, and still count every one as completed.
+    result = CliRunner().invoke(bench_api_command, SMALL_RUN + ["--phases", "ingest,throughput", "--wait", "0"])
+    report = result.output
+    assert result.exit_code == 0, report + repr(result.exception)
+    assert "single:" not in report
+    assert "POST /renders?wait=0 in a loop" in report
+    counts = re.search(r"accepted (\d+), completed (\d+) \((\d+) within the call's wait\), failed 0, refused 0, "
+                       r"other 0 +\[✓ every accepted task completed\]", report)
+    assert counts, report
+    assert int(counts.group(1)) == int(counts.group(2)) > int(counts.group(3))
 
     # Made with the local account's key (the one `make up` prints), like the benchmark.
     from shared.config import load_settings
