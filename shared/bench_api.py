@@ -220,7 +220,8 @@ def ingest_phase(client: Client, settings: Settings, size: int, runs: int, uploa
         if mockup["status"] != "ready":
             raise BenchError(f"ingest of the demo template failed: {mockup['error']}")
         times.append(elapsed)
-        task = client.call("GET", f"/api/v1/tasks/{mockup['task_key']}").json()["data"]
+        # The mockup is ready a moment before its ingest task has recorded its timings.
+        task = client.call("GET", f"/api/v1/tasks/{mockup['task_key']}", params={"wait": 30}).json()["data"]
         queued = _seconds_between(task["created_at"], task["started_at"])
         server = _ingest_seconds(mockup["task_key"])
         detail = ", ".join(f"{name} {value:.2f}" for name, value in server.items() if name != "total")
