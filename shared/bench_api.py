@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import platform
 import threading
@@ -121,7 +122,8 @@ def make_artwork(size: int, kind: str = "design") -> bytes:
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile (the value below which `fraction` of the runs fall)."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.4999)))
+    # Rounded first so that 0.95 x 100 (95.00000000000001 in floating point) is rank 95.
+    rank = max(1, min(len(ordered), math.ceil(round(fraction * len(ordered), 9))))
     return ordered[rank - 1]
 
 

@@ -183,7 +183,7 @@ def wait_until_finished(key: str, account_id: int, timeout: float) -> TaskRecord
         return record
     deadline = time.monotonic() + timeout
     listener = finished_task_listener()
-    # Only the first wait of a process waits here, while the listener connects.
+    # Blocks only while the listener connects (a process's first wait) or reconnects.
     listener.wait_listening(min(timeout, 5.0))
     event = listener.register(key)
     try:
