@@ -19,9 +19,8 @@ import io
 import logging
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -95,10 +94,8 @@ def check_layer_sizes(template, max_pixels: int) -> None:
                                f"(MOCKFARM_MAX_PSD_PIXELS)")
 
 
-def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | None = None,
-                          store_plan: Callable[[bytes], None] | None = None) -> TemplateAssets:
-    """Compile, thumbnail and measure a template (no database; storage only through
-    `store_plan`, called with the serialised plan as soon as it is ready)."""
+def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | None = None) -> TemplateAssets:
+    """Compile, thumbnail and measure a template (no storage, no database)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     max_pixels = load_settings().max_psd_pixels if max_pixels is None else max_pixels
@@ -110,31 +107,17 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
         raise InvalidInput(f"the template cannot be used: {exc}") from None
     timings["compile"] = time.perf_counter() - started
 
-    def serialise() -> bytes:
-        mark = time.perf_counter()
-        data = plan.to_bytes()
-        timings["serialise"] = time.perf_counter() - mark
-        if store_plan is not None:
-            mark = time.perf_counter()
-            store_plan(data)
-            timings["store_plan"] = time.perf_counter() - mark
-        return data
+    mark = time.perf_counter()
+    plan_bytes = plan.to_bytes()
+    timings["serialise"] = time.perf_counter() - mark
 
-    # The plan is serialised (and stored) on a thread of its own while the thumbnails
-    # and the fidelity report are made: zlib, numpy's casts and the upload release the
-    # GIL, so the two overlap on a second core (seconds, on a 4000 px template).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="serialise-plan") as pool:
-        serialised = pool.submit(serialise)
+    mark = time.perf_counter()
+    thumbnails = make_thumbnails(plan)
+    timings["thumbnails"] = time.perf_counter() - mark
 
-        mark = time.perf_counter()
-        thumbnails = make_thumbnails(plan)
-        timings["thumbnails"] = time.perf_counter() - mark
-
-        mark = time.perf_counter()
-        fidelity = measure_fidelity(template, plan)
-        timings["fidelity"] = time.perf_counter() - mark
-
-        plan_bytes = serialised.result()
+    mark = time.perf_counter()
+    fidelity = measure_fidelity(template, plan)
+    timings["fidelity"] = time.perf_counter() - mark
 
     smart_objects = describe_smart_objects(template, plan, mockup_uuid)
     unsupported = list(plan.unsupported)
@@ -323,14 +306,14 @@ def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
     check_psd_header(psd_bytes, settings)
     fetched = time.perf_counter() - started
 
-    storage = get_storage()
-    prefix = mockups.object_prefix(mockup.uuid)
-    plan_key = prefix + "plan.zip"
-    assets = build_template_assets(psd_bytes, mockup.uuid,
-                                   store_plan=lambda data: storage.put_bytes(plan_key, data, "application/zip"))
+    assets = build_template_assets(psd_bytes, mockup.uuid)
     del psd_bytes
 
     mark = time.perf_counter()
+    storage = get_storage()
+    prefix = mockups.object_prefix(mockup.uuid)
+    plan_key = prefix + "plan.zip"
+    storage.put_bytes(plan_key, assets.plan_bytes, "application/zip")
     thumbnail_keys = {}
     for width, (data, size) in assets.thumbnails.items():
         key = f"{prefix}thumbnail-{width}.webp"
