@@ -4,11 +4,12 @@
 #   make status  show each part of the local stack
 #   make test    run the test suite (unit and integration, against real services)
 #   make bench   time the render path (demo and corpus mockups) against naive psd-tools
+#   make bench-api  time the farm over HTTP (ingest, single renders, 8 clients): issue 5's targets
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv system-packages up down status test bench
+.PHONY: venv system-packages up down status test bench bench-api
 
 # The virtualenv, rebuilt when the dependencies change.
 $(BIN)/mockfarm: setup.cfg pyproject.toml
@@ -39,3 +40,8 @@ test: venv system-packages
 # Figures are noisy on a shared machine: the report prints the load average.
 bench: venv
 	nice $(BIN)/python -m compositor.bench
+
+# Uses the `make up` stack when it answers, else starts it (and leaves it running).
+# Not niced: it times the stack, which runs at normal priority.
+bench-api: venv system-packages
+	$(BIN)/mockfarm bench-api

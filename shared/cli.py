@@ -17,6 +17,7 @@ _COMMAND_SOURCES = [
     ("compositor.fixtures.cli", "commands"),
     ("compositor.bench", "commands"),
     ("shared.stack", "commands"),
+    ("shared.bench_api", "commands"),
     ("shared.db", "commands"),
     ("shared.accounts", "commands"),
     ("shared.products", "commands"),

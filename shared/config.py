@@ -106,6 +106,9 @@ class Settings:
     # marked failed by beat's sweeper, so that the bulk task ends even if an item's
     # message was lost (each item also has the task time limits above).
     bulk_time_limit: int = field(default_factory=lambda: _env_int("MOCKFARM_BULK_TIME_LIMIT", 3600))
+    # OpenCV threads in each render process. The pool already runs a process per core:
+    # more threads per process only make renders that run side by side contend.
+    render_threads: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_THREADS", 1))
     # Test-only: every render sleeps this long first, so that a test can kill a worker
     # mid-task. Zero in any real deployment.
     render_delay_ms: int = field(default_factory=lambda: _env_int("MOCKFARM_RENDER_DELAY_MS", 0))
@@ -161,6 +164,8 @@ class Settings:
             raise ValueError("MOCKFARM_WEBHOOK_BACKOFF_BASE must be above 0 and at most MOCKFARM_WEBHOOK_BACKOFF_MAX")
         if not 0 < self.webhook_timeout <= 60:
             raise ValueError("MOCKFARM_WEBHOOK_TIMEOUT must be above 0 and at most 60")
+        if self.render_threads < 1:
+            raise ValueError("MOCKFARM_RENDER_THREADS must be at least 1")
         if self.webhook_concurrency < 1:
             raise ValueError("MOCKFARM_WEBHOOK_CONCURRENCY must be at least 1")
         if self.plan_cache_bytes < 0:

@@ -13,13 +13,19 @@ from minio.error import S3Error
 
 from shared.config import Settings, load_settings
 
+S3_CONNECTIONS_PER_PROCESS = 16
+
 
 def _client_for(endpoint: str, settings: Settings) -> Minio:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"S3 endpoint must look like http(s)://host:port, got {endpoint!r}")
     # Short timeouts and few retries: a stalled S3 must surface as an error, not a hang.
+    # Connections kept per host: one per thread that may talk to S3 at once (the API's
+    # threads, a multipart upload's parallel parts); beyond it urllib3 opens a new
+    # connection and throws it away after one request (the default keeps just one).
     http = urllib3.PoolManager(
+        maxsize=S3_CONNECTIONS_PER_PROCESS,
         timeout=urllib3.Timeout(connect=5, read=60),
         retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
     )

@@ -7,6 +7,9 @@ delivery can finish it, and a finished one is left alone.
 """
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +33,8 @@ FINISHED = (COMPLETED, FAILED)
 # The PostgreSQL channel a task's key is announced on when it finishes (a trigger in
 # migration 0002 does it, whoever finishes the task).
 FINISHED_CHANNEL = "task_finished"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,28 +112,101 @@ def get_task(key: str, account_id: int | None = None) -> TaskRecord | None:
         return _record(cur.fetchone())
 
 
+class FinishedTaskListener:
+    """One LISTEN connection per process, shared by every thread waiting for a task.
+
+    A waiter registers the key it waits for and sleeps on an event; the listener's
+    thread sets the event when the key is announced on FINISHED_CHANNEL. Opening a
+    connection per wait would cost a PostgreSQL backend (a fork, on the server) and a
+    connection set-up per `?wait=N` call. If the connection breaks, the thread opens
+    it again; meanwhile waiters still re-read their task every second.
+    """
+
+    RECONNECT_DELAY = 1.0
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self._waiters: dict[str, list[threading.Event]] = {}
+        self._lock = threading.Lock()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="task-finished-listener", daemon=True)
+        self._thread.start()
+
+    def register(self, key: str) -> threading.Event:
+        event = threading.Event()
+        with self._lock:
+            self._waiters.setdefault(key, []).append(event)
+        return event
+
+    def unregister(self, key: str, event: threading.Event) -> None:
+        with self._lock:
+            events = self._waiters.get(key, [])
+            if event in events:
+                events.remove(event)
+            if not events:
+                self._waiters.pop(key, None)
+
+    def wait_listening(self, timeout: float) -> bool:
+        """True once LISTEN is in force (a notification sent from then on is seen)."""
+        return self._listening.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                with psycopg.connect(self.database_url, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {FINISHED_CHANNEL}")
+                    self._listening.set()
+                    for notice in conn.notifies():
+                        with self._lock:
+                            events = list(self._waiters.get(notice.payload, ()))
+                        for event in events:
+                            event.set()
+            except Exception:  # noqa: BLE001 - a broken connection is opened again; waiters poll meanwhile
+                log.warning("the task-finished listener lost its connection; reconnecting", exc_info=True)
+            self._listening.clear()
+            time.sleep(self.RECONNECT_DELAY)
+
+
+_listeners: dict[tuple[int, str], FinishedTaskListener] = {}
+_listener_lock = threading.Lock()
+
+
+def finished_task_listener() -> FinishedTaskListener:
+    """This process's listener for the configured database, started on first use
+    (per pid: gunicorn forks, and a thread does not survive a fork)."""
+    where = (os.getpid(), load_settings().database_url)
+    with _listener_lock:
+        if where not in _listeners:
+            _listeners[where] = FinishedTaskListener(where[1])
+        return _listeners[where]
+
+
 def wait_until_finished(key: str, account_id: int, timeout: float) -> TaskRecord | None:
     """The task, read again as soon as it has finished, or once `timeout` seconds passed.
 
-    Listens on FINISHED_CHANNEL (on a connection of its own: LISTEN needs autocommit
-    and must not be left on a pooled connection) before reading the row, so that a
-    task finishing in between is not missed. Re-reads at least every second anyway,
-    so that a lost notification costs a second, not the whole wait.
+    Registers with the process's FINISHED_CHANNEL listener before reading the row, so
+    that a task finishing in between is not missed. Re-reads at least every second
+    anyway, so that a lost notification (or a listener reconnecting) costs a second,
+    not the whole wait.
     """
     record = get_task(key, account_id)
     if record is None or record.finished or timeout <= 0:
         return record
     deadline = time.monotonic() + timeout
-    with psycopg.connect(load_settings().database_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"LISTEN {FINISHED_CHANNEL}")
+    listener = finished_task_listener()
+    # Blocks only while the listener connects (a process's first wait) or reconnects.
+    listener.wait_listening(min(timeout, 5.0))
+    event = listener.register(key)
+    try:
         while True:
             record = get_task(key, account_id)
             remaining = deadline - time.monotonic()
             if record is None or record.finished or remaining <= 0:
                 return record
-            for notice in conn.notifies(timeout=min(1.0, remaining)):
-                if notice.payload == key:
-                    break
+            event.wait(min(1.0, remaining))
+            event.clear()
+    finally:
+        listener.unregister(key, event)
 
 
 def presigned_print_files(record: TaskRecord, lifetime_seconds: int) -> list[dict[str, Any]]:
