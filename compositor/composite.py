@@ -88,6 +88,41 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
     return np.clip(co, 0.0, 1.0, out=co).astype(np.float32, copy=False), ao.astype(np.float32)
 
 
+def _nonzero_window(alpha: np.ndarray):
+    """The (rows, cols) slices bounding where `alpha` (h, w, 1) is above zero, None if nowhere."""
+    shows = alpha[..., 0] > 0
+    rows, cols = np.flatnonzero(shows.any(axis=1)), np.flatnonzero(shows.any(axis=0))
+    if not len(rows):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+# Photoshop's colour setting "Blend Text Colors Using Gamma" (on, 1.45, by
+# default): a type layer is composited on values re-encoded from linear light
+# with gamma 1.45 instead of the document's own encoding. Black text at
+# coverage a over white then shows sRGB((1 - a) ** 1.45) rather than 1 - a:
+# measured on the corpus's type layers, a = 0.533 -> 156 and a = 0.8 -> 88,
+# exactly Photoshop's composite (plain blending gives 119 and 51).
+TEXT_BLEND_GAMMA = 1.45
+
+
+def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92,
+                    1.055 * values ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+TEXT_GAMMA_SPACE = (
+    lambda c: _srgb_to_linear(c) ** np.float32(1 / TEXT_BLEND_GAMMA),
+    lambda c: _linear_to_srgb(np.clip(c, 0.0, 1.0) ** np.float32(TEXT_BLEND_GAMMA)),
+)
+
+
 # --- the render --------------------------------------------------------------
 
 # Photoshop's mask feather of radius r looks like a Gaussian blur of sigma
@@ -139,9 +174,24 @@ class Canvas:
         seeded.knockout_backdrop = Canvas(self.box, seeded.color, seeded.alpha, seeded.coverage)
         return seeded
 
-    def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
-        """Composite a source (straight colour, alpha) onto this canvas."""
-        self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
+    def put(self, color: np.ndarray, alpha: np.ndarray, blend, space=None) -> None:
+        """Composite a source (straight colour, alpha) onto this canvas.
+
+        `space` = (encode, decode) blends in another encoding of the colour
+        values (text layers: see `TextGamma`), only where the source shows.
+        """
+        if space is None:
+            self.color, self.alpha = composite_over(self.color, self.alpha, color, alpha, blend)
+        else:
+            window = _nonzero_window(alpha)
+            if window is None:
+                return
+            encode, decode = space
+            cb = encode(self.color[window])
+            co, ao = composite_over(cb, self.alpha[window], encode(color[window]), alpha[window], blend)
+            self.color = self.color.copy()
+            self.alpha = self.alpha.copy()
+            self.color[window], self.alpha[window] = decode(co), ao
         self.coverage = (self.coverage + alpha * (1.0 - self.coverage)).astype(np.float32)
 
     def put_knockout(self, color: np.ndarray, alpha: np.ndarray, shape: np.ndarray, blend) -> None:
@@ -278,7 +328,15 @@ class Renderer:
         if node.knockout:
             canvas.put_knockout(color, alpha, shape, blend)
         else:
-            canvas.put(color, alpha, blend)
+            canvas.put(color, alpha, blend, self._blend_space(node))
+
+    def _blend_space(self, node: LayerNode):
+        """The encoding a layer's own pixels are blended in: None (the document's),
+        or the text gamma for type layers in 8- and 16-bit RGB documents (see
+        TEXT_BLEND_GAMMA; 32-bit documents blend everything in linear light)."""
+        if node.kind == "type" and self.template.color_mode == ColorMode.RGB and self.template.depth != 32:
+            return TEXT_GAMMA_SPACE
+        return None
 
     def _draws_own_effects(self, node: LayerNode) -> bool:
         """Whether we render this layer's effects from its pixels ourselves (see
@@ -319,7 +377,7 @@ class Renderer:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         canvas.put(color, shape * (node.opacity * node.fill_opacity),
-                   _blend_function(mode, self.template.color_mode))
+                   _blend_function(mode, self.template.color_mode), self._blend_space(node))
         for part in stack.overlays + stack.above:
             put_part(part)
 
