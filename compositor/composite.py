@@ -799,6 +799,17 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
+    if mode in (ColorMode.CMYK, ColorMode.LAB) and template.depth != 32 and template.icc_profile \
+            and np.any(alpha < 1.0):
+        # Read like Photoshop's composite: the colour goes through the
+        # profile to RGB and the alpha is attached after, so transparency
+        # is flattened in RGB, not in ink (a half-transparent rich black
+        # shows neutral grey, not the warm grey of half its inks).
+        image = _document_image(template, to_8bit(color, template.depth))
+        image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
+                                    template.icc_profile)
+        if image.mode in ("RGBA", "LA"):
+            return image
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
     if not keeps_alpha or template.depth == 32:
         # 32-bit documents too: Photoshop stores their merged colour matted
@@ -807,6 +818,17 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
         color = color * alpha + 1.0 * (1.0 - alpha)
     pixels = to_8bit(color, template.depth)
     alpha8 = to_8bit(alpha[..., 0], template.depth)
+    image = _document_image(template, pixels)
+    if mode == ColorMode.INDEXED:
+        keeps_alpha = True
+    image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
+                                template.icc_profile)
+    return image
+
+
+def _document_image(template: Template, pixels: np.ndarray) -> Image.Image:
+    """8-bit document values (h, w, C) as a PIL image in the document's own mode."""
+    mode = template.color_mode
     if mode == ColorMode.RGB or mode == ColorMode.INDEXED:
         image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
     elif mode in (ColorMode.GRAYSCALE, ColorMode.BITMAP, ColorMode.MULTICHANNEL, ColorMode.DUOTONE):
@@ -819,8 +841,4 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
                                     for i in range(3)])
     else:
         raise TemplateError(f"colour mode {mode.name} cannot be converted to an image")
-    if mode == ColorMode.INDEXED:
-        keeps_alpha = True
-    image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
-                                template.icc_profile)
     return image
