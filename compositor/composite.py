@@ -362,7 +362,9 @@ class Renderer:
         key = ("effects", id(node))
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
-        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key])
+        bounds = None if is_empty(node.box) else node.box
+        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key],
+                               bounds=bounds, document=self.template.canvas_box)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]

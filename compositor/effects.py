@@ -81,6 +81,10 @@ class Effect:
     gradient_method: str = "classic"
     gradient_angle: float = 90.0
     gradient_scale: float = 1.0
+    # "Align with layer": the gradient spans the layer's bounds, else the
+    # document's; offset moves its centre by a share of that box (-1..1).
+    gradient_align: bool = True
+    gradient_offset: tuple[float, float] = (0.0, 0.0)
     reverse: bool = False
     glow_source: str = "edge"  # inner glow: "edge" or "center"
     glow_range: float = 0.5  # glows' contour "Range": the blurred alpha is stretched by 1 / range
@@ -335,6 +339,11 @@ def _read_gradient_settings(settings: Effect, d) -> None:
     settings.gradient_angle = float(_value(d, b"Angl", 90))
     settings.gradient_scale = float(_value(d, b"Scl ", 100)) / 100
     settings.reverse = bool(_value(d, b"Rvrs", False))
+    settings.gradient_align = bool(_value(d, b"Algn", True))
+    offset = d.get(b"Ofst") if b"Ofst" in d else None
+    if offset is not None:
+        settings.gradient_offset = (float(_value(offset, b"Hrzn", 0) or 0) / 100,
+                                    float(_value(offset, b"Vrtc", 0) or 0) / 100)
 
 
 def _pattern_tile(layer, pattern_descriptor) -> np.ndarray:
@@ -442,7 +451,8 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     """Colour and alpha of a gradient overlay over the layer's box."""
     h, w = shape
     left, top, right, bottom = layer_box_in_stack
-    centre_x, centre_y = (left + right) / 2, (top + bottom) / 2
+    centre_x = (left + right) / 2 + effect.gradient_offset[0] * (right - left)
+    centre_y = (top + bottom) / 2 + effect.gradient_offset[1] * (bottom - top)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     xs = xs + 0.5 - centre_x
     ys = ys + 0.5 - centre_y
@@ -522,8 +532,15 @@ def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
     return table[index], alpha_table[index]
 
 
-def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> EffectStack:
-    """Render `effects` from the layer's pixels; see the module docstring."""
+def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=None,
+                   document=None) -> EffectStack:
+    """Render `effects` from the layer's pixels; see the module docstring.
+
+    `bounds` is the layer's own box in canvas pixels when `layer_rgba` covers
+    another region (a crop or the canvas): gradients aligned with the layer
+    span it (default: `box`). `document` is the canvas box that gradients
+    not aligned with the layer span (default: `bounds`).
+    """
     layer_rgba = np.asarray(layer_rgba, np.float32)
     if layer_rgba.ndim != 3 or layer_rgba.shape[-1] != 4:
         raise ValueError(f"layer pixels must be (h, w, 4) RGBA, got {layer_rgba.shape}")
@@ -536,6 +553,13 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
                         layer_rgba=padded)
     alpha = np.ascontiguousarray(padded[..., 3])
     layer_box = (reach, reach, reach + right - left, reach + bottom - top)
+
+    def in_stack(canvas_box):
+        return (canvas_box[0] - stack.box[0], canvas_box[1] - stack.box[1],
+                canvas_box[2] - stack.box[0], canvas_box[3] - stack.box[1])
+
+    bounds_box = in_stack(bounds) if bounds is not None else layer_box
+    document_box = in_stack(document) if document is not None else bounds_box
     order = ["drop_shadow", "outer_glow", "pattern_overlay", "gradient_overlay", "color_overlay",
              "inner_glow", "inner_shadow", "stroke"]
     # Several strokes form rings: each one only covers what the layer and the
@@ -555,14 +579,15 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             stack.overlays.append(EffectPart("color overlay", colour, alpha[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "pattern_overlay":
             if effect.pattern_linked:
-                origin = (layer_box[0] + effect.pattern_phase[0], layer_box[1] + effect.pattern_phase[1])
+                origin = (bounds_box[0] + effect.pattern_phase[0], bounds_box[1] + effect.pattern_phase[1])
             else:  # the canvas origin, in the stack's coordinates
                 origin = (effect.pattern_phase[0] - stack.box[0], effect.pattern_phase[1] - stack.box[1])
             tiled = _tiled_pattern(effect, alpha.shape, origin)
             stack.overlays.append(EffectPart("pattern overlay", tiled[..., :3],
                                              tiled[..., 3:] * alpha[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "gradient_overlay":
-            fill, fill_alpha = _gradient_fill(effect, alpha.shape, layer_box)
+            fill, fill_alpha = _gradient_fill(effect, alpha.shape,
+                                              bounds_box if effect.gradient_align else document_box)
             stack.overlays.append(EffectPart("gradient overlay", fill, fill_alpha * alpha[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "inner_glow":
             edge = np.clip(_soft(1 - alpha, effect) / effect.glow_range, 0, 1)
@@ -580,7 +605,8 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect]) -> Effect
             if effect.gradient is not None:
                 # The gradient spans the stroke's outer edge, not the layer's.
                 grow = {"outside": effect.size, "center": effect.size / 2}.get(effect.position, 0)
-                stroke_box = (layer_box[0] - grow, layer_box[1] - grow, layer_box[2] + grow, layer_box[3] + grow)
+                base = bounds_box if effect.gradient_align else document_box
+                stroke_box = (base[0] - grow, base[1] - grow, base[2] + grow, base[3] + grow)
                 colour, gradient_alpha = _gradient_fill(effect, alpha.shape, stroke_box)
                 stroke = stroke * gradient_alpha[..., 0]
             stack.above.append(EffectPart("stroke", colour, stroke[..., None] * effect.opacity, effect.mode))

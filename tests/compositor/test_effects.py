@@ -238,3 +238,28 @@ def test_effects_reach_is_the_margin_render_effects_adds():
     stack = render_effects(square(4), (0, 0, 4, 4), effects)
     assert effects_reach(effects) == -stack.box[0] == 17
     assert effects_reach([]) == 0
+
+
+def test_gradient_overlay_spans_the_layer_bounds_not_the_drawn_region():
+    # The renderer passes pixels covering the canvas (0..20); the layer itself
+    # spans x = 5..15: its gradient runs black to white across those 10 px.
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    gradient = Effect("gradient_overlay", gradient=stops, gradient_angle=0)
+    pixels = np.zeros((1, 20, 4), np.float32)
+    pixels[:, 5:15] = 1.0
+    stack = render_effects(pixels, (0, 0, 20, 1), [gradient], bounds=(5, 0, 15, 1))
+    row = stack.overlays[0].colour[0, 5:15, 0]
+    np.testing.assert_allclose(row, (np.arange(10) + 0.5) / 10, atol=2e-3)
+    # Not aligned with the layer: it spans the document instead.
+    loose = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_align=False)
+    stack = render_effects(pixels, (0, 0, 20, 1), [loose], bounds=(5, 0, 15, 1), document=(0, 0, 20, 1))
+    np.testing.assert_allclose(stack.overlays[0].colour[0, :, 0], (np.arange(20) + 0.5) / 20, atol=2e-3)
+
+
+def test_gradient_offset_moves_its_centre_by_a_share_of_the_box():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    shifted = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_offset=(0.2, 0.0))
+    stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [shifted])
+    row = stack.overlays[0].colour[0, :, 0]
+    # Centre moved from 5 to 7: black until x = 2, white from x = 12.
+    np.testing.assert_allclose(row, np.clip((np.arange(10) + 0.5 - 2) / 10, 0, 1), atol=2e-3)
