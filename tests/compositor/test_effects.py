@@ -263,3 +263,15 @@ def test_gradient_offset_moves_its_centre_by_a_share_of_the_box():
     row = stack.overlays[0].colour[0, :, 0]
     # Centre moved from 5 to 7: black until x = 2, white from x = 12.
     np.testing.assert_allclose(row, np.clip((np.arange(10) + 0.5 - 2) / 10, 0, 1), atol=2e-3)
+
+
+def test_slanted_linear_gradient_ends_where_its_line_leaves_the_box():
+    # 45 degrees on a 10 x 40 box: the line from the centre (5, 20) leaves
+    # through the right edge 7.07 px away, so pixel (9, 15) -- 6.36 px along
+    # the gradient -- sits at 0.5 + 6.36 / 14.14 = 0.95, nearly white.
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    slanted = Effect("gradient_overlay", gradient=stops, gradient_angle=45)
+    stack = render_effects(np.ones((40, 10, 4), np.float32), (0, 0, 10, 40), [slanted])
+    colour = stack.overlays[0].colour[..., 0]
+    assert colour[15, 9] == pytest.approx(0.95, abs=5e-3)
+    assert colour[24, 0] == pytest.approx(0.05, abs=5e-3)
