@@ -221,12 +221,67 @@ def _global_angle(layer) -> float:
     return float(psd.image_resources.get_data(Resource.GLOBAL_ANGLE, 120))
 
 
+def _effects_descriptor(layer):
+    from psd_tools.constants import Tag
+    from psd_tools.psd.descriptor import Descriptor
+
+    for tag in (Tag.OBJECT_BASED_EFFECTS_LAYER_INFO, Tag.OBJECT_BASED_EFFECTS_LAYER_INFO_V0,
+                Tag.OBJECT_BASED_EFFECTS_LAYER_INFO_V1):
+        data = layer.tagged_blocks.get_data(tag)
+        if isinstance(data, Descriptor):
+            return data
+    return None
+
+
+def layer_effects(layer) -> list:
+    """The layer's listed effects (psd-tools effect objects, in file order),
+    [] when its master switch is off.
+
+    psd-tools keeps only entries marked `present`; Photoshop's older files
+    (CS2-era effect lists, and the corpus's ag-psd test files) write no such
+    key, and there every listed entry is present: their drop shadows,
+    strokes and overlays show in Photoshop's composite.
+    """
+    from psd_tools.api import effects as psd_tools_effects
+    from psd_tools.psd.descriptor import Descriptor, List
+
+    data = _effects_descriptor(layer)
+    if data is None or not bool(data.get(b"masterFXSwitch", False)):
+        return []
+    types = getattr(psd_tools_effects, "_TYPES", {})
+    psd = getattr(layer, "_psd", None)
+    resources = psd.image_resources if psd is not None else None
+    found = []
+    for key in data:
+        value = data[key]
+        for item in (value if isinstance(value, List) else [value]):
+            if not isinstance(item, Descriptor) or not bool(item.get(b"present", True)):
+                continue
+            kind = types.get(item.classID)
+            if kind is not None:
+                found.append(kind(item, resources))
+    return found
+
+
+def psd_tools_lists_effects(layer) -> bool:
+    """Whether psd-tools sees all the layer's effects (every entry marked present)."""
+    data = _effects_descriptor(layer)
+    if data is None:
+        return True
+    from psd_tools.psd.descriptor import Descriptor, List
+
+    for key in data:
+        value = data[key]
+        for item in (value if isinstance(value, List) else [value]):
+            if isinstance(item, Descriptor) and b"enab" in item and b"present" not in item:
+                return False
+    return True
+
+
 def unsupported_effects(layer) -> list[str]:
     """Names of the layer's visible effects we do not render."""
-    if not layer.has_effects() or not layer.effects.enabled:
-        return []
     names = []
-    for effect in layer.effects:
+    for effect in layer_effects(layer):
         if not effect.enabled:
             continue
         kind = _effect_kind(effect)
@@ -265,10 +320,8 @@ def read_effects(layer) -> list[Effect]:
     """The layer's visible, supported effects, bottom-to-top irrelevant
     (render_effects orders them). Unsupported ones are skipped here and
     named by `unsupported_effects`."""
-    if not layer.has_effects() or not layer.effects.enabled:
-        return []
     effects = []
-    for effect in layer.effects:
+    for effect in layer_effects(layer):
         if not effect.enabled or _effect_kind(effect) not in SUPPORTED_KINDS:
             continue
         try:

@@ -51,13 +51,16 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     names = _enabled_effects(layer)
     if not names:
         return "none", []
-    psd_tools_missing = [f"effect {name}" for name in names if name not in PSD_TOOLS_EFFECTS]
+    from compositor.effects import psd_tools_lists_effects  # noqa: PLC0415
+    psd_tools_missing = [f"effect {name}" for name in names
+                         if name not in PSD_TOOLS_EFFECTS or not psd_tools_lists_effects(layer)]
     rgb8 = layer._psd.color_mode == ColorMode.RGB and layer._psd.depth == 8
     if kind == "group" and not rgb8:
         return "none", [f"effect {name}" for name in names]
     if not rgb8:
         return "psd-tools", psd_tools_missing
     from compositor.effects import unsupported_effects  # noqa: PLC0415
+
     try:
         ours_missing = unsupported_effects(layer)
     except Exception as exc:  # an unreadable effects block
@@ -271,10 +274,9 @@ def _read_mask(layer) -> RasterMask | None:
 
 
 def _enabled_effects(layer) -> list[str]:
+    from compositor.effects import layer_effects  # noqa: PLC0415
     try:
-        if not layer.has_effects() or not layer.effects.enabled:
-            return []
-        return sorted({type(e).__name__ for e in layer.effects if e.enabled})
+        return sorted({type(e).__name__ for e in layer_effects(layer) if e.enabled})
     except Exception:
         return []
 

@@ -275,3 +275,36 @@ def test_slanted_linear_gradient_ends_where_its_line_leaves_the_box():
     colour = stack.overlays[0].colour[..., 0]
     assert colour[15, 9] == pytest.approx(0.95, abs=5e-3)
     assert colour[24, 0] == pytest.approx(0.05, abs=5e-3)
+
+
+def _effects_block(**entries):
+    """A layer whose effects block lists `entries` (classID -> extra keys)."""
+    from types import SimpleNamespace
+
+    from psd_tools.constants import Tag
+    from psd_tools.psd.descriptor import Descriptor
+
+    block = Descriptor(classID=b"null")
+    block[b"masterFXSwitch"] = True
+    for class_id, keys in entries.items():
+        entry = Descriptor(classID=class_id.encode())
+        entry[b"enab"] = True
+        for key, value in keys.items():
+            entry[key] = value
+        block[class_id.encode()] = entry
+    blocks = SimpleNamespace(get_data=lambda tag, default=None:
+                             block if tag == Tag.OBJECT_BASED_EFFECTS_LAYER_INFO else default)
+    return SimpleNamespace(tagged_blocks=blocks, _psd=None)
+
+
+def test_effects_without_a_present_flag_are_listed():
+    # Older Photoshop writes no `present` key: every listed effect counts.
+    from compositor.effects import layer_effects, psd_tools_lists_effects
+
+    old = _effects_block(DrSh={}, SoFi={})
+    assert sorted(type(e).__name__ for e in layer_effects(old)) == ["ColorOverlay", "DropShadow"]
+    assert not psd_tools_lists_effects(old)
+    # Newer files mark each entry; one not present is left out.
+    new = _effects_block(DrSh={b"present": True}, SoFi={b"present": False})
+    assert [type(e).__name__ for e in layer_effects(new)] == ["DropShadow"]
+    assert psd_tools_lists_effects(new)
