@@ -133,6 +133,32 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
     return np.clip(co, 0.0, 1.0, out=co), ao
 
 
+# Photoshop's colour setting "Blend Text Colors Using Gamma" (on, 1.45, by
+# default): a type layer is composited on values re-encoded from linear light
+# with gamma 1.45 instead of the document's own encoding. Black text at
+# coverage a over white then shows sRGB((1 - a) ** 1.45) rather than 1 - a:
+# measured on the corpus's type layers, a = 0.533 -> 156 and a = 0.8 -> 88,
+# exactly Photoshop's composite (plain blending gives 119 and 51).
+TEXT_BLEND_GAMMA = 1.45
+
+
+def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92,
+                    1.055 * values ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+TEXT_GAMMA_SPACE = (
+    lambda c: _srgb_to_linear(c) ** np.float32(1 / TEXT_BLEND_GAMMA),
+    lambda c: _linear_to_srgb(np.clip(c, 0.0, 1.0) ** np.float32(TEXT_BLEND_GAMMA)),
+)
+
+
 # --- the render --------------------------------------------------------------
 
 # Photoshop's mask feather of radius r looks like a Gaussian blur of sigma
@@ -200,8 +226,11 @@ class Canvas:
                                             backdrop.coverage[window])
         return part
 
-    def put(self, color: np.ndarray, alpha: np.ndarray, blend) -> None:
+    def put(self, color: np.ndarray, alpha: np.ndarray, blend, space=None) -> None:
         """Composite a source (straight colour, alpha) onto this canvas.
+
+        `space` = (encode, decode) blends in another encoding of the colour
+        values (type layers: see TEXT_GAMMA_SPACE).
 
         Only the bounding box of the source's alpha > 0 is composited: outside
         it the equation leaves the canvas as it is (ao = ab, co = cb), and
@@ -213,7 +242,11 @@ class Canvas:
         if window == (slice(0, alpha.shape[0]), slice(0, alpha.shape[1])):
             window = (slice(None), slice(None))  # views of the whole arrays, no copies
         cb, ab, cs, as_ = self.color[window], self.alpha[window], color[window], alpha[window]
-        if ab.any():
+        if ab.any() and space is not None:
+            encode, decode = space
+            co, ao = composite_over(encode(cb), ab, encode(cs), as_, blend)
+            co = decode(co)
+        elif ab.any():
             co, ao = composite_over(cb, ab, cs, as_, blend)
         else:
             # Nothing drawn under it yet (a document's bottom layer): the
@@ -397,7 +430,15 @@ class Renderer:
         if node.knockout:
             canvas.put_knockout(color, alpha, shape, blend)
         else:
-            canvas.put(color, alpha, blend)
+            canvas.put(color, alpha, blend, self._blend_space(node))
+
+    def _blend_space(self, node: LayerNode):
+        """The encoding a layer's own pixels are blended in: None (the document's),
+        or the text gamma for type layers in 8- and 16-bit RGB documents (see
+        TEXT_BLEND_GAMMA; 32-bit documents blend everything in linear light)."""
+        if node.kind == "type" and self.template.color_mode == ColorMode.RGB and self.template.depth != 32:
+            return TEXT_GAMMA_SPACE
+        return None
 
     def _draws_own_effects(self, node: LayerNode) -> bool:
         """Whether we render this layer's effects from its pixels ourselves (see
@@ -423,7 +464,9 @@ class Renderer:
         key = ("effects", id(node))
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
-        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key])
+        bounds = None if is_empty(node.box) else node.box
+        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key],
+                               bounds=bounds, document=self.template.canvas_box)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]
@@ -438,7 +481,7 @@ class Renderer:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         canvas.put(color, shape * (node.opacity * node.fill_opacity),
-                   _blend_function(mode, self.template.color_mode))
+                   _blend_function(mode, self.template.color_mode), self._blend_space(node))
         for part in stack.overlays + stack.above:
             put_part(part)
 
@@ -865,6 +908,17 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
+    if mode in (ColorMode.CMYK, ColorMode.LAB) and template.depth != 32 and template.icc_profile \
+            and np.any(alpha < 1.0):
+        # Read like Photoshop's composite: the colour goes through the
+        # profile to RGB and the alpha is attached after, so transparency
+        # is flattened in RGB, not in ink (a half-transparent rich black
+        # shows neutral grey, not the warm grey of half its inks).
+        image = _document_image(template, to_8bit(color, template.depth))
+        image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
+                                    template.icc_profile)
+        if image.mode in ("RGBA", "LA"):
+            return image
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
     if not keeps_alpha or template.depth == 32:
         # 32-bit documents too: Photoshop stores their merged colour matted
@@ -873,6 +927,17 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
         color = color * alpha + 1.0 * (1.0 - alpha)
     pixels = to_8bit(color, template.depth)
     alpha8 = to_8bit(alpha[..., 0], template.depth)
+    image = _document_image(template, pixels)
+    if mode == ColorMode.INDEXED:
+        keeps_alpha = True
+    image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
+                                template.icc_profile)
+    return image
+
+
+def _document_image(template: Template, pixels: np.ndarray) -> Image.Image:
+    """8-bit document values (h, w, C) as a PIL image in the document's own mode."""
+    mode = template.color_mode
     if mode == ColorMode.RGB or mode == ColorMode.INDEXED:
         image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
     elif mode in (ColorMode.GRAYSCALE, ColorMode.BITMAP, ColorMode.MULTICHANNEL, ColorMode.DUOTONE):
@@ -885,8 +950,4 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
                                     for i in range(3)])
     else:
         raise TemplateError(f"colour mode {mode.name} cannot be converted to an image")
-    if mode == ColorMode.INDEXED:
-        keeps_alpha = True
-    image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
-                                template.icc_profile)
     return image

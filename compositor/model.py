@@ -44,23 +44,32 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     Smart objects and groups always use ours, in 8-bit RGB: a smart object's
     effects must follow new artwork, and psd-tools draws none on groups.
     Other layers use whichever leaves fewer effects out (ours on a tie);
-    shape and fill layers keep psd-tools', which traces the vector path
-    rather than the cached pixels.
+    shape and fill layers keep psd-tools' on a tie, which traces the vector
+    path rather than the cached pixels (its strokes are measurably closer),
+    but take ours when psd-tools would leave shadows or glows out.
     """
     names = _enabled_effects(layer)
     if not names:
         return "none", []
-    psd_tools_missing = [f"effect {name}" for name in names if name not in PSD_TOOLS_EFFECTS]
+    from compositor.effects import psd_tools_lists_effects  # noqa: PLC0415
+    psd_tools_missing = [f"effect {name}" for name in names
+                         if name not in PSD_TOOLS_EFFECTS or not psd_tools_lists_effects(layer)]
     rgb8 = layer._psd.color_mode == ColorMode.RGB and layer._psd.depth == 8
     if kind == "group" and not rgb8:
         return "none", [f"effect {name}" for name in names]
-    if not rgb8 or kind in ("shape", "fill"):
+    if not rgb8:
         return "psd-tools", psd_tools_missing
     from compositor.effects import unsupported_effects  # noqa: PLC0415
+
     try:
         ours_missing = unsupported_effects(layer)
     except Exception as exc:  # an unreadable effects block
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
+    if kind in ("shape", "fill"):
+        # psd-tools traces the vector path; ours only when it draws more.
+        if len(ours_missing) < len(psd_tools_missing):
+            return "ours", ours_missing
+        return "psd-tools", psd_tools_missing
     if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
@@ -265,10 +274,9 @@ def _read_mask(layer) -> RasterMask | None:
 
 
 def _enabled_effects(layer) -> list[str]:
+    from compositor.effects import layer_effects  # noqa: PLC0415
     try:
-        if not layer.has_effects() or not layer.effects.enabled:
-            return []
-        return sorted({type(e).__name__ for e in layer.effects if e.enabled})
+        return sorted({type(e).__name__ for e in layer_effects(layer) if e.enabled})
     except Exception:
         return []
 

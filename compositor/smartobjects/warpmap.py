@@ -166,6 +166,10 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         content_scale = (float(np.median(scale[covered, 0]) * cw), float(np.median(scale[covered, 1]) * ch))
     else:
         content_scale = (1.0, 1.0)
+    snapped = _axis_edges_snapped(surface)
+    if snapped is not None:
+        gx, gy = np.meshgrid(px, py)
+        coverage = _invert(snapped, gx.ravel(), gy.ravel())[2]
     return WarpMap(
         box=(left, top, right, bottom),
         map_x=map_x.astype(np.float32),
@@ -176,6 +180,46 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         smart_filters=list(so.smart_filters),
         affine=is_affine(surface),
     )
+
+
+def _axis_edges_snapped(surface):
+    """The placement's outline with its horizontal and vertical edges moved to
+    whole pixels (x.5 rounds up), as a ProjectiveSurface; None when the
+    surface is not projective or has no such edge.
+
+    Photoshop draws a placed layer's straight horizontal and vertical edges
+    on pixel boundaries: an edge at x = 97.103 leaves pixel 97 whole (its
+    only softness is the resampling kernel reaching the transparent
+    outside), one at 274.5 ends after pixel 274, one at 25.5 starts at row
+    26. The content itself is still sampled through the exact mapping.
+    Slanted edges keep their antialiased coverage. Measured on the corpus's
+    smart objects with such edges: mean error 0.30 -> 0.01 and 0.21 -> 0.02
+    on the phone-case perspective layers, 1.31 -> 0.95 and 1.03 -> 0.73 on
+    shrunk plain placements, 0.34 -> 0.19 on an unwarped one; worse on three
+    (0.60 -> 0.70 on a PSB placed at 300 dpi, 0.70 -> 0.84 and 0.79 -> 0.88
+    on two quilt warps with straight sides).
+    """
+    if not isinstance(surface, ProjectiveSurface):
+        return None
+    unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64)
+    x, y, _ = surface.evaluate(unit[:, 0], unit[:, 1])
+    corners = np.stack([x, y], axis=-1)
+    snapped = corners.copy()
+    for i in range(4):
+        j = (i + 1) % 4
+        for axis in (0, 1):
+            if abs(corners[i, axis] - corners[j, axis]) < 1e-6:
+                # Round half up; the tolerance keeps 25.4999999 (float noise
+                # in the transform) from rounding down.
+                snapped[i, axis] = snapped[j, axis] = np.floor(corners[i, axis] + 0.5 + 1e-6)
+    if np.allclose(snapped, corners, rtol=0.0, atol=1e-6):
+        return None
+    from .surface import homography
+
+    try:
+        return ProjectiveSurface(homography(unit, snapped))
+    except SmartObjectError:  # degenerate after snapping (a sub-pixel sliver)
+        return None
 
 
 def is_affine(surface) -> bool:

@@ -268,3 +268,31 @@ def test_layers_drawn_over_their_own_boxes_equal_layers_drawn_over_the_canvas(mo
     whole = Renderer(demo).render()
     np.testing.assert_allclose(ours.alpha, whole.alpha, atol=1e-6)
     np.testing.assert_allclose(ours.color * ours.alpha, whole.color * whole.alpha, atol=1e-6)
+
+
+def test_type_layer_edges_blend_with_the_text_gamma():
+    # Photoshop blends text colours with gamma 1.45 (its default colour
+    # setting): black text at coverage 0.533 over white shows 156, not 119,
+    # and red text at 0.8 over white keeps 88 in green, not 51.
+    layer = solid((1, 0, 0), alpha=204 / 255, name="text")
+    layer.kind = "type"
+    color, alpha = rendered([solid(WHITE), layer])
+    assert round(float(color[0, 0, 1]) * 255) == 88
+    assert float(color[0, 0, 0]) == pytest.approx(1.0, abs=1e-5)
+    layer = solid((0, 0, 0), alpha=136 / 255, name="text")
+    layer.kind = "type"
+    color, _ = rendered([solid(WHITE), layer])
+    assert round(float(color[0, 0, 0]) * 255) == 156
+
+
+def test_type_layer_over_nothing_keeps_its_colour_and_coverage():
+    layer = solid((0.2, 0.4, 0.6), alpha=0.5, name="text")
+    layer.kind = "type"
+    color, alpha = rendered([layer])
+    np.testing.assert_allclose(color[0, 0], [0.2, 0.4, 0.6], atol=1e-5)
+    np.testing.assert_allclose(alpha[0, 0], [0.5], atol=1e-6)
+
+
+def test_pixel_layers_keep_plain_blending():
+    color, _ = rendered([solid(WHITE), solid((0, 0, 0), alpha=136 / 255)])
+    assert round(float(color[0, 0, 0]) * 255) == 119

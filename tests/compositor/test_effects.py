@@ -238,3 +238,73 @@ def test_effects_reach_is_the_margin_render_effects_adds():
     stack = render_effects(square(4), (0, 0, 4, 4), effects)
     assert effects_reach(effects) == -stack.box[0] == 17
     assert effects_reach([]) == 0
+
+
+def test_gradient_overlay_spans_the_layer_bounds_not_the_drawn_region():
+    # The renderer passes pixels covering the canvas (0..20); the layer itself
+    # spans x = 5..15: its gradient runs black to white across those 10 px.
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    gradient = Effect("gradient_overlay", gradient=stops, gradient_angle=0)
+    pixels = np.zeros((1, 20, 4), np.float32)
+    pixels[:, 5:15] = 1.0
+    stack = render_effects(pixels, (0, 0, 20, 1), [gradient], bounds=(5, 0, 15, 1))
+    row = stack.overlays[0].colour[0, 5:15, 0]
+    np.testing.assert_allclose(row, (np.arange(10) + 0.5) / 10, atol=2e-3)
+    # Not aligned with the layer: it spans the document instead.
+    loose = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_align=False)
+    stack = render_effects(pixels, (0, 0, 20, 1), [loose], bounds=(5, 0, 15, 1), document=(0, 0, 20, 1))
+    np.testing.assert_allclose(stack.overlays[0].colour[0, :, 0], (np.arange(20) + 0.5) / 20, atol=2e-3)
+
+
+def test_gradient_offset_moves_its_centre_by_a_share_of_the_box():
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    shifted = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_offset=(0.2, 0.0))
+    stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [shifted])
+    row = stack.overlays[0].colour[0, :, 0]
+    # Centre moved from 5 to 7: black until x = 2, white from x = 12.
+    np.testing.assert_allclose(row, np.clip((np.arange(10) + 0.5 - 2) / 10, 0, 1), atol=2e-3)
+
+
+def test_slanted_linear_gradient_ends_where_its_line_leaves_the_box():
+    # 45 degrees on a 10 x 40 box: the line from the centre (5, 20) leaves
+    # through the right edge 7.07 px away, so pixel (9, 15) -- 6.36 px along
+    # the gradient -- sits at 0.5 + 6.36 / 14.14 = 0.95, nearly white.
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    slanted = Effect("gradient_overlay", gradient=stops, gradient_angle=45)
+    stack = render_effects(np.ones((40, 10, 4), np.float32), (0, 0, 10, 40), [slanted])
+    colour = stack.overlays[0].colour[..., 0]
+    assert colour[15, 9] == pytest.approx(0.95, abs=5e-3)
+    assert colour[24, 0] == pytest.approx(0.05, abs=5e-3)
+
+
+def _effects_block(**entries):
+    """A layer whose effects block lists `entries` (classID -> extra keys)."""
+    from types import SimpleNamespace
+
+    from psd_tools.constants import Tag
+    from psd_tools.psd.descriptor import Descriptor
+
+    block = Descriptor(classID=b"null")
+    block[b"masterFXSwitch"] = True
+    for class_id, keys in entries.items():
+        entry = Descriptor(classID=class_id.encode())
+        entry[b"enab"] = True
+        for key, value in keys.items():
+            entry[key] = value
+        block[class_id.encode()] = entry
+    blocks = SimpleNamespace(get_data=lambda tag, default=None:
+                             block if tag == Tag.OBJECT_BASED_EFFECTS_LAYER_INFO else default)
+    return SimpleNamespace(tagged_blocks=blocks, _psd=None)
+
+
+def test_effects_without_a_present_flag_are_listed():
+    # Older Photoshop writes no `present` key: every listed effect counts.
+    from compositor.effects import layer_effects, psd_tools_lists_effects
+
+    old = _effects_block(DrSh={}, SoFi={})
+    assert sorted(type(e).__name__ for e in layer_effects(old)) == ["ColorOverlay", "DropShadow"]
+    assert not psd_tools_lists_effects(old)
+    # Newer files mark each entry; one not present is left out.
+    new = _effects_block(DrSh={b"present": True}, SoFi={b"present": False})
+    assert [type(e).__name__ for e in layer_effects(new)] == ["DropShadow"]
+    assert psd_tools_lists_effects(new)

@@ -59,13 +59,29 @@ def test_scaled_placement_samples_every_second_content_pixel():
     assert wm.content_scale == pytest.approx((2.0, 2.0), rel=1e-3)
 
 
-def test_edge_coverage_is_the_covered_fraction_of_the_pixel():
-    # left edge at x = 10.25: pixel 10 (10..11) is 3/4 covered
-    so = make_so((100, 100), [10.25, 0, 110.25, 0, 110.25, 100, 10.25, 100])
+def test_slanted_edge_coverage_is_the_covered_fraction_of_the_pixel():
+    # Left edge from (10.25, 0) to (20.25, 100): at row 50 (centre 50.5) it
+    # crosses x = 15.3, so pixel 15's centre is 0.2 px right of it, 0.199 px
+    # across the edge: coverage 0.5 + 0.199.
+    so = make_so((100, 100), [10.25, 0, 110.25, 0, 120.25, 100, 20.25, 100])
     wm = build_warp_map(so, (200, 100))
     left, top = wm.box[:2]
-    assert wm.coverage[50 - top, 10 - left] == pytest.approx(0.75, abs=1e-4)
-    assert wm.coverage[50 - top, 110 - left] == pytest.approx(0.25, abs=1e-4)
+    assert wm.coverage[50 - top, 15 - left] == pytest.approx(0.699, abs=2e-3)
+
+
+def test_straight_vertical_and_horizontal_edges_sit_on_whole_pixels():
+    # Photoshop draws axis-aligned edges on pixel boundaries, x.5 rounding up:
+    # a left edge at 10.25 keeps pixel 10 whole, a right edge at 110.25 ends
+    # after pixel 109, a top edge at 0.5 starts at row 1.
+    so = make_so((100, 100), [10.25, 0.5, 110.25, 0.5, 110.25, 100, 10.25, 100])
+    wm = build_warp_map(so, (200, 100))
+    left, top = wm.box[:2]
+    assert wm.coverage[50 - top, 10 - left] == pytest.approx(1.0)
+    assert wm.coverage[50 - top, 110 - left] == pytest.approx(0.0)
+    assert wm.coverage[0 - top, 50 - left] == pytest.approx(0.0)
+    assert wm.coverage[1 - top, 50 - left] == pytest.approx(1.0)
+    # The content is still mapped exactly: pixel 10's centre samples 0.25 px in.
+    assert wm.map_x[50 - top, 10 - left] == pytest.approx(0.25 - 0.5 + 0.0, abs=1e-4)
 
 
 def test_perspective_corners_land_where_nonaffine_says():

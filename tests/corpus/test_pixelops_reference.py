@@ -439,8 +439,12 @@ EFFECT_CASES = {
     "two 1 px strokes": ("psd-tools+psd-tools/tests/psd_files/effects/double-stroke-effects.psd", None, 0.01, 0.1),
     "two strokes, multiply": ("Agamnentzar+ag-psd/test/read-write/strokes/src.psd", None, 1.03, 32.5),
     "four strokes": ("Agamnentzar+ag-psd/test/multiple-strokes-test.psd", None, 4.45, 134.4),
-    "gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd", None, 1.48, 12.6),
-    "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.73, 40.3),
+    "gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd", None, 0.62, 8.1),
+    # Its 2 %-scale band: the mean fell from 1.73 with the gradient's length
+    # taken to where its line leaves the box, the p99 rose from 40.3 (the
+    # band's edge runs at a slightly steeper angle in Photoshop's composite,
+    # not yet understood).
+    "CMYK gradient overlays on a phone-case mockup": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-777/iphone15snapcase.psd", None, 1.25, 45.2),
     "pattern overlay, 75 % scale": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-1252/zendeya_warp.psd", None, 6.64, 82.5),
     "pattern overlay with fill 0": ("psd-tools+psd-tools/tests/psd_files/transparency/fill-opacity.psd", None, 1.94, 35.5),
     "gradient stroke": ("psd-tools+psd-tools/tests/psd_files/effect-stroke-gradient.psd", "Text", 7.94, 85.0),
