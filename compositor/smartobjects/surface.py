@@ -180,23 +180,29 @@ def _restriction(a: float, b: float) -> np.ndarray:
 
 
 def net_flatness(net: np.ndarray) -> float:
-    """Largest distance of a 4x4 control net from the bilinear patch through its corners."""
+    """Largest distance of a 4x4 control net from the bilinear patch through its corners.
+
+    net: (4, 4, 2), or (..., 4, 4, 2) for many nets at once (the largest over all).
+    """
+    net = np.asarray(net, dtype=np.float64)
     u = np.arange(4) / 3.0
     uu, vv = np.meshgrid(u, u)
-    w00, w01 = (1 - uu) * (1 - vv), uu * (1 - vv)
-    w10, w11 = (1 - uu) * vv, uu * vv
-    bilinear = (w00[..., None] * net[0, 0] + w01[..., None] * net[0, 3]
-                + w10[..., None] * net[3, 0] + w11[..., None] * net[3, 3])
-    return float(np.max(np.hypot(*np.moveaxis(net - bilinear, -1, 0))))
+    weights = [((1 - uu) * (1 - vv))[..., None], (uu * (1 - vv))[..., None],
+               ((1 - uu) * vv)[..., None], (uu * vv)[..., None]]
+    corners = [net[..., 0:1, 0:1, :], net[..., 0:1, 3:4, :], net[..., 3:4, 0:1, :], net[..., 3:4, 3:4, :]]
+    bilinear = sum(w * c for w, c in zip(weights, corners))
+    return float(np.max(np.hypot(net[..., 0] - bilinear[..., 0], net[..., 1] - bilinear[..., 1])))
 
 
 def subdivision_depth(net: np.ndarray, tolerance=SUBDIVISION_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH) -> int:
     """Halvings needed before every sub-patch of a 4x4 net is flat within `tolerance`."""
+    net = np.asarray(net, dtype=np.float64)
     for depth in range(max_depth + 1):
         n = 1 << depth
-        pieces = [_restriction(i / n, (i + 1) / n) for i in range(n)]
-        if all(net_flatness(np.einsum("ra,abk,cb->rck", rows, net, cols)) <= tolerance
-               for rows in pieces for cols in pieces):
+        pieces = np.stack([_restriction(i / n, (i + 1) / n) for i in range(n)])  # (n, 4, 4)
+        # every sub-net at once: rows restricted by piece p, columns by piece q
+        nets = np.einsum("pra,abk,qcb->pqrck", pieces, net, pieces)
+        if net_flatness(nets) <= tolerance:
             return depth
     return max_depth
 
