@@ -360,3 +360,46 @@ def test_subdivision_depth_follows_the_flatness_tolerance():
     assert subdivision_depth(net, tolerance=8.0) == 0
     flat = np.stack(np.meshgrid(np.linspace(0, 90, 4), np.linspace(0, 30, 4)), axis=-1)
     assert subdivision_depth(flat) == 0
+
+
+def _textured(w, h):
+    yy, xx = np.mgrid[0:h, 0:w]
+    content = np.ones((h, w, 4), np.float32)
+    content[..., 0] = ((xx // 12 + yy // 12) % 2).astype(np.float32)
+    content[..., 1] = xx / w
+    content[..., 2] = yy / h
+    return content
+
+
+def test_ingest_keeps_the_formula_or_the_fit_whichever_matches_the_cached_layer(monkeypatch):
+    from types import SimpleNamespace
+
+    import compositor.smartobjects.fidelity as fidelity
+    from compositor.smartobjects.model import _fit_preset
+
+    content = _textured(96, 96)
+    trnf = [20, 20, 116, 20, 116, 116, 20, 116]
+
+    def inflate(value):
+        warp = WarpSpec(style="inflate", value=value, mesh_cols=3, mesh_rows=3, bounds=(0, 0, 96, 96))
+        return make_so((96, 96), trnf, warp=warp, content=content)
+
+    def cached_by(so):
+        wm = build_warp_map(so, (140, 140))
+        pixels = warp_content(wm, content)
+        monkeypatch.setattr(fidelity, "cached_layer_rgba", lambda layer: pixels)
+        return SimpleNamespace(bbox=wm.box)
+
+    # cached pixels drawn by the formula itself: kept, nothing fitted
+    so = inflate(50)
+    _fit_preset(so, cached_by(inflate(50)))
+    assert so.fitted_control is None
+    # cached pixels of a stronger bend than the descriptor says: the
+    # formula misses them by far, so a mesh is fitted and kept
+    layer = cached_by(inflate(80))
+    _fit_preset(so, layer)
+    assert so.fitted_control is not None
+    cached = fidelity.cached_layer_rgba(layer)
+    fitted_error = fidelity.rendered_error(so, cached, layer.bbox)
+    so.fitted_control = None
+    assert fitted_error < fidelity.rendered_error(so, cached, layer.bbox) / 2
