@@ -27,6 +27,12 @@ a few canvas pixels, within the fit's own noise), at bend 50:
   negative bend circulates the other way, starting with top-left moving
   down).
 
+Only bend 50 is in the corpus: linearity in the bend and the negative
+twist are assumptions. At ingest (model.py) a formula that does not
+reproduce the cached layer within MAE 1.0 is compared with a mesh fitted
+to those pixels, so a wrong assumption costs accuracy only where the fit
+also fails.
+
 Styles without a formula here (arc, flag, fisheye, ...), distortions other
 than zero, and nets whose stored orders disagree with the formula's are
 left to the fit at ingest (fit.py).
