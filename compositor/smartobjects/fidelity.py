@@ -112,6 +112,20 @@ def compare_boxes(ours, our_box, theirs, their_box):
     return mae, psnr
 
 
+def rendered_error(so, cached_rgba, cached_box) -> float:
+    """MAE (0..255) of the smart object's own content, warped, against cached layer pixels.
+
+    For choices made at ingest (presets.py's formula against a fitted
+    mesh); both sides over the union of their boxes, nothing cropped to
+    a canvas (the map is built over a canvas reaching past the cached box).
+    """
+    right = max(int(cached_box[2]), 1)
+    bottom = max(int(cached_box[3]), 1)
+    warp_map = build_warp_map(so, (2 * right + 64, 2 * bottom + 64))
+    ours = warp_content(warp_map, so.content)
+    return compare_boxes(ours, warp_map.box, cached_rgba, tuple(cached_box))[0]
+
+
 def layer_fidelity(psd) -> list[dict]:
     """One row per smart-object layer: name, mae, psnr, plus why a layer was skipped.
 

@@ -48,8 +48,12 @@ def initial_control(so) -> np.ndarray:
     return np.stack([x, y], axis=-1)
 
 
-def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box) -> np.ndarray:
-    """(4, 4, 2) canvas control points reproducing the cached layer pixels."""
+def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box, initial=None) -> np.ndarray:
+    """(4, 4, 2) canvas control points reproducing the cached layer pixels.
+
+    initial: (4, 4, 2) canvas control points to start from (a preset's
+    formula); default the unwarped grid.
+    """
     if so.content is None:
         raise SmartObjectError(f"cannot fit the warp of {so.name!r}: its content is not available")
     if cached_rgba is None or cached_rgba.size == 0:
@@ -58,7 +62,8 @@ def fit_preset_mesh(so, cached_rgba: np.ndarray, cached_box) -> np.ndarray:
     cached = _premultiply(cached_rgba)
     content = _premultiply(so.content)
     ch, cw = content.shape[:2]
-    control = initial_control(so).reshape(16, 2) - [left, top]  # in cached-box pixels
+    start = initial_control(so) if initial is None else np.asarray(initial, dtype=np.float64)
+    control = start.reshape(16, 2) - [left, top]  # in cached-box pixels
 
     area = max(cached.shape[0] * cached.shape[1], 1)
     content_per_canvas = np.sqrt(cw * ch / area)

@@ -116,19 +116,47 @@ def read_smart_object(layer, psd=None) -> SmartObject:
     return so
 
 
+# A preset's formula mesh is kept outright when it reproduces the cached
+# layer within this MAE (0..255); above it the mesh is also fitted to the
+# cached pixels and whichever reproduces them better is kept.
+FORMULA_ACCEPT_MAE = 1.0
+
+
 def _fit_preset(so: SmartObject, layer) -> None:
-    """Preset warp with no formula: fit its mesh to Photoshop's cached pixels."""
-    from .fidelity import cached_layer_rgba
+    """Preset warp: its formula (presets.py) or a mesh fitted to Photoshop's cached pixels.
+
+    The formula gives Photoshop's own control net; the fit (fit.py) starts
+    from it and can only win where our resampling of the template's own
+    artwork differs from Photoshop's more than the geometry does.
+    """
+    from .fidelity import cached_layer_rgba, rendered_error
     from .fit import fit_preset_mesh
-    from .surface import ANALYTIC_STYLES
+    from .presets import preset_mesh
+    from .surface import ANALYTIC_STYLES, surface_for
 
     if so.warp.style in ANALYTIC_STYLES:
         return
-    cached = cached_layer_rgba(layer)
-    if so.content is None or cached is None:
+    formula = preset_mesh(so.warp, so.content_size)
+    cached = cached_layer_rgba(layer) if so.content is not None else None
+    filtered = any(f.enabled for f in so.smart_filters)
+    if formula is not None:
+        # A smart filter changes the cached pixels, so they no longer show
+        # the warp alone: the formula is then the better guide.
+        if cached is None or filtered:
+            return
+        box = tuple(layer.bbox)
+        formula_error = rendered_error(so, cached, box)
+        if formula_error <= FORMULA_ACCEPT_MAE:
+            return
+        net, frame = formula
+        fitted = fit_preset_mesh(so, cached, box, initial=surface_for(so, net, frame=frame).control)
+        so.fitted_control = fitted
+        if rendered_error(so, cached, box) >= formula_error:
+            so.fitted_control = None
+        return
+    if cached is None:
         so.unsupported.append(f"warp style {so.warp.style}: no formula and nothing to fit it to")
         return
-    # A smart filter changes the cached pixels, so they no longer show the warp alone.
-    if any(f.enabled for f in so.smart_filters):
+    if filtered:
         so.unsupported.append(f"warp style {so.warp.style}: fitted through smart filters, approximate")
     so.fitted_control = fit_preset_mesh(so, cached, tuple(layer.bbox))

@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import SmartObjectError
 from .filters import apply_smart_filters, filter_padding
+from .presets import preset_mesh
 from .surface import ANALYTIC_STYLES, BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
 
 # Newton iterations to invert a Bezier surface; converges in 3-5 from a seed
@@ -137,6 +138,9 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         surface = cylinder_surface(so)
     elif so.fitted_control is not None:
         surface = BezierSurface(so.fitted_control)
+    elif so.warp.mesh_x is None and (preset := preset_mesh(so.warp, so.content_size)) is not None:
+        mesh, frame = preset
+        surface = surface_for(so, mesh, frame=frame)
     else:
         mesh, slices = mesh_for(so)
         surface = surface_for(so, mesh, slices)

@@ -110,7 +110,7 @@ def test_bezier_surface_with_clustered_handles_is_a_smoothstep():
     assert y[1] == pytest.approx(30.0)
 
 
-def test_custom_mesh_is_inverted_by_newton():
+def test_custom_mesh_is_inverted_on_its_subdivided_cells():
     w = h = 90
     xs = [0, 0, w, w]
     ys = [0, 30, 60, 90]
@@ -119,11 +119,18 @@ def test_custom_mesh_is_inverted_by_newton():
     so = make_so((w, h), [0, 0, w, 0, w, h, 0, h], warp=warp)
     wm = build_warp_map(so, (w, h))
     left, top = wm.box[:2]
-    # canvas pixel 44 has centre 44.5; x(s) = 90 (3s^2 - 2s^3) = 44.5 near s = 0.5
-    # x'(0.5) = 90 * 1.5 = 135 canvas px per unit s, so s = 0.5 - 0.5/135
-    s = 0.5 - 0.5 / 135
-    s = s - (90 * (3 * s * s - 2 * s**3) - 44.5) / (90 * (6 * s - 6 * s * s))  # one more Newton step
+    # x(s) = 90 (3s^2 - 2s^3), drawn as Photoshop does: 16 straight cells
+    # (subdivision depth 4: the first piece of 1/8, x(1/8) = 3.87, has its
+    # handle 1.29 px from the third of its chord, over the 1 px tolerance;
+    # of 1/16, x(1/16) = 1.01, 0.34 px). Canvas pixel 44 has centre 44.5,
+    # inside the cell s in [7/16, 8/16], x from x(7/16) = 36.61 to 45.
+    def x(s):
+        return 90 * (3 * s * s - 2 * s**3)
+
+    s = 7 / 16 + (44.5 - x(7 / 16)) / (x(8 / 16) - x(7 / 16)) / 16
     assert wm.map_x[40 - top, 44 - left] == pytest.approx(s * w - 0.5, abs=1e-3)
+    # (the exact Bezier surface would give 44.1667)
+    assert abs(wm.map_x[40 - top, 44 - left] - 44.1667) > 1e-3
     # rows are not warped: content y equals canvas y
     assert wm.map_y[40 - top, 44 - left] == pytest.approx(40.0, abs=1e-3)
 
@@ -216,8 +223,8 @@ def test_cylinder_wraps_half_a_cylinder_inside_trnf():
 
 
 def test_preset_without_a_fitted_mesh_is_a_clear_error():
-    so = make_so((10, 10), [0, 0, 10, 0, 10, 10, 0, 10], warp=WarpSpec(style="twist", value=50))
-    with pytest.raises(SmartObjectError, match="twist.*fitted"):
+    so = make_so((10, 10), [0, 0, 10, 0, 10, 10, 0, 10], warp=WarpSpec(style="flag", value=50))
+    with pytest.raises(SmartObjectError, match="flag.*fitted"):
         build_warp_map(so, (10, 10))
 
 
@@ -277,3 +284,138 @@ def test_cylinder_side_column_is_solid_with_coarse_to_fine_inversion():
     # the side is at x = 105.0: column 105 fully covered, column 104 empty
     assert wm.coverage[rows, 105 - wm.box[0]].min() > 0.99
     assert wm.coverage[rows, 104 - wm.box[0]].max() == 0.0
+
+
+# ---------------------------------------------------------------- preset formulas
+def test_inflate_net_pushes_the_edge_handles_out_by_a_quarter_at_bend_50():
+    from compositor.smartobjects.presets import preset_net
+
+    net, frame = preset_net("inflate", 50, False, (0, 0, 120, 60))
+    # biquadratic net: edge midpoints pushed out by bend/200 of the size across,
+    # 60 * 0.25 = 15 above and below, 120 * 0.25 = 30 beside; the frame is
+    # the box of that 3x3 net
+    assert frame == (-30.0, -15.0, 150.0, 75.0)
+    # elevated to cubic, top edge: (0,0), (40,-10), (80,-10), (120,0) since
+    # the cubic handles sit at (Q0 + 2 Q1) / 3 and (2 Q1 + Q2) / 3
+    np.testing.assert_allclose(net[0], [[0, 0], [40, -10], [80, -10], [120, 0]])
+    # left column at rows 1, 2: (-20, 20), (-20, 40)
+    np.testing.assert_allclose(net[1:3, 0], [[-20, 20], [-20, 40]])
+    # inner handle (1, 1): rows elevated first, (Q_row0 + 2 Q_row1) / 3 =
+    # [(-20, 20), (60, 15), (140, 20)], then along u (R0 + 2 R1) / 3 = (100/3, 50/3)
+    np.testing.assert_allclose(net[1, 1], [100 / 3, 50 / 3])
+
+
+def test_squeeze_pinches_the_sides_and_vertical_swaps_the_roles():
+    from compositor.smartobjects.presets import preset_net
+
+    net, frame = preset_net("squeeze", 50, False, (0, 0, 100, 100))
+    assert frame == (0.0, -25.0, 100.0, 125.0)  # top and bottom bulge, sides do not
+    np.testing.assert_allclose(net[1, 0], [50 / 3, 100 / 3])  # left handle pulled in: 2 * 25 / 3
+    net_v, frame_v = preset_net("squeeze", 50, True, (0, 0, 100, 100))
+    assert frame_v == (-25.0, 0.0, 125.0, 100.0)
+    np.testing.assert_allclose(net_v[0, 1], [100 / 3, 50 / 3])  # top handle pushed down
+    # the same surface mirrored about the diagonal
+    np.testing.assert_allclose(net_v, net.transpose(1, 0, 2)[..., ::-1])
+
+
+def test_twist_circulates_the_inner_handles():
+    from compositor.smartobjects.presets import preset_net
+
+    net, frame = preset_net("twist", 50, False, (0, 0, 300, 300))
+    assert frame == (0.0, 0.0, 300.0, 300.0)
+    # bend 50: each inner handle moves half the size, clockwise on screen
+    np.testing.assert_allclose(net[1, 1], [250, 100])  # top-left -> right
+    np.testing.assert_allclose(net[1, 2], [200, 250])  # top-right -> down
+    np.testing.assert_allclose(net[2, 2], [50, 200])  # bottom-right -> left
+    np.testing.assert_allclose(net[2, 1], [100, 50])  # bottom-left -> up
+    np.testing.assert_allclose(net[0], [[0, 0], [100, 0], [200, 0], [300, 0]])  # border unchanged
+
+
+def test_preset_formula_needs_matching_orders_and_no_distortion():
+    from compositor.smartobjects.presets import preset_mesh
+
+    inflate = WarpSpec(style="inflate", value=50, mesh_cols=3, mesh_rows=3, bounds=(0, 0, 10, 10))
+    assert preset_mesh(inflate, (10, 10)) is not None
+    assert preset_mesh(WarpSpec(style="inflate", value=50, bounds=(0, 0, 10, 10)), (10, 10)) is None  # 4x4
+    distorted = WarpSpec(style="inflate", value=50, perspective=20, mesh_cols=3, mesh_rows=3)
+    assert preset_mesh(distorted, (10, 10)) is None
+    assert preset_mesh(WarpSpec(style="flag", value=50), (10, 10)) is None
+
+
+def test_inflate_preset_frames_its_quadratic_net_on_trnf():
+    # content 100x100 on Trnf 0..300: the 3x3 net spans -25..125 (bend 50),
+    # so content corners land at 300 * 25 / 150 = 50 and the top edge's
+    # middle at 50 - 300 * 12.5 / 150 = 25 (a quadratic's apex is half its
+    # handle's offset)
+    warp = WarpSpec(style="inflate", value=50, mesh_cols=3, mesh_rows=3, bounds=(0, 0, 100, 100))
+    so = make_so((100, 100), [0, 0, 300, 0, 300, 300, 0, 300], warp=warp)
+    wm = build_warp_map(so, (300, 300))
+    left, top = wm.box[:2]
+    # the apex is a vertex of the subdivided cells, so exact: pixel 25
+    # (centre 25.5) is covered, pixel 24 (centre 24.5) is not; likewise the
+    # left edge's apex at x = 25 on the middle row
+    column = wm.coverage[:, 150 - left]
+    assert np.argmax(column > 0.5) + top == 25
+    row = wm.coverage[150 - top]
+    assert np.argmax(row > 0.5) + left == 25
+    # and the content's corners are not pushed out: nothing left of x = 50 on row 50
+    assert wm.coverage[50 - top, : 49 - left].max() == 0.0
+
+
+# ---------------------------------------------------------------- subdivision
+def test_subdivision_depth_follows_the_flatness_tolerance():
+    from compositor.smartobjects.surface import net_flatness, subdivision_depth
+
+    # one bent edge: the top middle handles 8 px up; bilinear corners give
+    # them y = 0, so flatness 8. Halving a cubic's handle offset... the
+    # sub-nets' deviation falls about 4x per halving: 8 -> 2 -> 0.5
+    net = np.stack(np.meshgrid(np.linspace(0, 90, 4), np.linspace(0, 90, 4)), axis=-1)
+    net[0, 1:3, 1] -= 8
+    assert net_flatness(net) == pytest.approx(8)
+    assert subdivision_depth(net, tolerance=1.0) == 2
+    assert subdivision_depth(net, tolerance=8.0) == 0
+    flat = np.stack(np.meshgrid(np.linspace(0, 90, 4), np.linspace(0, 30, 4)), axis=-1)
+    assert subdivision_depth(flat) == 0
+
+
+def _textured(w, h):
+    yy, xx = np.mgrid[0:h, 0:w]
+    content = np.ones((h, w, 4), np.float32)
+    content[..., 0] = ((xx // 12 + yy // 12) % 2).astype(np.float32)
+    content[..., 1] = xx / w
+    content[..., 2] = yy / h
+    return content
+
+
+def test_ingest_keeps_the_formula_or_the_fit_whichever_matches_the_cached_layer(monkeypatch):
+    from types import SimpleNamespace
+
+    import compositor.smartobjects.fidelity as fidelity
+    from compositor.smartobjects.model import _fit_preset
+
+    content = _textured(96, 96)
+    trnf = [20, 20, 116, 20, 116, 116, 20, 116]
+
+    def inflate(value):
+        warp = WarpSpec(style="inflate", value=value, mesh_cols=3, mesh_rows=3, bounds=(0, 0, 96, 96))
+        return make_so((96, 96), trnf, warp=warp, content=content)
+
+    def cached_by(so):
+        wm = build_warp_map(so, (140, 140))
+        pixels = warp_content(wm, content)
+        monkeypatch.setattr(fidelity, "cached_layer_rgba", lambda layer: pixels)
+        return SimpleNamespace(bbox=wm.box)
+
+    # cached pixels drawn by the formula itself: kept, nothing fitted
+    so = inflate(50)
+    _fit_preset(so, cached_by(inflate(50)))
+    assert so.fitted_control is None
+    # cached pixels of a stronger bend than the descriptor says: the
+    # formula misses them by far, so a mesh is fitted and kept
+    layer = cached_by(inflate(80))
+    _fit_preset(so, layer)
+    assert so.fitted_control is not None
+    cached = fidelity.cached_layer_rgba(layer)
+    fitted_error = fidelity.rendered_error(so, cached, layer.bbox)
+    so.fitted_control = None
+    assert fitted_error < fidelity.rendered_error(so, cached, layer.bbox) / 2
