@@ -200,6 +200,9 @@ class RenderPlan:
     psd: bytes | None = field(default=None, repr=False)
     _template: Template | None = field(default=None, repr=False, compare=False)
     _renderer: object = field(default=None, repr=False, compare=False)
+    # What the compile read of each smart object's geometry, {id(layer): (layer,
+    # smart object, warp map)}: the ingest's fidelity check reuses it (never serialised).
+    _geometry: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -227,6 +230,13 @@ class RenderPlan:
             from compositor.composite import Renderer  # noqa: PLC0415
             self._renderer = Renderer(self.template(), smart_objects=SMART_OBJECT_MODE)
         return self._renderer
+
+    def compiled_geometry(self, layer):
+        """(smart object, warp map) the compile read for a psd-tools layer (from
+        `read_smart_object(layer, psd)` and `build_warp_map` at the object's own
+        content size), or None: not compiled here, or not read."""
+        entry = (self._geometry or {}).get(id(layer))
+        return entry[1:] if entry is not None and entry[0] is layer else None
 
     def nbytes(self) -> int:
         """Bytes held in memory by the plan's arrays (and PSD)."""
@@ -418,7 +428,8 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
     with ThreadPoolExecutor(max_workers=COMPILE_THREADS) as pool:
         base_levels = pool.submit(_base_levels, base_render, levels, opaque)
-        placed = [(node, *_place_object(template, node, renderer)) for node in template.smart_objects]
+        geometry: dict = {}
+        placed = [(node, *_place_object(template, node, renderer, geometry)) for node in template.smart_objects]
         objects = [plan for _, plan, _ in placed]
         # Each with a renderer of its own, made here: threads must not share one.
         region_checks = [pool.submit(_region_render_is_exact, _renderer_sharing(template, renderer), base_render,
@@ -452,7 +463,8 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     if needs_psd and psd_bytes is None:
         psd_bytes = _psd_bytes_of(template)
     plan = RenderPlan(width=template.width, height=template.height, opaque=opaque, base=base,
-                      smart_objects=objects, unsupported=unsupported, psd=psd_bytes if needs_psd else None)
+                      smart_objects=objects, unsupported=unsupported, psd=psd_bytes if needs_psd else None,
+                      _geometry=geometry)
     if needs_psd:
         plan._template = template
         plan._renderer = renderer
@@ -509,10 +521,11 @@ def _mark_overlaps(objects: list[SmartObjectPlan]) -> None:
                 b.overlaps.append(i)
 
 
-def _place_object(template: Template, node: LayerNode, renderer):
+def _place_object(template: Template, node: LayerNode, renderer, geometry: dict | None = None):
     """The object's plan without arrays yet: box, geometry, and why it must
     fall back if it must (method "pending" otherwise). Returns (plan, warp map);
-    no warp map when its geometry cannot be read."""
+    no warp map when its geometry cannot be read. `geometry` (a dict) gets
+    {id(layer): (layer, smart object, warp map)} (see `RenderPlan.compiled_geometry`)."""
     canvas = template.canvas_box
     plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
@@ -521,6 +534,8 @@ def _place_object(template: Template, node: LayerNode, renderer):
     except Exception as exc:  # geometry the reader does not know
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
         return plan, None
+    if geometry is not None:
+        geometry[id(node.layer)] = (node.layer, so, warp_map)
     plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]

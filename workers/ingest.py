@@ -191,7 +191,8 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
     else:
         try:
             from compositor.smartobjects import layer_fidelity  # noqa: PLC0415
-            for row in layer_fidelity(template.psd):
+            # The compile's smart objects and warp maps, not read again.
+            for row in layer_fidelity(template.psd, geometry=plan.compiled_geometry):
                 report["smart_objects"].append({"name": row["name"], "mae": _json_number(row["mae"]),
                                                 "psnr": _json_number(row["psnr"]), "skipped": row["skipped"]})
         except Exception as exc:  # noqa: BLE001 - the report is information, not a requirement

@@ -112,12 +112,16 @@ def compare_boxes(ours, our_box, theirs, their_box):
     return mae, psnr
 
 
-def layer_fidelity(psd) -> list[dict]:
+def layer_fidelity(psd, geometry=None) -> list[dict]:
     """One row per smart-object layer: name, mae, psnr, plus why a layer was skipped.
 
     Rows have keys name, mae, psnr (None when not rendered), skipped (why
     the layer is not compared, or None), unsupported (list of strings) and
     note (how the comparison was restricted, or None).
+
+    `geometry(layer)`: (smart object, warp map) a caller already read for the
+    layer -- `read_smart_object(layer, psd)` and `build_warp_map(so, canvas)`,
+    as the plan compiler does -- or None to read them here.
     """
     rows = []
     canvas = (psd.width, psd.height)
@@ -126,8 +130,9 @@ def layer_fidelity(psd) -> list[dict]:
             continue
         row = {"name": layer.name, "mae": None, "psnr": None, "skipped": None, "unsupported": [], "note": None}
         rows.append(row)
+        known = geometry(layer) if geometry is not None else None
         try:
-            so = read_smart_object(layer, psd)
+            so = known[0] if known else read_smart_object(layer, psd)
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue
@@ -139,7 +144,7 @@ def layer_fidelity(psd) -> list[dict]:
             row["skipped"] = "Photoshop cached no pixels for this layer"
             continue
         try:
-            warp_map = build_warp_map(so, canvas)
+            warp_map = known[1] if known else build_warp_map(so, canvas)
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue
