@@ -387,7 +387,8 @@ def _decompress_array(blob: bytes) -> np.ndarray:
 
 
 def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
-                     min_level_side: int = MIN_LEVEL_SIDE, psd_bytes: bytes | None = None) -> RenderPlan:
+                     min_level_side: int = MIN_LEVEL_SIDE, psd_bytes: bytes | None = None,
+                     keep_geometry: bool = False) -> RenderPlan:
     """Compile PSD bytes (or a loaded Template) into a RenderPlan.
 
     Runs the generic renderer a few times per smart object (probes), so it
@@ -396,6 +397,8 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
     `min_level_side` pixels are left out (full size always stays).
     `psd_bytes`: the file a Template was loaded from, kept as it is when some
     object falls back (otherwise psd-tools writes the PSD out again).
+    `keep_geometry`: keep the smart objects and warp maps read on the plan, in
+    memory, for `RenderPlan.compiled_geometry` (the ingest's fidelity check).
     """
     from psd_tools.constants import ColorMode  # noqa: PLC0415
 
@@ -464,7 +467,7 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
         psd_bytes = _psd_bytes_of(template)
     plan = RenderPlan(width=template.width, height=template.height, opaque=opaque, base=base,
                       smart_objects=objects, unsupported=unsupported, psd=psd_bytes if needs_psd else None,
-                      _geometry=geometry)
+                      _geometry=geometry if keep_geometry else None)
     if needs_psd:
         plan._template = template
         plan._renderer = renderer

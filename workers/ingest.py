@@ -106,7 +106,8 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
         timings["parse"] = time.perf_counter() - started
         mark = time.perf_counter()
         # The original bytes: kept as they are when an object falls back.
-        plan = compile_template(template, psd_bytes=psd_bytes)
+        # Its smart objects and warp maps kept for the fidelity check.
+        plan = compile_template(template, psd_bytes=psd_bytes, keep_geometry=True)
         timings["compile"] = time.perf_counter() - mark
     except TemplateError as exc:
         raise InvalidInput(f"the template cannot be used: {exc}") from None

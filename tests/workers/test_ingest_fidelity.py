@@ -51,7 +51,9 @@ def test_the_ingest_report_has_the_figures_of_the_fidelity_module(demo_path):
 
 def test_the_report_reuses_the_geometry_the_compile_read(demo_path):
     template = load_template(demo_path.read_bytes())
-    plan = compile_template(template)
+    assert all(compile_template(template).compiled_geometry(node.layer) is None
+               for node in template.smart_objects)  # kept only when asked for
+    plan = compile_template(template, keep_geometry=True)
     layers = [node.layer for node in template.smart_objects]
     assert layers and all(plan.compiled_geometry(layer) is not None for layer in layers)
     # Another reading of the file has other layer objects: nothing is shared with it.
@@ -72,7 +74,7 @@ def test_a_document_that_differs_from_its_composite_gets_the_same_psnr(demo_path
     layers = [dataclasses.replace(node, opacity=node.opacity * 0.5) if node.name == "Glass glare" else node
               for node in template.layers]
     changed = dataclasses.replace(template, layers=layers)
-    report = measure_fidelity(changed, compile_template(changed))
+    report = measure_fidelity(changed, compile_template(changed, keep_geometry=True))
     ours = to_pil(changed, Renderer(changed, "cached").render())
     expected = psnr(flatten_rgb8(template.psd.topil()), flatten_rgb8(ours))
     assert 20 < expected < 80
