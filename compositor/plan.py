@@ -259,7 +259,7 @@ class RenderPlan:
         Coefficients are stored as float16 (relative error 5e-4, under 0.15/255
         on a pixel) and widened back to float32 on load; warp maps stay float32
         (float16 cannot address pixels past 2048). Arrays are compressed each
-        on its own, several at once (zlib works outside the GIL): on a large
+        on its own, several at once (zstandard works outside the GIL): on a large
         template compression is most of the time serialising takes, and the
         zip's own deflate runs on one thread. Zstandard (ZSTD_LEVEL) takes a
         third of zlib's time for a smaller plan, and inflates in half of it.
@@ -325,7 +325,7 @@ class RenderPlan:
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
 
 
-# Threads that (de)compress a plan's arrays: zlib and numpy's conversions run
+# Threads that (de)compress a plan's arrays: zstandard and numpy's conversions run
 # outside the GIL, so two cores serialise a large plan in about half the time.
 SERIALISE_THREADS = 4
 # The plan is written once per ingest and read once per render worker, so

@@ -112,7 +112,7 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
     except TemplateError as exc:
         raise InvalidInput(f"the template cannot be used: {exc}") from None
 
-    # Serialising (zlib, outside the GIL) runs beside the thumbnails and the
+    # Serialising (zstandard, outside the GIL) runs beside the thumbnails and the
     # fidelity check, which read the same finished plan.
     with ThreadPoolExecutor(max_workers=1) as pool:
         serialised = pool.submit(_timed, plan.to_bytes)
