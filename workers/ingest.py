@@ -106,12 +106,13 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
         timings["parse"] = time.perf_counter() - started
         mark = time.perf_counter()
         # The original bytes: kept as they are when an object falls back.
-        plan = compile_template(template, psd_bytes=psd_bytes)
+        # Its smart objects and warp maps kept for the fidelity check.
+        plan = compile_template(template, psd_bytes=psd_bytes, keep_geometry=True)
         timings["compile"] = time.perf_counter() - mark
     except TemplateError as exc:
         raise InvalidInput(f"the template cannot be used: {exc}") from None
 
-    # Serialising (zlib, outside the GIL) runs beside the thumbnails and the
+    # Serialising (zstandard, outside the GIL) runs beside the thumbnails and the
     # fidelity check, which read the same finished plan.
     with ThreadPoolExecutor(max_workers=1) as pool:
         serialised = pool.submit(_timed, plan.to_bytes)
@@ -191,7 +192,8 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
     else:
         try:
             from compositor.smartobjects import layer_fidelity  # noqa: PLC0415
-            for row in layer_fidelity(template.psd):
+            # The compile's smart objects and warp maps, not read again.
+            for row in layer_fidelity(template.psd, geometry=plan.compiled_geometry):
                 report["smart_objects"].append({"name": row["name"], "mae": _json_number(row["mae"]),
                                                 "psnr": _json_number(row["psnr"]), "skipped": row["skipped"]})
         except Exception as exc:  # noqa: BLE001 - the report is information, not a requirement

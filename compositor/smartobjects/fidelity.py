@@ -126,12 +126,16 @@ def rendered_error(so, cached_rgba, cached_box) -> float:
     return compare_boxes(ours, warp_map.box, cached_rgba, tuple(cached_box))[0]
 
 
-def layer_fidelity(psd) -> list[dict]:
+def layer_fidelity(psd, geometry=None) -> list[dict]:
     """One row per smart-object layer: name, mae, psnr, plus why a layer was skipped.
 
     Rows have keys name, mae, psnr (None when not rendered), skipped (why
     the layer is not compared, or None), unsupported (list of strings) and
     note (how the comparison was restricted, or None).
+
+    `geometry(layer)`: (smart object, warp map) a caller already read for the
+    layer -- `read_smart_object(layer, psd)` and `build_warp_map(so, canvas)`,
+    as the plan compiler does -- or None to read them here.
     """
     rows = []
     canvas = (psd.width, psd.height)
@@ -140,8 +144,9 @@ def layer_fidelity(psd) -> list[dict]:
             continue
         row = {"name": layer.name, "mae": None, "psnr": None, "skipped": None, "unsupported": [], "note": None}
         rows.append(row)
+        known = geometry(layer) if geometry is not None else None
         try:
-            so = read_smart_object(layer, psd)
+            so = known[0] if known else read_smart_object(layer, psd)
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue
@@ -153,7 +158,7 @@ def layer_fidelity(psd) -> list[dict]:
             row["skipped"] = "Photoshop cached no pixels for this layer"
             continue
         try:
-            warp_map = build_warp_map(so, canvas)
+            warp_map = known[1] if known else build_warp_map(so, canvas)
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue

@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 import pytest
+import zstandard
 from PIL import Image
 from psd_tools.constants import BlendMode
 
@@ -168,20 +169,29 @@ def _rewritten(plan_bytes: bytes, member) -> bytes:
     return out.getvalue()
 
 
-def test_a_version_6_plan_still_loads(demo_plan):
-    # Version 6 kept each array as a plain .npy deflated by the zip itself.
-    def as_version_6(name, data):
+def _as_version(version: int):
+    """A member rewriter turning a current plan into one of an older version:
+    6 kept each array as a plain .npy deflated by the zip itself, 7 as a
+    zlib-compressed .npy (`.npy.zlib`)."""
+    def member(name, data):
         if name == "manifest.json":
             manifest = json.loads(data)
-            assert manifest["version"] == 7
-            manifest["version"] = 6
+            assert manifest["version"] == 8
+            manifest["version"] = version
             return name, json.dumps(manifest), zipfile.ZIP_DEFLATED
-        if name.endswith(".npy.zlib"):
-            return name[:-len(".zlib")], zlib.decompress(data), zipfile.ZIP_DEFLATED
+        if name.endswith(".npy.zst"):
+            npy = zstandard.ZstdDecompressor().decompress(data)
+            if version == 6:
+                return name[:-len(".zst")], npy, zipfile.ZIP_DEFLATED
+            return name[:-len(".zst")] + ".zlib", zlib.compress(npy, 1), zipfile.ZIP_STORED
         return name, data, zipfile.ZIP_DEFLATED
+    return member
 
+
+@pytest.mark.parametrize("version", [6, 7])
+def test_an_older_plan_still_loads(demo_plan, version):
     current = demo_plan.to_bytes()
-    old = RenderPlan.from_bytes(_rewritten(current, as_version_6))
+    old = RenderPlan.from_bytes(_rewritten(current, _as_version(version)))
     new = RenderPlan.from_bytes(current)
     assert old.manifest() == new.manifest()
     for factor in new.levels:
@@ -191,9 +201,22 @@ def test_a_version_6_plan_still_loads(demo_plan):
             assert all(np.array_equal(ours.levels[factor][k], v) for k, v in theirs.levels[factor].items())
 
 
+def test_a_plan_round_trips_its_arrays(demo_plan):
+    # Exactly, but for coefficients kept as float16 (maps and base exact).
+    loaded = RenderPlan.from_bytes(demo_plan.to_bytes())
+    assert loaded.manifest() == demo_plan.manifest()
+    for factor in demo_plan.levels:
+        assert np.array_equal(loaded.base[factor], demo_plan.base[factor])
+        for ours, theirs in zip(loaded.smart_objects, demo_plan.smart_objects):
+            for key, values in theirs.levels[factor].items():
+                expected = values if key.startswith("map_") else values.astype(np.float16).astype(np.float32)
+                assert ours.levels[factor][key].dtype == expected.dtype
+                assert np.array_equal(ours.levels[factor][key], expected)
+
+
 def test_a_damaged_plan_is_a_clear_error(demo_plan):
     def damaged(name, data):
-        return name, (data[:len(data) // 2] if name.endswith(".npy.zlib") else data), zipfile.ZIP_STORED
+        return name, (data[:len(data) // 2] if name.endswith(".npy.zst") else data), zipfile.ZIP_STORED
 
     with pytest.raises(TemplateError, match="not a render plan"):
         RenderPlan.from_bytes(_rewritten(demo_plan.to_bytes(), damaged))
