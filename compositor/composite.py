@@ -796,8 +796,13 @@ class Renderer:
             from compositor.errors import UnsupportedFeature  # noqa: PLC0415
         except ImportError:
             read_adjustment = None
-        if read_adjustment is not None and self.template.color_mode == ColorMode.RGB \
-                and self.template.depth == 8 and node.adjustment_kind not in PSD_TOOLS_ADJUSTMENTS:
+        ours = read_adjustment is not None and self.template.depth == 8 \
+            and node.adjustment_kind not in PSD_TOOLS_ADJUSTMENTS
+        if ours and self.template.color_mode != ColorMode.RGB:
+            # Grayscale and CMYK: only the adjustments that are one curve per channel.
+            ours = self.template.color_mode in (ColorMode.GRAYSCALE, ColorMode.CMYK) \
+                and _per_channel_adjustment(node)
+        if ours:
             try:
                 adjustment = read_adjustment(node.layer)
             except UnsupportedFeature as exc:
@@ -815,6 +820,14 @@ class Renderer:
             return None
         color_mode, layer = self.template.color_mode, node.layer
         return lambda color: function(color, color_mode, layer)
+
+
+def _per_channel_adjustment(node: LayerNode) -> bool:
+    from compositor.adjustments import read_adjustment  # noqa: PLC0415
+    try:
+        return read_adjustment(node.layer).per_channel
+    except Exception:  # unreadable or unsupported: psd-tools' path reports it
+        return False
 
 
 def render(template: Template, *, smart_objects: str = "cached", region: Box | None = None,
