@@ -452,7 +452,7 @@ class Renderer:
         overlays, then inner effects and strokes. Opacity scales everything;
         fill only the layer's own pixels.
         """
-        from compositor.effects import read_effects, render_effects  # noqa: PLC0415
+        from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
         if source is None:
@@ -480,9 +480,10 @@ class Renderer:
         for part in stack.below:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
+        color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
         canvas.put(color, shape * (node.opacity * node.fill_opacity),
                    _blend_function(mode, self.template.color_mode), self._blend_space(node))
-        for part in stack.overlays + stack.above:
+        for part in stack.overlays + above:
             put_part(part)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:
