@@ -687,10 +687,27 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     return stack
 
 
+_SQRT2, _SQRT5 = math.sqrt(2), math.sqrt(5)
+
+
+def stroke_distance(dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """The distance strokes grow by: Euclidean along the 16 directions of a
+    5x5 neighbourhood ((1, 0), (2, 1), (1, 1) and their mirrors) and straight
+    between them, so a large stroke around a dot is a 16-sided polygon, as in
+    Photoshop (a 38 px ring measured on the corpus: 39.8 dB against 29.5 with
+    round distances, 20.1 with 8 directions, 32.6 with 32)."""
+    big = np.maximum(np.abs(dx), np.abs(dy))
+    small = np.minimum(np.abs(dx), np.abs(dy))
+    # Between (1, 0) and (2, 1): small (2, 1) steps then straight ones;
+    # between (2, 1) and (1, 1): (2, 1) steps then diagonal ones.
+    return np.where(2 * small <= big, small * _SQRT5 + (big - 2 * small),
+                    (big - small) * _SQRT5 + (2 * small - big) * _SQRT2).astype(np.float32)
+
+
 def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 8) -> np.ndarray:
     """Grow a (h, w) alpha by `radius` px the way Photoshop's strokes do: a
     pixel is covered by max over the shape's pixels q of
-    clip(radius + alpha(q) - |p - q|, 0, 1). Every pixel with some alpha counts,
+    clip(radius + alpha(q) - |p - q|, 0, 1), |.| the `stroke_distance`. Every pixel with some alpha counts,
     its alpha setting how far past `radius` it reaches (an opaque pixel reaches
     radius + 1 px from its centre, so 1 px of stroke is one full pixel).
 
@@ -719,7 +736,7 @@ def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 8) -> np.ndarray
         to_x = np.zeros_like(to_y)
         to_y[labels[fy, fx]], to_x[labels[fy, fx]] = fy, fx
         qy, qx = to_y[labels], to_x[labels]
-        reach = alpha[qy, qx] - np.hypot((ys - qy).astype(np.float32), (xs - qx).astype(np.float32))
+        reach = alpha[qy, qx] - stroke_distance((ys - qy).astype(np.float32), (xs - qx).astype(np.float32))
         best = np.maximum(best, reach)
     return np.clip(radius + best, 0, 1).astype(np.float32)
 

@@ -121,8 +121,20 @@ def test_soft_dilation_reaches_radius_plus_each_pixels_alpha():
     assert soft_dilate(square_alpha, 1)[1, 1] == pytest.approx(2 - math.sqrt(2), abs=1e-5)
 
 
+def test_stroke_distance_is_a_sixteen_sided_polygon():
+    from compositor.effects import stroke_distance
+
+    dy = np.float32([0, 1, 1, 1, 2, 0, 4])
+    dx = np.float32([5, 1, 2, 3, 3, 0, 2])
+    # Exact along (1, 0), (1, 1), (2, 1); in between, the straight facet:
+    # (3, 1) = (2, 1) + (1, 0); (3, 2) = (2, 1) + (1, 1); (2, 4) = (1, 2) x 2.
+    expected = [5, math.sqrt(2), math.sqrt(5), math.sqrt(5) + 1, math.sqrt(5) + math.sqrt(2), 0, 2 * math.sqrt(5)]
+    np.testing.assert_allclose(stroke_distance(dy, dx), expected, rtol=1e-6)
+    np.testing.assert_allclose(stroke_distance(-dx, dy), expected, rtol=1e-6)
+
+
 def test_soft_dilation_matches_the_exhaustive_maximum():
-    from compositor.effects import soft_dilate
+    from compositor.effects import soft_dilate, stroke_distance
 
     rng = np.random.default_rng(3)
     alpha = np.zeros((24, 24), np.float32)
@@ -132,7 +144,7 @@ def test_soft_dilation_matches_the_exhaustive_maximum():
         exhaustive = np.zeros_like(alpha)
         for y in range(24):
             for x in range(24):
-                reach = alpha[ys, xs] - np.hypot(ys - y, xs - x)
+                reach = alpha[ys, xs] - stroke_distance((ys - y).astype(np.float32), (xs - x).astype(np.float32))
                 exhaustive[y, x] = np.clip(radius + reach.max(), 0, 1)
         error = np.abs(soft_dilate(alpha, radius) - exhaustive)
         assert error.max() <= 1 / 8 and error.mean() < 1e-3
