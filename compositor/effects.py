@@ -704,7 +704,7 @@ def stroke_distance(dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
                     (big - small) * _SQRT5 + (2 * small - big) * _SQRT2).astype(np.float32)
 
 
-def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 8) -> np.ndarray:
+def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 32) -> np.ndarray:
     """Grow a (h, w) alpha by `radius` px the way Photoshop's strokes do: a
     pixel is covered by max over the shape's pixels q of
     clip(radius + alpha(q) - |p - q|, 0, 1), |.| the `stroke_distance`. Every pixel with some alpha counts,

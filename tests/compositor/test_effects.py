@@ -147,7 +147,7 @@ def test_soft_dilation_matches_the_exhaustive_maximum():
                 reach = alpha[ys, xs] - stroke_distance((ys - y).astype(np.float32), (xs - x).astype(np.float32))
                 exhaustive[y, x] = np.clip(radius + reach.max(), 0, 1)
         error = np.abs(soft_dilate(alpha, radius) - exhaustive)
-        assert error.max() <= 1 / 8 and error.mean() < 1e-3
+        assert error.max() <= 1 / 32 and error.mean() < 1e-3
 
 
 def test_outside_stroke_shares_a_half_transparent_pixel_with_the_layer():
