@@ -33,8 +33,8 @@ Interface for the renderer
 Measured against Photoshop (mean error in 8-bit levels over the effects'
 box; tests/corpus/test_pixelops_reference.py): colour overlays in all 27
 modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
-0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-1 (four nested
-strokes 4.5), gradient stroke 7.9, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
+0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.3 (four nested
+strokes 0.3), gradient stroke 4.5, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
 perceptual interpolation, pattern overlay 1.9-6.6.
 Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
 pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
