@@ -716,9 +716,13 @@ def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 32) -> np.ndarra
     alpha = np.asarray(alpha, np.float32)
     if radius <= 0:
         return alpha
-    h, w = alpha.shape
-    ys, xs = np.mgrid[0:h, 0:w]
-    best = np.where(alpha > 0, alpha, -np.inf).astype(np.float32)
+    if not (alpha > 0).any():
+        return np.zeros_like(alpha)
+    # Only pixels short of opaque within reach of the shape can change (the
+    # polygonal distance is never shorter than the round one).
+    far = cv2.distanceTransform((alpha <= 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    by, bx = np.nonzero((alpha < 1) & (far <= radius + 2))
+    best = np.where(alpha[by, bx] > 0, alpha[by, bx], -np.inf).astype(np.float32)
     previous = -1
     for k in range(levels):
         feature = alpha > k / levels
@@ -735,10 +739,13 @@ def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 32) -> np.ndarra
         to_y = np.zeros(int(labels.max()) + 1, np.int32)
         to_x = np.zeros_like(to_y)
         to_y[labels[fy, fx]], to_x[labels[fy, fx]] = fy, fx
-        qy, qx = to_y[labels], to_x[labels]
-        reach = alpha[qy, qx] - stroke_distance((ys - qy).astype(np.float32), (xs - qx).astype(np.float32))
+        nearest = labels[by, bx]
+        qy, qx = to_y[nearest], to_x[nearest]
+        reach = alpha[qy, qx] - stroke_distance((by - qy).astype(np.float32), (bx - qx).astype(np.float32))
         best = np.maximum(best, reach)
-    return np.clip(radius + best, 0, 1).astype(np.float32)
+    out = (alpha >= 1).astype(np.float32)
+    out[by, bx] = np.clip(radius + best, 0, 1)
+    return out
 
 
 def _stroke_alpha(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.ndarray]:
