@@ -131,6 +131,9 @@ class Adjustment(ABC):
     # True where the formula is a model that measurably misses Photoshop (or
     # could not be measured): the renderer should list it per template.
     approximate: ClassVar[bool] = False
+    # True when `apply` maps each channel on its own by one curve, so it also
+    # holds for grayscale and CMYK documents.
+    per_channel: ClassVar[bool] = False
 
     @abstractmethod
     def apply(self, rgb: np.ndarray) -> np.ndarray:
@@ -260,20 +263,28 @@ class BrightnessContrast(Adjustment):
     legacy: bool
     mean: int = 127  # the midpoint contrast pivots around, 0..255
     name = "Brightness/Contrast"
+    # The same curve on every channel, whatever they are: Photoshop applies it
+    # to grayscale and to CMYK as stored (1 = no ink) too.
+    per_channel: ClassVar[bool] = True
 
     @property
     def approximate(self):  # the non-legacy curve is a fitted model (~3 levels rms)
         return not self.legacy
 
     def apply(self, rgb):
-        rgb = _check_rgb(rgb)
+        rgb = np.asarray(rgb, np.float32)
         if self.legacy:
-            # Legacy: a straight shift, then a straight line about the mean.
-            x = rgb + np.float32(self.brightness / 255)
+            # Legacy: two straight lines, a shift by the brightness and a
+            # slope about the mean (1 / (1 - c) for c > 0, 1 + c below). The
+            # brightness goes in before a steepening contrast and after a
+            # flattening one, so it always moves mid-grey by exactly b/255.
+            shift = np.float32(self.brightness / 255)
             c = self.contrast / 100
-            slope = 1 / max(1 - c, 1e-3) if c > 0 else 1 + c
-            pivot = self.mean / 255
-            return _clip01((x - pivot) * np.float32(slope) + pivot)
+            slope = np.float32(1 / max(1 - c, 1e-3) if c > 0 else 1 + c)
+            pivot = np.float32(self.mean / 255)
+            if c > 0:
+                return _clip01((rgb + shift - pivot) * slope + pivot)
+            return _clip01((rgb - pivot) * slope + pivot + shift)
         return _apply_curve_lut(rgb, self._modern_lut())
 
     def _modern_lut(self):
@@ -707,9 +718,14 @@ def _read_brightness_contrast(block, generator):
             legacy=bool(_descriptor_value(generator, b"useLegacy", False)),
             mean=int(_descriptor_value(generator, b"means", 127)),
         )
-    # Only the old fixed block: that is the legacy algorithm.
-    return BrightnessContrast(brightness=block.brightness, contrast=block.contrast,
+    # Only the old fixed block: that is the legacy algorithm. Its values are
+    # signed 16-bit integers (psd-tools reads them unsigned).
+    return BrightnessContrast(brightness=_signed16(block.brightness), contrast=_signed16(block.contrast),
                               legacy=True, mean=block.mean or 127)
+
+
+def _signed16(value: int) -> int:
+    return value - 65536 if value >= 32768 else value
 
 
 def _read_levels(block):

@@ -452,7 +452,7 @@ class Renderer:
         overlays, then inner effects and strokes. Opacity scales everything;
         fill only the layer's own pixels.
         """
-        from compositor.effects import read_effects, render_effects  # noqa: PLC0415
+        from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
         if source is None:
@@ -480,9 +480,10 @@ class Renderer:
         for part in stack.below:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
+        color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
         canvas.put(color, shape * (node.opacity * node.fill_opacity),
                    _blend_function(mode, self.template.color_mode), self._blend_space(node))
-        for part in stack.overlays + stack.above:
+        for part in stack.overlays + above:
             put_part(part)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:
@@ -796,8 +797,13 @@ class Renderer:
             from compositor.errors import UnsupportedFeature  # noqa: PLC0415
         except ImportError:
             read_adjustment = None
-        if read_adjustment is not None and self.template.color_mode == ColorMode.RGB \
-                and self.template.depth == 8 and node.adjustment_kind not in PSD_TOOLS_ADJUSTMENTS:
+        ours = read_adjustment is not None and self.template.depth == 8 \
+            and node.adjustment_kind not in PSD_TOOLS_ADJUSTMENTS
+        if ours and self.template.color_mode != ColorMode.RGB:
+            # Grayscale and CMYK: only the adjustments that are one curve per channel.
+            ours = self.template.color_mode in (ColorMode.GRAYSCALE, ColorMode.CMYK) \
+                and _per_channel_adjustment(node)
+        if ours:
             try:
                 adjustment = read_adjustment(node.layer)
             except UnsupportedFeature as exc:
@@ -815,6 +821,14 @@ class Renderer:
             return None
         color_mode, layer = self.template.color_mode, node.layer
         return lambda color: function(color, color_mode, layer)
+
+
+def _per_channel_adjustment(node: LayerNode) -> bool:
+    from compositor.adjustments import read_adjustment  # noqa: PLC0415
+    try:
+        return read_adjustment(node.layer).per_channel
+    except Exception:  # unreadable or unsupported: psd-tools' path reports it
+        return False
 
 
 def render(template: Template, *, smart_objects: str = "cached", region: Box | None = None,

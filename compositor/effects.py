@@ -33,8 +33,8 @@ Interface for the renderer
 Measured against Photoshop (mean error in 8-bit levels over the effects'
 box; tests/corpus/test_pixelops_reference.py): colour overlays in all 27
 modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
-0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-1 (four nested
-strokes 4.5), gradient stroke 7.9, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
+0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.3 (four nested
+strokes 0.3), gradient stroke 4.5, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
 perceptual interpolation, pattern overlay 1.9-6.6.
 Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
 pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from compositor.blend import composite, mode_name
+from compositor.blend import blend, composite, mode_name
 from compositor.errors import UnsupportedFeature
 
 # sigma of the Gaussian that stands in for Photoshop's blur of a given size.
@@ -100,6 +100,9 @@ class EffectPart:
     colour: np.ndarray  # (h, w, 3) or (1, 1, 3), straight
     alpha: np.ndarray  # (h, w, 1), already x the effect's opacity
     mode: str
+    # For a part that paints over the layer's own pixels only (an inside
+    # stroke): its share of the layer's coverage, (h, w, 1) x opacity.
+    within: np.ndarray | None = None
 
 
 @dataclass
@@ -656,27 +659,126 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
             shadow = alpha * _soft(inverse, effect)
             stack.above.append(EffectPart("inner shadow", colour, shadow[..., None] * effect.opacity, effect.mode))
         elif effect.kind == "stroke":
-            own = _stroke_alpha(alpha, effect)
-            stroke = np.clip(own - stroked, 0, 1)
+            outer, inner = _stroke_alpha(alpha, effect)
+            own = outer + inner
+            share = np.divide(np.clip(own - stroked, 0, 1), own, out=np.zeros_like(own), where=own > 0)
             stroked = np.maximum(stroked, own)
+            outer, inner = outer * share, inner * share
             if effect.gradient is not None:
                 # The gradient spans the stroke's outer edge, not the layer's.
                 grow = {"outside": effect.size, "center": effect.size / 2}.get(effect.position, 0)
                 base = bounds_box if effect.gradient_align else document_box
                 stroke_box = (base[0] - grow, base[1] - grow, base[2] + grow, base[3] + grow)
                 colour, gradient_alpha = _gradient_fill(effect, alpha.shape, stroke_box)
-                stroke = stroke * gradient_alpha[..., 0]
-            stack.above.append(EffectPart("stroke", colour, stroke[..., None] * effect.opacity, effect.mode))
+                outer, inner = outer * gradient_alpha[..., 0], inner * gradient_alpha[..., 0]
+            # Outside the layer's pixels the stroke and the layer share each
+            # pixel without overlapping (a half-transparent layer pixel shows
+            # alpha x its colour + the rest in stroke): that is the stroke
+            # drawn under the layer with outer / (1 - alpha). Inside, it covers the layer.
+            under = np.divide(outer, 1 - alpha, out=np.zeros_like(outer), where=alpha < 1)
+            if under.any():
+                stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
+                                              effect.mode))
+            if not inner.any():
+                continue
+            within = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
+            stack.above.append(EffectPart("stroke", colour, inner[..., None] * effect.opacity, effect.mode,
+                                          within=np.clip(within, 0, 1)[..., None] * effect.opacity))
     return stack
 
 
-def _stroke_alpha(alpha: np.ndarray, effect: Effect) -> np.ndarray:
-    if effect.position == "outside":
-        return np.clip(_grow(alpha, effect.size) - alpha, 0, 1)
-    if effect.position == "inside":
-        return np.clip(alpha - _shrink(alpha, effect.size), 0, 1)
-    half = effect.size / 2
-    return np.clip(_grow(alpha, half) - _shrink(alpha, half), 0, 1)
+_SQRT2, _SQRT5 = math.sqrt(2), math.sqrt(5)
+
+
+def stroke_distance(dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """The distance strokes grow by: Euclidean along the 16 directions of a
+    5x5 neighbourhood ((1, 0), (2, 1), (1, 1) and their mirrors) and straight
+    between them, so a large stroke around a dot is a 16-sided polygon, as in
+    Photoshop (a 38 px ring measured on the corpus: 39.8 dB against 29.5 with
+    round distances, 20.1 with 8 directions, 32.6 with 32)."""
+    big = np.maximum(np.abs(dx), np.abs(dy))
+    small = np.minimum(np.abs(dx), np.abs(dy))
+    # Between (1, 0) and (2, 1): small (2, 1) steps then straight ones;
+    # between (2, 1) and (1, 1): (2, 1) steps then diagonal ones.
+    return np.where(2 * small <= big, small * _SQRT5 + (big - 2 * small),
+                    (big - small) * _SQRT5 + (2 * small - big) * _SQRT2).astype(np.float32)
+
+
+def soft_dilate(alpha: np.ndarray, radius: float, levels: int = 32) -> np.ndarray:
+    """Grow a (h, w) alpha by `radius` px the way Photoshop's strokes do: a
+    pixel is covered by max over the shape's pixels q of
+    clip(radius + alpha(q) - |p - q|, 0, 1), |.| the `stroke_distance`. Every pixel with some alpha counts,
+    its alpha setting how far past `radius` it reaches (an opaque pixel reaches
+    radius + 1 px from its centre, so 1 px of stroke is one full pixel).
+
+    The nearest pixel of each level set {alpha > k / levels} stands in for
+    the whole set (within 1/levels of the exact maximum, 0 for a hard-edged shape)."""
+    alpha = np.asarray(alpha, np.float32)
+    if radius <= 0:
+        return alpha
+    if not (alpha > 0).any():
+        return np.zeros_like(alpha)
+    # Only pixels short of opaque within reach of the shape can change (the
+    # polygonal distance is never shorter than the round one).
+    far = cv2.distanceTransform((alpha <= 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    by, bx = np.nonzero((alpha < 1) & (far <= radius + 2))
+    best = np.where(alpha[by, bx] > 0, alpha[by, bx], -np.inf).astype(np.float32)
+    previous = -1
+    for k in range(levels):
+        feature = alpha > k / levels
+        count = int(feature.sum())
+        if count == 0:
+            break
+        if count == previous:  # the same set as the level below
+            continue
+        previous = count
+        _, labels = cv2.distanceTransformWithLabels((~feature).astype(np.uint8), cv2.DIST_L2, 5,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)
+        # Each shape pixel carries its own label: that maps labels to positions.
+        fy, fx = np.nonzero(feature)
+        to_y = np.zeros(int(labels.max()) + 1, np.int32)
+        to_x = np.zeros_like(to_y)
+        to_y[labels[fy, fx]], to_x[labels[fy, fx]] = fy, fx
+        nearest = labels[by, bx]
+        qy, qx = to_y[nearest], to_x[nearest]
+        reach = alpha[qy, qx] - stroke_distance((by - qy).astype(np.float32), (bx - qx).astype(np.float32))
+        best = np.maximum(best, reach)
+    out = (alpha >= 1).astype(np.float32)
+    out[by, bx] = np.clip(radius + best, 0, 1)
+    return out
+
+
+def _stroke_alpha(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.ndarray]:
+    """The stroke's coverage outside the layer's pixels and inside them."""
+    outer_radius = {"outside": effect.size, "center": effect.size / 2}.get(effect.position, 0)
+    inner_radius = {"inside": effect.size, "center": effect.size / 2}.get(effect.position, 0)
+    outer = np.clip(soft_dilate(alpha, outer_radius) - alpha, 0, 1)
+    inner = np.clip(alpha - (1 - soft_dilate(1 - alpha, inner_radius)), 0, 1) if inner_radius > 0 \
+        else np.zeros_like(alpha)
+    return outer, inner
+
+
+def paint_within_layer(stack: EffectStack, layer_colour: np.ndarray, fill: float,
+                       crop=lambda a: a) -> tuple[np.ndarray, list[EffectPart]]:
+    """Paint the parts that only cover the layer's own pixels (inside strokes)
+    into its colour, as Photoshop does: a half-transparent layer pixel under
+    an inside stroke shows alpha x the stroke's colour, not the stroke over
+    the layer. Exact when nothing lies between the layer and them (no
+    overlays) and the fill is full; otherwise they stay parts drawn above.
+    `crop` cuts a stack-sized array to `layer_colour`'s window.
+    Returns the colour and the parts still to draw above."""
+    if fill != 1.0 or stack.overlays:
+        return layer_colour, list(stack.above)
+    rest = []
+    for part in stack.above:
+        if part.within is None:
+            rest.append(part)
+            continue
+        paint = np.broadcast_to(part.colour if part.colour.shape[:2] == (1, 1) else crop(part.colour),
+                                layer_colour.shape)
+        share = crop(part.within)
+        layer_colour = layer_colour + share * (blend(part.mode, layer_colour, paint) - layer_colour)
+    return np.clip(layer_colour, 0, 1).astype(np.float32), rest
 
 
 def composite_with_effects(stack: EffectStack, mode: str, cb: np.ndarray, ab: np.ndarray,
@@ -688,9 +790,9 @@ def composite_with_effects(stack: EffectStack, mode: str, cb: np.ndarray, ab: np
     for part in stack.below:
         colour, alpha = composite(part.mode, colour, alpha,
                                   np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
-    colour, alpha = composite(mode, colour, alpha, stack.layer_rgba[..., :3],
-                              stack.layer_rgba[..., 3:] * (opacity * fill))
-    for part in stack.overlays + stack.above:
+    layer_colour, above = paint_within_layer(stack, stack.layer_rgba[..., :3], fill)
+    colour, alpha = composite(mode, colour, alpha, layer_colour, stack.layer_rgba[..., 3:] * (opacity * fill))
+    for part in stack.overlays + above:
         colour, alpha = composite(part.mode, colour, alpha,
                                   np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
     return colour, alpha

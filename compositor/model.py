@@ -240,7 +240,7 @@ def _kind(layer) -> str:
         return "group"
     if isinstance(layer, SmartObjectLayer):
         return "smartobject"
-    if isinstance(layer, AdjustmentLayer):
+    if isinstance(layer, AdjustmentLayer) or _legacy_adjustment(layer):
         return "adjustment"
     if isinstance(layer, FillLayer):
         return "fill"
@@ -251,6 +251,13 @@ def _kind(layer) -> str:
     if isinstance(layer, PixelLayer):
         return "pixel"
     return "pixel"
+
+
+def _legacy_adjustment(layer) -> bool:
+    # Brightness/Contrast saved with "use legacy" keeps only its old fixed
+    # block (no descriptor), which psd-tools reads as an empty pixel layer.
+    return isinstance(layer, PixelLayer) and Tag.BRIGHTNESS_AND_CONTRAST in layer.tagged_blocks \
+        and Tag.CONTENT_GENERATOR_EXTRA_DATA not in layer.tagged_blocks and not layer.has_pixels()
 
 
 def _read_mask(layer) -> RasterMask | None:
@@ -339,7 +346,7 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
     knockout = layer.tagged_blocks.get_data(Tag.KNOCKOUT_SETTING, 0)
     node.knockout = knockout if knockout in (0, 1, 2) else 0
     if kind == "adjustment":
-        node.adjustment_kind = getattr(layer, "kind", None)
+        node.adjustment_kind = "brightnesscontrast" if _legacy_adjustment(layer) else getattr(layer, "kind", None)
     if kind == "group":
         node.children = _read_group(layer, unsupported)
         if isinstance(layer, Artboard):

@@ -118,6 +118,26 @@ def test_legacy_brightness_contrast_is_linear():
     assert not bc.approximate
 
 
+def test_legacy_brightness_goes_before_a_steepening_contrast_and_after_a_flattening_one():
+    # Contrast +57 (slope 1 / 0.43), brightness +20: 100 -> (100 + 20 - 127) / 0.43 + 127 = 110.72.
+    bc = BrightnessContrast(brightness=20, contrast=57, legacy=True)
+    np.testing.assert_allclose(bc.apply(px(100 / 255, 0, 1))[0, 0] * 255, 110.72, atol=0.01)
+    # Contrast -26 (slope 0.74), brightness -23: 3 -> (3 - 127) * 0.74 + 127 - 23 = 12.24,
+    # and mid-grey moves by the whole brightness: 127 -> 104.
+    bc = BrightnessContrast(brightness=-23, contrast=-26, legacy=True)
+    np.testing.assert_allclose(bc.apply(px(3 / 255, 127 / 255, 238 / 255))[0] * 255, [12.24, 104, 186.14], atol=0.01)
+
+
+def test_brightness_contrast_maps_any_number_of_channels():
+    # One curve per channel: a grey channel or four CMYK channels work alike.
+    bc = BrightnessContrast(brightness=-23, contrast=-26, legacy=True)
+    grey = np.array([[[3 / 255]]], np.float32)
+    np.testing.assert_allclose(bc.apply(grey)[0, 0, 0] * 255, 12.24, atol=0.01)
+    cmyk = np.full((1, 1, 4), 3 / 255, np.float32)
+    np.testing.assert_allclose(bc.apply(cmyk)[0, 0] * 255, [12.24] * 4, atol=0.01)
+    assert bc.per_channel and not Invert().per_channel
+
+
 def test_modern_brightness_keeps_black_and_white_and_brightens():
     bc = BrightnessContrast(brightness=80, contrast=0, legacy=False)
     out = bc.apply(px(0.0, 0.5, 1.0))

@@ -81,7 +81,8 @@ def test_drop_shadow_size_blurs_with_the_documented_sigma():
 def test_outside_stroke_is_a_ring_of_its_size():
     stroke = Effect("stroke", color=(0, 0, 1), size=2, position="outside")
     stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
-    alpha = stack.above[0].alpha[..., 0]
+    assert not stack.above  # an outside stroke lies under the layer
+    alpha = stack.below[0].alpha[..., 0]
     reach = -stack.box[0]
     row = alpha[reach + 1]
     assert list(np.round(row[reach - 3 : reach + 7])) == [0, 1, 1, 0, 0, 0, 0, 1, 1, 0]
@@ -97,17 +98,90 @@ def test_inside_and_center_strokes():
     np.testing.assert_allclose(alpha, [[1, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 1]])
     centre = Effect("stroke", size=2, position="center")
     stack = render_effects(square(4), (0, 0, 4, 4), [centre])
-    alpha = stack.above[0].alpha[..., 0]
+    alpha = stack.below[0].alpha[..., 0] + stack.above[0].alpha[..., 0]
     reach = -stack.box[0]
     row = np.round(alpha[reach + 1, reach - 2 : reach + 6])
     assert list(row) == [0, 1, 1, 0, 0, 1, 1, 0]
+
+
+def test_soft_dilation_reaches_radius_plus_each_pixels_alpha():
+    from compositor.effects import soft_dilate
+
+    alpha = np.zeros((1, 9), np.float32)
+    alpha[0, 4] = 0.3
+    # A lone 0.3 pixel, radius 2: clip(2 + 0.3 - distance) -> 1 at distance 1,
+    # 0.3 at distance 2, 0 at 3; the pixel itself is covered.
+    np.testing.assert_allclose(soft_dilate(alpha, 2)[0], [0, 0, 0.3, 1, 1, 1, 0.3, 0, 0], atol=1e-6)
+    # Beside an opaque pixel the weaker one only matters where it reaches further.
+    alpha[0, 5] = 1.0
+    np.testing.assert_allclose(soft_dilate(alpha, 1)[0], [0, 0, 0, 0.3, 1, 1, 1, 0, 0], atol=1e-6)
+    # Diagonal: distance sqrt(2) from an opaque pixel with radius 1 -> 2 - 1.414.
+    square_alpha = np.zeros((5, 5), np.float32)
+    square_alpha[2, 2] = 1
+    assert soft_dilate(square_alpha, 1)[1, 1] == pytest.approx(2 - math.sqrt(2), abs=1e-5)
+
+
+def test_stroke_distance_is_a_sixteen_sided_polygon():
+    from compositor.effects import stroke_distance
+
+    dy = np.float32([0, 1, 1, 1, 2, 0, 4])
+    dx = np.float32([5, 1, 2, 3, 3, 0, 2])
+    # Exact along (1, 0), (1, 1), (2, 1); in between, the straight facet:
+    # (3, 1) = (2, 1) + (1, 0); (3, 2) = (2, 1) + (1, 1); (2, 4) = (1, 2) x 2.
+    expected = [5, math.sqrt(2), math.sqrt(5), math.sqrt(5) + 1, math.sqrt(5) + math.sqrt(2), 0, 2 * math.sqrt(5)]
+    np.testing.assert_allclose(stroke_distance(dy, dx), expected, rtol=1e-6)
+    np.testing.assert_allclose(stroke_distance(-dx, dy), expected, rtol=1e-6)
+
+
+def test_soft_dilation_matches_the_exhaustive_maximum():
+    from compositor.effects import soft_dilate, stroke_distance
+
+    rng = np.random.default_rng(3)
+    alpha = np.zeros((24, 24), np.float32)
+    alpha[6:18, 5:19] = rng.random((12, 14)) ** 2
+    ys, xs = np.nonzero(alpha)
+    for radius in (1, 3):
+        exhaustive = np.zeros_like(alpha)
+        for y in range(24):
+            for x in range(24):
+                reach = alpha[ys, xs] - stroke_distance((ys - y).astype(np.float32), (xs - x).astype(np.float32))
+                exhaustive[y, x] = np.clip(radius + reach.max(), 0, 1)
+        error = np.abs(soft_dilate(alpha, radius) - exhaustive)
+        assert error.max() <= 1 / 32 and error.mean() < 1e-3
+
+
+def test_outside_stroke_shares_a_half_transparent_pixel_with_the_layer():
+    # A 0.6-alpha red pixel in a 3 px outside green stroke: Photoshop shows
+    # 0.6 red + 0.4 green, fully covered (the stroke fills what the layer leaves).
+    layer = np.zeros((1, 1, 4), np.float32)
+    layer[0, 0] = (1, 0, 0, 0.6)
+    stack = render_effects(layer, (0, 0, 1, 1), [Effect("stroke", color=(0, 1, 0), size=3)])
+    reach = -stack.box[0]
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    np.testing.assert_allclose(colour[reach, reach] * alpha[reach, reach], [0.6, 0.4, 0], atol=1e-5)
+    assert alpha[reach, reach, 0] == pytest.approx(1)
+
+
+def test_inside_stroke_recolours_a_half_transparent_layer_within_its_alpha():
+    # A thin 0.5-alpha red layer inside a 2 px green stroke: all of it is
+    # stroke, so it shows green at the layer's own alpha (over white: 0.5, 1, 0.5).
+    layer = np.zeros((3, 3, 4), np.float32)
+    layer[...] = (1, 0, 0, 0.5)
+    stack = render_effects(layer, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=2, position="inside")])
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.ones((h, w, 3), np.float32),
+                                           np.ones((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    np.testing.assert_allclose(colour[reach + 1, reach + 1], [0.5, 1, 0.5], atol=1e-5)
 
 
 def test_two_strokes_form_rings_first_innermost():
     first = Effect("stroke", color=(1, 0, 0), size=1)
     second = Effect("stroke", color=(0, 0, 1), size=3)
     stack = render_effects(square(2), (0, 0, 2, 2), [first, second])
-    a1, a2 = (part.alpha[..., 0] for part in stack.above)
+    a1, a2 = (part.alpha[..., 0] for part in stack.below)
     reach = -stack.box[0]
     row1, row2 = np.round(a1[reach]), np.round(a2[reach])
     # Columns reach-3 .. reach+4: square at reach, reach+1.
@@ -223,7 +297,7 @@ def test_gradient_stroke_runs_across_the_strokes_outer_box():
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
     stroke = Effect("stroke", size=2, position="outside", gradient=stops, gradient_angle=0)
     stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
-    part = stack.above[0]
+    part = stack.below[0]
     reach = -stack.box[0]
     row = part.colour[reach + 1, :, 0]
     # The stroke's outer box is 8 px wide starting 2 px left of the square.
