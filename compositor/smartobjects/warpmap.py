@@ -396,26 +396,46 @@ def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
         raise SmartObjectError(
             f"layer box {bw}x{bh} or content {w}x{h} exceeds {REMAP_LIMIT - 1} pixels a side"
         )
-    map_x, map_y = warp_map.map_x, warp_map.map_y
-    mw, mh = warp_map.content_size
-    if (w, h) != (mw, mh):
-        # artwork of another size than the map was built for: same geometry
-        map_x = (map_x + 0.5) * (w / mw) - 0.5
-        map_y = (map_y + 0.5) * (h / mh) - 0.5
-    scale_x = warp_map.content_scale[0] * w / mw
-    scale_y = warp_map.content_scale[1] * h / mh
-
     premultiplied = content.copy()
     premultiplied[..., :3] *= premultiplied[..., 3:4]
+    warped = resample(premultiplied, warp_map.map_x, warp_map.map_y, warp_map.content_size,
+                      warp_map.content_scale, warp_map.affine)
+    warped *= warp_map.coverage[..., None]
+    warped = apply_smart_filters(warped, warp_map.smart_filters)
+    return unpremultiply(warped)
+
+
+
+
+def resample(premultiplied: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
+             map_size: tuple[int, int], content_scale: tuple[float, float], affine: bool) -> np.ndarray:
+    """Sample premultiplied artwork (h, w, 4) float32 through an inverse map.
+
+    The one resampling step of both the full renderer (`warp_content`) and
+    the compiled fast path (`compositor.render`): the maps address content of
+    `map_size` (w, h) and `content_scale` is content pixels per output pixel
+    (x, y) at that size; artwork of another size keeps the same geometry.
+    Very large shrinks are first box-averaged by an integer factor, then the
+    artwork is prefiltered for the shrink and remapped (bicubic when
+    enlarging). Returns premultiplied (bh, bw, 4), coverage not yet applied.
+    `premultiplied` may be modified or returned filtered; callers pass a copy
+    they own or accept that.
+    """
+    h, w = premultiplied.shape[:2]
+    mw, mh = map_size
+    scale_x = content_scale[0] * w / mw
+    scale_y = content_scale[1] * h / mh
     reduce = int(min(scale_x, scale_y) // (PYRAMID_ABOVE / 2)) if min(scale_x, scale_y) > PYRAMID_ABOVE else 1
     if reduce > 1:
         small_w, small_h = max(1, w // reduce), max(1, h // reduce)
         premultiplied = cv2.resize(premultiplied, (small_w, small_h), interpolation=cv2.INTER_AREA)
-        map_x = (map_x + 0.5) * (small_w / w) - 0.5
-        map_y = (map_y + 0.5) * (small_h / h) - 0.5
         scale_x *= small_w / w
         scale_y *= small_h / h
-    premultiplied = prefilter(premultiplied, scale_x, scale_y, warp_map.affine)
+        w, h = small_w, small_h
+    if (w, h) != (mw, mh):
+        map_x = (map_x + np.float32(0.5)) * np.float32(w / mw) - np.float32(0.5)
+        map_y = (map_y + np.float32(0.5)) * np.float32(h / mh) - np.float32(0.5)
+    premultiplied = prefilter(premultiplied, scale_x, scale_y, affine)
     enlarged = scale_x < 1.0 and scale_y < 1.0
     warped = cv2.remap(
         premultiplied, np.ascontiguousarray(map_x, np.float32), np.ascontiguousarray(map_y, np.float32),
@@ -426,11 +446,7 @@ def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
         np.clip(warped, 0.0, None, out=warped)
         np.minimum(warped[..., :3], warped[..., 3:4], out=warped[..., :3])
         np.clip(warped[..., 3], 0.0, 1.0, out=warped[..., 3])
-    warped *= warp_map.coverage[..., None]
-    warped = apply_smart_filters(warped, warp_map.smart_filters)
-    return unpremultiply(warped)
-
-
+    return warped
 
 
 def cubic_kernel(scale: float, a: float) -> np.ndarray:
