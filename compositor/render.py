@@ -134,7 +134,8 @@ def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], conte
     cw, ch = so.content_size
     scale = (so.content_scale[0] * factor, so.content_scale[1] * factor)
     pixels = premultiplied(content)  # the same array when opaque: no copy
-    warped = warpmap.resample(pixels, arrays["map_x"], arrays["map_y"], (cw, ch), scale, so.affine)
+    warped = warpmap.resample(pixels, arrays["map_x"], arrays["map_y"], (cw, ch), scale, so.affine,
+                              arrays.get("mip_lod"))
     coverage = arrays["coverage"]
     cv2.multiply(warped, cv2.merge([coverage] * 4), dst=warped)
     return warped

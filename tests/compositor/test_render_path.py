@@ -12,6 +12,7 @@ import json
 import zipfile
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -173,7 +174,7 @@ def test_a_version_6_plan_still_loads(demo_plan):
     def as_version_6(name, data):
         if name == "manifest.json":
             manifest = json.loads(data)
-            assert manifest["version"] == 7
+            assert manifest["version"] == 8
             manifest["version"] = 6
             return name, json.dumps(manifest), zipfile.ZIP_DEFLATED
         if name.endswith(".npy.zlib"):
@@ -318,3 +319,37 @@ def test_downscale_keeps_the_channel_axis_and_rounds_up(shape):
     assert out.shape == (-(-shape[0] // 4), -(-shape[1] // 4)) + shape[2:]
     # A full block is its mean; the last, partial one repeats the edge.
     assert np.allclose(out[0, 0], values[:4, :4].mean(axis=(0, 1)), atol=1e-6)
+
+
+def test_the_plan_precomputes_each_levels_mip_level(demo_plan):
+    (design,) = demo_plan.smart_objects
+    for factor, arrays in design.levels.items():
+        assert arrays["mip_lod"].shape == arrays["map_x"].shape
+        assert arrays["mip_lod"].dtype == np.float32
+    # a level pixel spans `factor` times the content a canvas pixel does
+    # (away from the outline, where level maps blend in the repeated edge)
+    lod1 = design.levels[1]["mip_lod"]
+    for factor in demo_plan.levels[1:]:
+        covered = (downscale(design.levels[1]["coverage"], factor) > 0.999).astype(np.uint8)
+        inside = cv2.erode(covered, np.ones((3, 3), np.uint8)).astype(bool)
+        assert inside.any()
+        expected = downscale(lod1, factor)[inside] + np.log2(factor)
+        np.testing.assert_allclose(design.levels[factor]["mip_lod"][inside], expected, atol=0.05)
+
+
+def test_a_version_7_plan_derives_the_mip_level_on_loading(demo_plan):
+    # Version 7 stored no mip_lod: it is computed from the maps when read.
+    def as_version_7(name, data):
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["version"] = 7
+            for entry in manifest["smart_objects"]:
+                entry["arrays"] = [key for key in entry["arrays"] if key != "mip_lod"]
+            return name, json.dumps(manifest), zipfile.ZIP_STORED
+        return name, data, zipfile.ZIP_STORED
+
+    old = RenderPlan.from_bytes(_rewritten(demo_plan.to_bytes(), as_version_7))
+    for ours, theirs in zip(old.smart_objects, demo_plan.smart_objects):
+        for factor, arrays in theirs.levels.items():
+            inside = arrays["coverage"] > 0.999
+            np.testing.assert_allclose(ours.levels[factor]["mip_lod"][inside], arrays["mip_lod"][inside], atol=0.05)
