@@ -54,12 +54,15 @@ import numpy as np
 import zstandard
 
 from compositor.model import Box, LayerNode, Template, TemplateError
+from compositor.smartobjects.warpmap import mip_lod
 
-PLAN_VERSION = 8
-# Versions 6 and 7 differ only in how arrays are compressed (6: zip deflate,
-# 7: zlib per array; 8: zstandard per array): still read. A change to what a
-# plan holds bumps the version and drops the older ones from this list.
-READABLE_PLAN_VERSIONS = (6, 7, 8)
+PLAN_VERSION = 9
+# Older versions are still read: 6 (zip deflate), 7 (zlib per array) and 8
+# (zstandard per array) differ from 9 in how arrays are compressed and in lacking
+# the objects' per-pixel mip level (mip_lod), which is then derived from their
+# maps on loading. A change to what a plan holds that cannot be derived so bumps
+# the version and drops the older ones from this list.
+READABLE_PLAN_VERSIONS = (6, 7, 8, 9)
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -315,6 +318,9 @@ class RenderPlan:
             if entry["method"] in ("affine", "clipped"):
                 for factor in manifest["levels"]:
                     levels[factor] = {key: arrays[f"so/{index}/{factor}/{key}"] for key in entry["arrays"]}
+                    if "mip_lod" not in levels[factor]:  # a plan of version 8 or older
+                        level = levels[factor]
+                        level["mip_lod"] = mip_lod(level["map_x"], level["map_y"], level["coverage"])
             objects.append(SmartObjectPlan(
                 name=entry["name"], uuid=entry["uuid"], content_size=tuple(entry["content_size"]),
                 quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
@@ -579,6 +585,8 @@ def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, w
             arrays["map_x"] = cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR)
             arrays["map_y"] = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)
         arrays["coverage"] = downscale(coverage, factor)
+        # each pixel's mip level for shrunk warped artwork, once here rather than per render
+        arrays["mip_lod"] = mip_lod(arrays["map_x"], arrays["map_y"], arrays["coverage"])
         plan.levels[factor] = arrays
 
 

@@ -122,41 +122,20 @@ def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], conte
                        factor: int) -> np.ndarray:
     """`smartobjects.warp_content` through the level's maps, stopping before it
     unpremultiplies (the formula wants premultiplied colour: a divide and a
-    multiply saved over the whole box). Same steps, same constants: shrink
-    very large content by powers of two, prefilter, remap (bicubic when
-    enlarging), coverage. The full-size equality tests hold it to
-    `warp_content`'s pixels."""
+    multiply saved over the whole box). The resampling is `warpmap.resample`,
+    the same function `warp_content` uses; the full-size equality tests hold
+    it to `warp_content`'s pixels."""
     bh, bw = arrays["map_x"].shape
     h, w = content.shape[:2]
     if max(bh, bw, h, w) >= warpmap.REMAP_LIMIT:
         raise InvalidOption("artwork", f"content {w}x{h} for {so.name!r} exceeds "
                                        f"{warpmap.REMAP_LIMIT - 1} pixels a side")
+    # the level's maps address the full-size content; content pixels per level pixel
     cw, ch = so.content_size
-    map_x, map_y = arrays["map_x"], arrays["map_y"]
-    # content pixels per level pixel, for this content's size
-    scale_x = so.content_scale[0] * factor * w / cw
-    scale_y = so.content_scale[1] * factor * h / ch
+    scale = (so.content_scale[0] * factor, so.content_scale[1] * factor)
     pixels = premultiplied(content)  # the same array when opaque: no copy
-    reduce = int(min(scale_x, scale_y) // (warpmap.PYRAMID_ABOVE / 2)) \
-        if min(scale_x, scale_y) > warpmap.PYRAMID_ABOVE else 1
-    if reduce > 1:
-        small_w, small_h = max(1, w // reduce), max(1, h // reduce)
-        pixels = cv2.resize(pixels, (small_w, small_h), interpolation=cv2.INTER_AREA)
-        scale_x *= small_w / w
-        scale_y *= small_h / h
-        w, h = small_w, small_h
-    if (w, h) != (cw, ch):
-        map_x = (map_x + np.float32(0.5)) * np.float32(w / cw) - np.float32(0.5)
-        map_y = (map_y + np.float32(0.5)) * np.float32(h / ch) - np.float32(0.5)
-    pixels = warpmap.prefilter(pixels, scale_x, scale_y, so.affine)
-    enlarged = scale_x < 1.0 and scale_y < 1.0
-    warped = cv2.remap(pixels, map_x, map_y,
-                       interpolation=warpmap.ENLARGE_INTERPOLATION if enlarged else cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    if enlarged:  # cubic overshoot
-        np.clip(warped, 0.0, None, out=warped)
-        np.minimum(warped[..., :3], warped[..., 3:4], out=warped[..., :3])
-        np.clip(warped[..., 3], 0.0, 1.0, out=warped[..., 3])
+    warped = warpmap.resample(pixels, arrays["map_x"], arrays["map_y"], (cw, ch), scale, so.affine,
+                              arrays.get("mip_lod"))
     coverage = arrays["coverage"]
     cv2.multiply(warped, cv2.merge([coverage] * 4), dst=warped)
     return warped

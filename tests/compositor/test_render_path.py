@@ -12,6 +12,7 @@ import json
 import zipfile
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 import zstandard
@@ -23,7 +24,7 @@ from compositor.errors import InvalidOption
 from compositor.fixtures import build_demo_artwork, build_demo_template
 from compositor.model import TemplateError, load_template
 from compositor.placement import PlacementOptions, place_artwork_bytes
-from compositor.plan import RenderPlan, _straight_uint8, compile_template, downscale
+from compositor.plan import PLAN_VERSION, RenderPlan, _straight_uint8, compile_template, downscale
 from compositor.render import ArtworkInput, ExportOptions, choose_level, render, render_level, render_pixels
 
 SIZE = 400
@@ -176,10 +177,14 @@ def _as_version(version: int):
     def member(name, data):
         if name == "manifest.json":
             manifest = json.loads(data)
-            assert manifest["version"] == 8
+            assert manifest["version"] == PLAN_VERSION
             manifest["version"] = version
+            for entry in manifest["smart_objects"]:  # derived from the maps on loading
+                entry["arrays"] = [key for key in entry["arrays"] if key != "mip_lod"]
             return name, json.dumps(manifest), zipfile.ZIP_DEFLATED
         if name.endswith(".npy.zst"):
+            if version == 8:
+                return name, data, zipfile.ZIP_STORED
             npy = zstandard.ZstdDecompressor().decompress(data)
             if version == 6:
                 return name[:-len(".zst")], npy, zipfile.ZIP_DEFLATED
@@ -188,7 +193,7 @@ def _as_version(version: int):
     return member
 
 
-@pytest.mark.parametrize("version", [6, 7])
+@pytest.mark.parametrize("version", [6, 7, 8])
 def test_an_older_plan_still_loads(demo_plan, version):
     current = demo_plan.to_bytes()
     old = RenderPlan.from_bytes(_rewritten(current, _as_version(version)))
@@ -198,7 +203,9 @@ def test_an_older_plan_still_loads(demo_plan, version):
         assert np.array_equal(old.base[factor], new.base[factor])
         for ours, theirs in zip(old.smart_objects, new.smart_objects):
             assert ours.levels[factor].keys() == theirs.levels[factor].keys()
-            assert all(np.array_equal(ours.levels[factor][k], v) for k, v in theirs.levels[factor].items())
+            # mip_lod, derived on loading, is checked by the version 8 test below.
+            assert all(np.array_equal(ours.levels[factor][k], v) for k, v in theirs.levels[factor].items()
+                       if k != "mip_lod")
 
 
 def test_a_plan_round_trips_its_arrays(demo_plan):
@@ -341,3 +348,37 @@ def test_downscale_keeps_the_channel_axis_and_rounds_up(shape):
     assert out.shape == (-(-shape[0] // 4), -(-shape[1] // 4)) + shape[2:]
     # A full block is its mean; the last, partial one repeats the edge.
     assert np.allclose(out[0, 0], values[:4, :4].mean(axis=(0, 1)), atol=1e-6)
+
+
+def test_the_plan_precomputes_each_levels_mip_level(demo_plan):
+    (design,) = demo_plan.smart_objects
+    for factor, arrays in design.levels.items():
+        assert arrays["mip_lod"].shape == arrays["map_x"].shape
+        assert arrays["mip_lod"].dtype == np.float32
+    # a level pixel spans `factor` times the content a canvas pixel does
+    # (away from the outline, where level maps blend in the repeated edge)
+    lod1 = design.levels[1]["mip_lod"]
+    for factor in demo_plan.levels[1:]:
+        covered = (downscale(design.levels[1]["coverage"], factor) > 0.999).astype(np.uint8)
+        inside = cv2.erode(covered, np.ones((3, 3), np.uint8)).astype(bool)
+        assert inside.any()
+        expected = downscale(lod1, factor)[inside] + np.log2(factor)
+        np.testing.assert_allclose(design.levels[factor]["mip_lod"][inside], expected, atol=0.05)
+
+
+def test_a_version_8_plan_derives_the_mip_level_on_loading(demo_plan):
+    # Version 8 stored no mip_lod: it is computed from the maps when read.
+    def as_version_8(name, data):
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["version"] = 8
+            for entry in manifest["smart_objects"]:
+                entry["arrays"] = [key for key in entry["arrays"] if key != "mip_lod"]
+            return name, json.dumps(manifest), zipfile.ZIP_STORED
+        return name, data, zipfile.ZIP_STORED
+
+    old = RenderPlan.from_bytes(_rewritten(demo_plan.to_bytes(), as_version_8))
+    for ours, theirs in zip(old.smart_objects, demo_plan.smart_objects):
+        for factor, arrays in theirs.levels.items():
+            inside = arrays["coverage"] > 0.999
+            np.testing.assert_allclose(ours.levels[factor]["mip_lod"][inside], arrays["mip_lod"][inside], atol=0.05)

@@ -149,3 +149,58 @@ def test_shrunk_affine_placement_softens_its_outermost_pixels():
     assert 0.85 < outermost < 0.99
     assert alpha[30 - top, 12 - left] == pytest.approx(1.0, abs=0.01)
     assert alpha[30 - top, 9 - left] == pytest.approx(0.0, abs=1e-6)
+
+
+def _checkerboard(w, h):
+    board = ((np.arange(w)[None, :] + np.arange(h)[:, None]) % 2).astype(np.float32)
+    return np.dstack([board, board, board, np.ones_like(board)])
+
+
+def test_mip_level_follows_the_maps_local_scale():
+    from compositor.smartobjects.warpmap import mip_lod
+
+    cols, rows = np.meshgrid(np.arange(16, dtype=np.float32), np.arange(8, dtype=np.float32))
+    # 4 content pixels per output pixel along x, 2 along y: the longer one counts
+    lod = mip_lod(cols * 4, rows * 2)
+    np.testing.assert_allclose(lod, 2.0, atol=1e-6)
+    # pixels the content does not cover take the level of those it does
+    coverage = np.ones_like(cols)
+    coverage[:, :4] = 0.0
+    map_x = cols * 4
+    map_x[:, :4] = 1e6
+    lod = mip_lod(map_x, rows, coverage)
+    np.testing.assert_allclose(lod[:, 6:], 2.0, atol=1e-6)
+    np.testing.assert_allclose(lod[:, :4], 2.0, atol=1e-6)
+
+
+def test_warped_shrink_samples_the_mip_level_of_each_pixel():
+    from compositor.smartobjects.warpmap import mip_lod, sample_mip
+
+    content = _checkerboard(64, 8)
+    content[..., :3] *= content[..., 3:4]
+    # one output row: the left 8 pixels sample content 1:1, the right 8 shrink it 4x
+    x = np.concatenate([np.arange(8, dtype=np.float32), 8 + 4 * np.arange(8, dtype=np.float32) + 1.5])
+    map_x = np.tile(x, (4, 1))
+    map_y = np.tile(np.arange(4, dtype=np.float32)[:, None] + 2, (1, 16))
+    lod = mip_lod(map_x, map_y)
+    out = sample_mip(content, map_x, map_y, lod)
+    # 1:1 keeps the checkerboard; 4x samples 4x4 block averages: flat grey
+    np.testing.assert_allclose(out[1:3, :6, 0], content[3:5, :6, 0], atol=1e-6)
+    np.testing.assert_allclose(out[1:3, 10:, 0], 0.5, atol=1e-6)
+    np.testing.assert_allclose(out[..., 3], 1.0, atol=1e-6)
+
+
+def test_perspective_shrink_varies_its_level_and_averages_detail():
+    # a perspective placement shrinking its artwork: its mip level differs
+    # from pixel to pixel
+    so = make_so((200, 100), [10, 10, 60, 20, 60, 40, 10, 50])
+    wm = build_warp_map(so, (80, 60))
+    assert not wm.affine
+    lod = wm.lod[wm.coverage > 0]
+    assert lod.max() - lod.min() > 0.3
+    content = _checkerboard(200, 100)
+    out = warp_content(wm, content)
+    inside = wm.coverage > 0.99
+    # a 1-pixel checkerboard shrunk 2.5-5x averages to grey, without aliasing
+    assert abs(float(out[..., 0][inside].mean()) - 0.5) < 0.05
+    assert float(out[..., 0][inside].std()) < 0.1
