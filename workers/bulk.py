@@ -33,11 +33,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import bulk, safefetch, tasks
 from shared.bulk import BulkItem
-from shared.config import load_settings
 from shared.errors import InvalidInput
 from shared.storage import get_storage
 from workers.celery_app import BULK_FINISH_TASK, BULK_RENDER_TASK, TASKS_BY_KIND, app, send_bulk_finish
-from workers.render import RecordedTask
+from workers.render import RecordedTask, run_task
 
 log = logging.getLogger(__name__)
 
@@ -223,34 +222,17 @@ def _store_artwork(params: dict) -> None:
 def start_bulk(parent_key: str, store_inputs: Callable[[dict], None]) -> str:
     """The first step every kind of bulk task shares: claim the parent, let
     `store_inputs(params)` fetch and store what its items read (the artwork, once),
-    then fan out `params["items"]` (BulkItem fields). Every failure here fails the
-    parent with its reason: every accepted task ends. The parent stays `processing`
-    until finish_bulk."""
-    settings = load_settings()
-    record = tasks.start_task(parent_key)
-    if record is None:
-        return "skipped"
-    if record.attempts > settings.task_max_attempts:
-        tasks.fail_task(parent_key, f"gave up after {settings.task_max_attempts} attempts: "
-                                    "the worker running it stopped each time")
-        return "failed"
-    try:
+    then fan out `params["items"]` (BulkItem fields). A failure here fails the
+    parent with its reason (run_task); on success it stays `processing` until
+    finish_bulk."""
+    def prepare_and_fan_out(record: tasks.TaskRecord) -> None:
         # Run again after its fan-out (the message redelivered), the step leaves the
         # stored inputs alone: items may have read them, and they must not change under them.
         if record.items_total is None:
             store_inputs(record.params)
         fan_out(parent_key, [BulkItem(**item) for item in record.params["items"]])
-    except InvalidInput as exc:
-        tasks.fail_task(parent_key, str(exc))
-        return "failed"
-    except SoftTimeLimitExceeded:
-        tasks.fail_task(parent_key, f"timed out after {settings.task_soft_time_limit} s")
-        return "failed"
-    except Exception as exc:  # noqa: BLE001 - every accepted task must reach a final state
-        log.exception("bulk task %s failed to start", parent_key)
-        tasks.fail_task(parent_key, f"internal error: {type(exc).__name__}: {exc}")
-        return "failed"
-    return "started"
+
+    return run_task(parent_key, prepare_and_fan_out, completes=False)
 
 
 @app.task(name=BULK_RENDER_TASK, base=RecordedTask)

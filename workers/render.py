@@ -58,9 +58,11 @@ def make_solid_png(width: int, height: int, colour: str) -> bytes:
     return buffer.getvalue()
 
 
-def run_task(task_key: str, work) -> str:
+def run_task(task_key: str, work, completes: bool = True) -> str:
     """Claim, run and record one task; return what happened ('completed', 'failed',
-    'skipped'). `work(record)` returns the result dict or raises."""
+    'skipped'). `work(record)` returns the result dict or raises. With `completes`
+    false the task stays `processing` when the work succeeds ('started'): a later
+    step finishes it (a bulk task's join); a failure still fails it here."""
     settings = load_settings()
     record = tasks.start_task(task_key)
     if record is None:
@@ -83,6 +85,8 @@ def run_task(task_key: str, work) -> str:
         log.exception("task %s failed", task_key)
         tasks.fail_task(task_key, f"internal error: {type(exc).__name__}: {exc}")
         return "failed"
+    if not completes:
+        return "started"
     tasks.complete_task(task_key, result)
     return "completed"
 
