@@ -29,6 +29,19 @@ def _not_found(error: collections.NotFound):
     abort(404, message=str(error))
 
 
+def _changed_collection(collection_uuid: str, change) -> dict:
+    """The response to a change of a collection: `change(account_id)` answers the
+    collection, None when the account has no such collection, or raises NotFound
+    (a catalog or mockup it names is not the account's): both 404."""
+    try:
+        collection = change(current_key().account_id)
+    except collections.NotFound as error:
+        _not_found(error)
+    if collection is None:
+        abort(404, message=f"no collection with uuid {collection_uuid!r}")
+    return {"data": _shown(collection)}
+
+
 def _collection(collection_uuid: str) -> collections.Collection:
     collection = collections.get_collection(collection_uuid, current_key().account_id)
     if collection is None:
@@ -121,14 +134,8 @@ def get_collection(collection_uuid: str):
 @blp.alt_response(404, description="no such collection, or the catalog is not one of this account's")
 def update_collection(params: dict, collection_uuid: str):
     """Rename a collection, or move it to another catalog."""
-    try:
-        collection = collections.update_collection(collection_uuid, current_key().account_id,
-                                                   params.get("name"), params.get("catalog_uuid"))
-    except collections.NotFound as error:
-        _not_found(error)
-    if collection is None:
-        abort(404, message=f"no collection with uuid {collection_uuid!r}")
-    return {"data": _shown(collection)}
+    return _changed_collection(collection_uuid, lambda account_id: collections.update_collection(
+        collection_uuid, account_id, params.get("name"), params.get("catalog_uuid")))
 
 
 @blp.route("/collections/<string:collection_uuid>", methods=["DELETE"])
@@ -136,10 +143,8 @@ def update_collection(params: dict, collection_uuid: str):
 @blp.alt_response(404, description="no collection of this account has this uuid")
 def delete_collection(collection_uuid: str):
     """Delete a collection; its mockups stay (in the account and in other collections)."""
-    collection = collections.delete_collection(collection_uuid, current_key().account_id)
-    if collection is None:
-        abort(404, message=f"no collection with uuid {collection_uuid!r}")
-    return {"data": _shown(collection)}
+    return _changed_collection(collection_uuid, lambda account_id: collections.delete_collection(
+        collection_uuid, account_id))
 
 
 @blp.route("/collections/<string:collection_uuid>/mockups", methods=["GET"])
@@ -158,13 +163,8 @@ def list_collection_mockups(query: dict, collection_uuid: str):
 @blp.alt_response(404, description="no such collection, or one of the mockups is not this account's")
 def add_collection_mockups(params: dict, collection_uuid: str):
     """Add mockups to a collection (one already in it stays in it once)."""
-    try:
-        collection = collections.add_mockups(collection_uuid, current_key().account_id, params["mockup_uuids"])
-    except collections.NotFound as error:
-        _not_found(error)
-    if collection is None:
-        abort(404, message=f"no collection with uuid {collection_uuid!r}")
-    return {"data": _shown(collection)}
+    return _changed_collection(collection_uuid, lambda account_id: collections.add_mockups(
+        collection_uuid, account_id, params["mockup_uuids"]))
 
 
 @blp.route("/collections/<string:collection_uuid>/mockups/<string:mockup_uuid>", methods=["DELETE"])

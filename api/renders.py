@@ -162,14 +162,28 @@ def _start(kind: str, schema, wait: int):
 _BODY_DOC = {"required": True, "content": {"multipart/form-data": {"schema": RenderForm}}}
 
 
-@blp.route("", methods=["POST"])
-@blp.arguments(WaitQuery, location="query", as_kwargs=True, unknown=RAISE)
-@blp.doc(requestBody={**_BODY_DOC, "content": {"application/json": {"schema": MockupRenderRequest},
-                                               **_BODY_DOC["content"]}})
-@blp.response(202, TaskResponse, description="accepted; poll the task (Location) for its state")
-@blp.alt_response(200, schema=TaskResponse, description="finished within `?wait=N` seconds")
-@blp.alt_response(404, description="no mockup of this account has this uuid")
-@blp.alt_response(409, description="the mockup is not ready (still processing, or failed)")
+def _mockup_task_route(path: str, request_schema):
+    """The decorators of a route that starts a task on one mockup: POST, `?wait=N`,
+    the body as JSON or multipart (documented), 202 or 200 with the task."""
+    decorators = [
+        blp.route(path, methods=["POST"]),
+        blp.arguments(WaitQuery, location="query", as_kwargs=True, unknown=RAISE),
+        blp.doc(requestBody={**_BODY_DOC, "content": {"application/json": {"schema": request_schema},
+                                                      **_BODY_DOC["content"]}}),
+        blp.response(202, TaskResponse, description="accepted; poll the task (Location) for its state"),
+        blp.alt_response(200, schema=TaskResponse, description="finished within `?wait=N` seconds"),
+        blp.alt_response(404, description="no mockup of this account has this uuid"),
+        blp.alt_response(409, description="the mockup is not ready (still processing, or failed)"),
+    ]
+
+    def decorate(view):
+        for decorator in reversed(decorators):  # as if written above the view, top to bottom
+            view = decorator(view)
+        return view
+    return decorate
+
+
+@_mockup_task_route("", MockupRenderRequest)
 def render_mockup(wait: int):
     """Render a mockup with your artwork in its smart objects (others keep their content).
 
@@ -179,14 +193,7 @@ def render_mockup(wait: int):
     return _start(MOCKUP_RENDER_KIND, MockupRenderRequest(), wait)
 
 
-@blp.route("/print-files", methods=["POST"])
-@blp.arguments(WaitQuery, location="query", as_kwargs=True, unknown=RAISE)
-@blp.doc(requestBody={**_BODY_DOC, "content": {"application/json": {"schema": PrintFilesRequest},
-                                               **_BODY_DOC["content"]}})
-@blp.response(202, TaskResponse, description="accepted; poll the task (Location) for its state")
-@blp.alt_response(200, schema=TaskResponse, description="finished within `?wait=N` seconds")
-@blp.alt_response(404, description="no mockup of this account has this uuid")
-@blp.alt_response(409, description="the mockup is not ready (still processing, or failed)")
+@_mockup_task_route("/print-files", PrintFilesRequest)
 def render_print_files(wait: int):
     """Print files: each smart object's artwork placed as in a render, unwarped, at
     `export_options.dpi`, as PNG or PDF (one print file per smart object given artwork)."""

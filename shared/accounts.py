@@ -20,14 +20,13 @@ import hashlib
 import hmac
 import secrets
 import sys
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import click
 from psycopg.rows import dict_row
 
-from shared.db import get_pool
+from shared.db import get_pool, is_uuid
 
 KEY_MARK = "mf_"
 PREFIX_LENGTH = len(KEY_MARK) + 8
@@ -140,9 +139,7 @@ def find_account_by_name(name: str) -> Account | None:
 def revoke_key(key_id: str, account_id: int | None = None) -> ApiKey | None:
     """Revoke a key (of that account, when given); None when there is no such key.
     Revoking a revoked key keeps its first revocation time."""
-    try:
-        uuid.UUID(key_id)
-    except (ValueError, TypeError, AttributeError):
+    if not is_uuid(key_id):
         return None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(

@@ -14,8 +14,8 @@ from typing import Iterable
 
 from psycopg.rows import dict_row
 
-from shared.db import get_pool
-from shared.mockups import is_uuid, new_mockup_uuid
+from shared.db import get_pool, is_uuid
+from shared.mockups import new_mockup_uuid
 
 DEFAULT_CATALOG_NAME = "Default"
 

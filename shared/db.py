@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import uuid
 from dataclasses import dataclass
 from importlib import resources
 
@@ -16,6 +17,16 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from shared.config import Settings, load_settings
+
+
+def is_uuid(value) -> bool:
+    """Whether `value` is a uuid: what a uuid column accepts. Keys from a URL are
+    checked with it first, so that a malformed one answers as a missing row."""
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same for every process running migrations.

@@ -16,7 +16,7 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.db import get_pool
+from shared.db import get_pool, is_uuid
 
 PROCESSING = "processing"
 READY = "ready"
@@ -68,13 +68,6 @@ def _mockup(row: dict | None) -> Mockup | None:
         row["status"], row["error"] = FAILED, task_error
     return Mockup(**row)
 
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 def new_mockup_uuid() -> str:

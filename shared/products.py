@@ -35,7 +35,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from shared import mockups
-from shared.db import get_pool
+from shared.db import get_pool, is_uuid
 from shared.schemas import ProductDefinition
 
 # The account's next free product id is taken as max + 1; two products defined at
@@ -172,7 +172,7 @@ def print_area_on_canvas(so: dict[str, Any], printfile: dict[str, Any]) -> tuple
 
 def _resolve_mockup(reference: str, account_id: int, field: str) -> mockups.Mockup:
     """A ready mockup of the account, by uuid or by (unambiguous) name."""
-    mockup = mockups.get_mockup(reference, account_id) if mockups.is_uuid(reference) else None
+    mockup = mockups.get_mockup(reference, account_id) if is_uuid(reference) else None
     if mockup is None:
         named = mockups.find_by_name(account_id, reference)
         if len(named) > 1:

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from shared import webhooks
 from shared.config import load_settings
-from shared.db import get_pool
+from shared.db import get_pool, is_uuid
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -91,18 +91,10 @@ def create_task(kind: str, params: dict[str, Any], account_id: int) -> TaskRecor
         return _record(cur.fetchone())
 
 
-def _is_task_key(key: str) -> bool:
-    try:
-        uuid.UUID(key)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
-
-
 def get_task(key: str, account_id: int | None = None) -> TaskRecord | None:
     """The task with this key; with `account_id`, only if it belongs to that account
     (so that another account's task looks exactly like a missing one)."""
-    if not _is_task_key(key):
+    if not is_uuid(key):
         return None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         if account_id is None:

@@ -18,7 +18,6 @@ import hmac
 import json
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -27,7 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.db import get_pool
+from shared.db import get_pool, is_uuid
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def update_endpoint(endpoint_id: str, account_id: int, enabled: bool | None = No
     """Switch the account's endpoint on or off, or change its event types; None when
     there is no such endpoint. A disabled endpoint is sent nothing, and its pending
     retries fail at their next attempt."""
-    if not _is_uuid(endpoint_id):
+    if not is_uuid(endpoint_id):
         return None
     if events is not None:
         events = sorted(set(events))
@@ -142,7 +141,7 @@ def update_endpoint(endpoint_id: str, account_id: int, enabled: bool | None = No
 def delete_endpoint(endpoint_id: str, account_id: int) -> Endpoint | None:
     """Delete the account's endpoint; its pending deliveries stop (they fail at their
     next attempt), its delivery history stays."""
-    if not _is_uuid(endpoint_id):
+    if not is_uuid(endpoint_id):
         return None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"DELETE FROM webhook_endpoints WHERE id = %s AND account_id = %s RETURNING {_ENDPOINT_COLUMNS}",
@@ -161,13 +160,6 @@ def account_signing_secret(account_id: int, conn: psycopg.Connection | None = No
     return conn.execute("SELECT secret FROM webhook_account_secrets WHERE account_id = %s",
                         (account_id,)).fetchone()[0]
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- events
@@ -337,7 +329,7 @@ def claim_delivery(delivery_id: str, lease_seconds: float) -> Delivery | None:
     """Start an attempt (counted) of a pending delivery that is due; None when there is
     nothing to do: delivered or failed already, not due yet (this message is a
     duplicate; the scheduled one will come), or another attempt is running."""
-    if not _is_uuid(delivery_id):
+    if not is_uuid(delivery_id):
         return None
     with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(

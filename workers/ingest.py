@@ -33,6 +33,7 @@ from compositor.model import TemplateError, load_template
 from compositor.plan import compile_template
 from compositor.render import choose_level
 from shared import mockups, safefetch, tasks, webhooks
+from shared.db import is_uuid
 from shared.config import Settings, load_settings
 from shared.errors import InvalidInput
 from workers.celery_app import INGEST_PSD_TASK, app
@@ -206,7 +207,7 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
 def _stable_uuid(candidate: str | None, taken: set[str], mockup_uuid: str, index: int, name: str) -> str:
     """The layer's own id when it is a uuid not used by another layer, else one derived
     from the mockup and the layer's place (the same on every ingest of this mockup)."""
-    if candidate and mockups.is_uuid(candidate):
+    if candidate and is_uuid(candidate):
         value = str(uuid.UUID(candidate))
         if value not in taken:
             return value
