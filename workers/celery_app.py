@@ -16,6 +16,8 @@ Reliability settings, and why:
 - prefetch 1: a worker holds only the task it runs; nothing waits behind a slow one.
 - soft then hard time limits: the soft one lets the task record why it failed.
 - no result backend: task state lives in PostgreSQL.
+- a worker survives Redis restarting while it holds unacknowledged messages
+  (workers/broker.py: without it, such a worker exits instead of reconnecting).
 """
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ from celery import Celery
 from kombu import Queue
 
 from shared.config import Settings, load_settings
+from workers import broker
+
+# Every process that uses the app (workers, beat, Flower, the API) imports this module.
+broker.install()
 
 INGEST_QUEUE = "ingest"
 RENDER_QUEUE = "render"
