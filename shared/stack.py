@@ -107,7 +107,9 @@ def _process_start_time(pid: int) -> str | None:
 
 
 def _wait_until(what: str, check: Callable[[], object], timeout: float, interval: float = 0.3):
-    """Call `check` until it returns something truthy without raising; then return it."""
+    """Call `check` until it returns something truthy without raising; then return it.
+    On timeout the message gives the exception of the last call, if it raised (a check
+    that has something to say about a falsy answer raises it)."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -115,6 +117,8 @@ def _wait_until(what: str, check: Callable[[], object], timeout: float, interval
             value = check()
             if value:
                 return value
+            # This call answered: an earlier call's exception is no longer the reason.
+            last_error = None
         except Exception as exc:  # noqa: BLE001 - not ready yet; keep the reason for the message
             last_error = exc
         if time.monotonic() >= deadline:
@@ -460,7 +464,13 @@ class LocalStack:
     def wait_workers(self, queues=WORKER_QUEUES, timeout: float = 60) -> dict[str, list[str]]:
         def all_answer():
             by_queue = self.workers_by_queue()
-            return by_queue if all(by_queue.get(q) for q in queues) else None
+            silent = [q for q in queues if not by_queue.get(q)]
+            if not silent:
+                return by_queue
+            # Say which pools are silent, and which of them are not even running.
+            exited = [f"worker-{q}" for q in silent if self.running_pid(f"worker-{q}") is None]
+            raise StackError("no worker answers on " + ", ".join(silent) + (
+                f" ({', '.join(exited)} not running; see {self.logs_dir})" if exited else ""))
         return _wait_until("workers on queues " + ", ".join(queues), all_answer, timeout, interval=0.5)
 
     def flower_workers(self) -> list[str]:
