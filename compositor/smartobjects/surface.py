@@ -315,7 +315,10 @@ def cylinder_surface(so):
     warpValues holds the bounds (left, bottom, right, top) and three shape
     numbers; the fifth, times half the bounds' width, is the rim's height
     (0.5 in the corpus file: rim 68 px for a 272 px wide cylinder, as
-    measured on Photoshop's pixels).
+    measured on Photoshop's pixels), and the bounds' height is the height
+    of every column (420 px there, in a Trnf 489 px high: Photoshop's
+    columns measure 420.04 px; filling Trnf below the rim made them 421 and
+    put the whole bottom edge a pixel low, layer MAE 0.90 -> 0.63).
     """
     values = so.warp.values
     if not values or len(values) < 5:
@@ -326,11 +329,17 @@ def cylinder_surface(so):
         raise SmartObjectError(f"cylinder warp of {so.name!r} has empty bounds {values[:4]}")
     # (deriving the rim from Trnf's extra height instead measured worse: 1.08 vs 0.90)
     rim = values[4] * width / 2
-    depth = rim / (height + rim)
-    unit_to_canvas = homography(corners_of(so.transform), corners_of(so.non_affine)) @ homography(
-        rect_corners(0, 0, 1, 1), corners_of(so.transform)
-    )
-    return MappedSurface(CylinderSurface(depth), unit_to_canvas)
+    # Trnf may be a pixel taller than rim + bounds (489 for 68 + 420 in the
+    # corpus file); Photoshop's columns are as tall as the bounds, not the
+    # rest of Trnf: the bottom edge sits on the rim plus the bounds' height.
+    trnf = corners_of(so.transform)
+    frame_height = float(np.hypot(*(trnf[3] - trnf[0])))
+    if frame_height <= 0:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has an empty transform")
+    depth = rim / frame_height
+    column = min(height / frame_height, 1.0 - depth)
+    unit_to_canvas = homography(trnf, corners_of(so.non_affine)) @ homography(rect_corners(0, 0, 1, 1), trnf)
+    return MappedSurface(CylinderSurface(depth, column), unit_to_canvas)
 
 
 def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None), frame=None):
@@ -410,23 +419,28 @@ class CylinderSurface:
     Measured on a corpus file: the artwork wraps half a cylinder seen from
     the front; columns sit at x = (1 - cos(pi s)) / 2 (orthographic view of
     equal angles) and every column is shifted down by the front rim,
-    depth * sin(pi s), so top and bottom edges are half ellipses that touch
-    the bounding box at the sides (top) and centre (bottom).
-    `depth` is the rim's height as a fraction of the bounding-box height.
+    depth * sin(pi s), so top and bottom edges are half ellipses; the top
+    touches the bounding box at the sides. `depth` is the rim's height and
+    `column` each column's height, as fractions of the bounding-box height
+    (column 1 - depth: the bottom edge touches the box at the centre).
     """
 
-    def __init__(self, depth: float):
+    def __init__(self, depth: float, column: float | None = None):
         if not 0 <= depth < 1:
             raise SmartObjectError(f"cylinder rim depth must be in [0, 1), got {depth}")
         self.depth = depth
+        # each column's height; the rest of the frame below the rim by default
+        self.column = 1.0 - depth if column is None else column
+        if not 0 < self.column <= 1.0 - depth + 1e-12:
+            raise SmartObjectError(f"cylinder column height {self.column} does not fit below rim {depth}")
 
     def evaluate(self, s, t):
         s = np.asarray(s, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
         d = self.depth
         x = (1.0 - np.cos(np.pi * s)) / 2
-        y = d * np.sin(np.pi * s) + t * (1.0 - d)
+        y = d * np.sin(np.pi * s) + t * self.column
         xs = np.pi / 2 * np.sin(np.pi * s)
         ys = d * np.pi * np.cos(np.pi * s)
         zeros = np.zeros_like(x)
-        return x, y, (xs, zeros, ys, np.full_like(x, 1.0 - d))
+        return x, y, (xs, zeros, ys, np.full_like(x, self.column))

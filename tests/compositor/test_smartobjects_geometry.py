@@ -419,3 +419,17 @@ def test_ingest_keeps_the_formula_or_the_fit_whichever_matches_the_cached_layer(
     fitted_error = fidelity.rendered_error(so, cached, layer.bbox)
     so.fitted_control = None
     assert fitted_error < fidelity.rendered_error(so, cached, layer.bbox) / 2
+
+
+def test_cylinder_columns_are_as_tall_as_the_bounds():
+    # bounds 200 x 100, rim 50, but Trnf 152 high (two pixels more than rim
+    # + bounds): the columns stay 100 high, the spare height stays empty
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 152, 0, 152], warp=warp)
+    from compositor.smartobjects.surface import cylinder_surface
+
+    surface = cylinder_surface(so)
+    x, y, _ = surface.evaluate(np.array([0.0, 0.0, 0.5, 0.5]), np.array([0.0, 1.0, 0.0, 1.0]))
+    # side column: 0 -> 100; centre column: one rim (50) lower, 50 -> 150
+    np.testing.assert_allclose(x, [0, 0, 100, 100], atol=1e-9)
+    np.testing.assert_allclose(y, [0, 100, 50, 150], atol=1e-9)
