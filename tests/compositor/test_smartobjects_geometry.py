@@ -84,6 +84,23 @@ def test_straight_vertical_and_horizontal_edges_sit_on_whole_pixels():
     assert wm.map_x[50 - top, 10 - left] == pytest.approx(0.25 - 0.5 + 0.0, abs=1e-4)
 
 
+def test_a_flat_quilt_keeps_its_exact_straight_edges():
+    # The same placement as a quilt warp left flat (mesh on the content's
+    # thirds): drawn by the mesh renderer, not snapped. The left edge at
+    # 10.25 covers pixel 10 from 10.25 to 11 (centre 0.25 px inside the
+    # edge: 0.5 + 0.25 = 0.75); the top edge at 0.5 halves row 0.
+    thirds = [0.0, 100 / 3, 200 / 3, 100.0]
+    warp = WarpSpec(style="quilt", mesh_rows=4, mesh_cols=4,
+                    mesh_x=[x for _ in thirds for x in thirds], mesh_y=[y for y in thirds for _ in thirds],
+                    slices_x=[0.0, 100.0], slices_y=[0.0, 100.0])
+    so = make_so((100, 100), [10.25, 0.5, 110.25, 0.5, 110.25, 100, 10.25, 100], warp=warp)
+    wm = build_warp_map(so, (200, 100))
+    left, top = wm.box[:2]
+    assert wm.coverage[50 - top, 10 - left] == pytest.approx(0.75, abs=1e-3)
+    assert wm.coverage[50 - top, 110 - left] == pytest.approx(0.25, abs=1e-3)
+    assert wm.coverage[0 - top, 50 - left] == pytest.approx(0.5, abs=1e-3)
+
+
 def test_perspective_corners_land_where_nonaffine_says():
     trnf = [0, 0, 100, 0, 100, 100, 0, 100]
     quad = [0, 0, 100, 20, 100, 80, 0, 100]  # right edge shrunk: perspective
