@@ -151,20 +151,34 @@ class BezierSurface:
 
 
 # Photoshop does not render a warp's Bezier surface exactly: it subdivides
-# each patch uniformly, halving in both directions until every sub-patch's
-# control net lies within this many canvas pixels of the bilinear patch
-# through its corners, and draws each cell as two flat triangles, split
+# each patch uniformly and draws each cell as two flat triangles, split
 # along its top-left to bottom-right diagonal, between its corners (points
-# on the true surface). Measured on cached layer pixels: the inflate
-# preset's outline lies ~0.3 px inside the true surface all round, as
-# 8 x 8 cells (flatness 0.68 px) give; with them its alpha error drops
-# from 0.61 to 0.12/255. The triangles place the artwork inside each cell:
-# inflate 1.23 -> 0.35 MAE against bilinear cells (the other diagonal:
-# 2.13), squeeze (vertical) 1.34 -> 0.46; 16 x 16 or 4 x 4 cells were
-# worse (1.60, 5.52). Mean MAE of the 16 custom, preset and quilt layers
-# measured: see the README's fidelity table.
-SUBDIVISION_TOLERANCE = 1.0
-SUBDIVISION_MAX_DEPTH = 7
+# on the true surface). The cells per patch, a power of two along s and
+# along t, at most 16 each way, are the fewest that meet two tolerances:
+# - every sub-patch's control net within FLATNESS_TOLERANCE canvas pixels
+#   of the bilinear patch through its corners (both directions together);
+# - in each direction, every iso-curve's piece in one cell within
+#   SAG_TOLERANCE of its chord (so a patch bent more one way than the
+#   other is cut more finely that way).
+# Measured on cached layer pixels:
+# - inflate and vertical squeeze come out 8 x 8 (16 cells was worse, 4
+#   far worse), twist 16 x 16, horizontal squeeze 8 along s but 16 along t
+#   (its sides bend 1.5x its top: chord sag 0.58 px at 8 cells where the
+#   others have 0.39): MAE 0.35, 0.46, 0.92 and 0.84 (flatness alone gave
+#   the horizontal squeeze 8 x 8: 1.29); every sag tolerance in [0.39, 0.58)
+#   gives the same. The preset outlines match Photoshop's within 0.01 px.
+# - flatness alone already gave custom and quilt meshes their cells (sag
+#   alone misses a mesh whose handles only speed up or slow down along a
+#   straight line: etikett 0.40 -> 1.81); without the cap of 16 the sag
+#   cut one custom mesh 32 ways (smart_objects_transformed 0.25 -> 0.33).
+# - the triangles place the artwork inside each cell: inflate 1.23 -> 0.35
+#   MAE against bilinear cells (the other diagonal: 2.13).
+FLATNESS_TOLERANCE = 1.0
+SAG_TOLERANCE = 0.5
+SUBDIVISION_MAX_DEPTH = 4
+# Iso-curves per patch and points per cell at which the chord sag is measured.
+SAG_CURVES = 17
+SAG_SAMPLES = 8
 
 
 def _restriction(a: float, b: float) -> np.ndarray:
@@ -198,7 +212,7 @@ def net_flatness(net: np.ndarray) -> float:
     return float(np.max(np.hypot(net[..., 0] - bilinear[..., 0], net[..., 1] - bilinear[..., 1])))
 
 
-def subdivision_depth(net: np.ndarray, tolerance=SUBDIVISION_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH) -> int:
+def subdivision_depth(net: np.ndarray, tolerance=FLATNESS_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH) -> int:
     """Halvings needed before every sub-patch of a 4x4 net is flat within `tolerance`."""
     net = np.asarray(net, dtype=np.float64)
     for depth in range(max_depth + 1):
@@ -211,23 +225,68 @@ def subdivision_depth(net: np.ndarray, tolerance=SUBDIVISION_TOLERANCE, max_dept
     return max_depth
 
 
+def _bernstein_basis(t):
+    u = 1.0 - t
+    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
+
+
+def chord_sag(net: np.ndarray, cells: int, along: str) -> float:
+    """Largest distance (canvas pixels) of a 4x4 patch's iso-curves from their chords.
+
+    The patch is cut into `cells` equal pieces along `along` ('s', the
+    net's columns, or 't', its rows); each piece of each iso-curve in that
+    direction is compared with the straight segment between its ends.
+    """
+    net = np.asarray(net, dtype=np.float64)
+    if along == "t":
+        net = np.swapaxes(net, 0, 1)
+    u = np.linspace(0.0, 1.0, cells * SAG_SAMPLES + 1)
+    other = np.linspace(0.0, 1.0, SAG_CURVES)
+    # points[c, k]: iso-curve c (fixed other parameter), point k along the direction
+    points = np.einsum("ca,abx,kb->ckx", _bernstein_basis(other), net, _bernstein_basis(u))
+    pieces = np.stack([points[:, k * SAG_SAMPLES : (k + 1) * SAG_SAMPLES + 1] for k in range(cells)], axis=1)
+    start, end = pieces[:, :, :1], pieces[:, :, -1:]
+    chord = end - start
+    length = np.hypot(chord[..., 0], chord[..., 1])
+    offset = pieces - start
+    cross = np.abs(chord[..., 0] * offset[..., 1] - chord[..., 1] * offset[..., 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance = np.where(length > 1e-9, cross / length, np.hypot(offset[..., 0], offset[..., 1]))
+    return float(distance.max())
+
+
+def subdivision_depths(net: np.ndarray, sag_tolerance=SAG_TOLERANCE, flatness_tolerance=FLATNESS_TOLERANCE,
+                       max_depth=SUBDIVISION_MAX_DEPTH):
+    """(halvings along s, halvings along t) of a 4x4 net as Photoshop subdivides it (see SAG_TOLERANCE)."""
+    depths = []
+    flat = subdivision_depth(net, flatness_tolerance, max_depth)
+    for along in ("s", "t"):
+        depth = flat
+        while depth < max_depth and chord_sag(net, 1 << depth, along) > sag_tolerance:
+            depth += 1
+        depths.append(depth)
+    return tuple(depths)
+
+
 class SubdividedSurface:
     """A BezierSurface as Photoshop draws it: a uniform subdivision per patch, each cell two flat triangles."""
 
-    def __init__(self, bezier: BezierSurface, tolerance=SUBDIVISION_TOLERANCE):
+    def __init__(self, bezier: BezierSurface):
         self.bezier = bezier
         self.control = bezier.control
         self.knots_s, self.knots_t = bezier.knots_s, bezier.knots_t
-        self.grids = {}  # (patch row, patch col) -> (cells per side, grid (n+1, n+1, 2))
+        # (patch row, patch col) -> (cells along s, cells along t, grid (nt + 1, ns + 1, 2))
+        self.grids = {}
         for pt in range(len(self.knots_t) - 1):
             for ps in range(len(self.knots_s) - 1):
                 net = self.control[3 * pt : 3 * pt + 4, 3 * ps : 3 * ps + 4]
-                n = 1 << subdivision_depth(net, tolerance)
-                s = np.linspace(self.knots_s[ps], self.knots_s[ps + 1], n + 1)
-                t = np.linspace(self.knots_t[pt], self.knots_t[pt + 1], n + 1)
+                depth_s, depth_t = subdivision_depths(net)
+                ns, nt = 1 << depth_s, 1 << depth_t
+                s = np.linspace(self.knots_s[ps], self.knots_s[ps + 1], ns + 1)
+                t = np.linspace(self.knots_t[pt], self.knots_t[pt + 1], nt + 1)
                 gs, gt = np.meshgrid(s, t)
                 x, y, _ = bezier.evaluate(gs, gt)
-                self.grids[pt, ps] = (n, np.stack([x, y], axis=-1))
+                self.grids[pt, ps] = (ns, nt, np.stack([x, y], axis=-1))
 
     def evaluate(self, s, t):
         s = np.asarray(s, dtype=np.float64)
@@ -243,11 +302,11 @@ class SubdividedSurface:
         patch = pt * len(self.knots_s) + ps
         for key in np.unique(patch):
             sel = np.nonzero(patch == key)[0]
-            n, grid = self.grids[int(pt[sel[0]]), int(ps[sel[0]])]
+            ns, nt, grid = self.grids[int(pt[sel[0]]), int(ps[sel[0]])]
             # cells are extrapolated beyond the patch edges, like the surface itself
-            fs, ft = ls[sel] * n, lt[sel] * n
-            i = np.clip(np.floor(fs).astype(int), 0, n - 1)
-            j = np.clip(np.floor(ft).astype(int), 0, n - 1)
+            fs, ft = ls[sel] * ns, lt[sel] * nt
+            i = np.clip(np.floor(fs).astype(int), 0, ns - 1)
+            j = np.clip(np.floor(ft).astype(int), 0, nt - 1)
             u, v = (fs - i)[:, None], (ft - j)[:, None]
             p00, p01 = grid[j, i], grid[j, i + 1]
             p10, p11 = grid[j + 1, i], grid[j + 1, i + 1]
@@ -257,8 +316,8 @@ class SubdividedSurface:
             along_u = np.where(upper, p01 - p00, p11 - p10)
             along_v = np.where(upper, p11 - p01, p10 - p00)
             point[sel] = p00 + u * along_u + v * along_v
-            d_s[sel] = along_u * n
-            d_t[sel] = along_v * n
+            d_s[sel] = along_u * ns
+            d_t[sel] = along_v * nt
         d_s *= np.asarray(dls)[:, None]
         d_t *= np.asarray(dlt)[:, None]
         x = point[:, 0].reshape(shape)

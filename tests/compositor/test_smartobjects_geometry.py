@@ -398,6 +398,30 @@ def test_subdivision_depth_follows_the_flatness_tolerance():
     assert subdivision_depth(flat) == 0
 
 
+def test_chord_sag_of_a_bent_edge_and_the_cells_it_asks_for():
+    from compositor.smartobjects.surface import chord_sag, subdivision_depths
+
+    # Top middle handles 8 px up on a 90 px grid: the top edge is
+    # x = 90 s, y = -8 (3 (1-s)^2 s + 3 (1-s) s^2) = -24 s (1 - s); lower
+    # iso-curves bend less, columns stay straight (x fixed). One cell: the
+    # chord is y = 0, sag 6 (at s = 1/2). Two cells: the parabola strays
+    # 24 h^2 / 4 = 1.5 from each half's chord vertically, times the cosine
+    # of the chord's slope 6/45: 1.5 * 45 / sqrt(45^2 + 6^2) = 1.4868.
+    # Four cells: 0.375 vertically, the flattest chords (next to s = 1/2)
+    # rise 1.5 over 22.5: 0.375 * 22.5 / sqrt(22.5^2 + 1.5^2) = 0.3742.
+    net = np.stack(np.meshgrid(np.linspace(0, 90, 4), np.linspace(0, 90, 4)), axis=-1)
+    net[0, 1:3, 1] -= 8
+    assert chord_sag(net, 1, "s") == pytest.approx(6.0, abs=1e-9)
+    assert chord_sag(net, 2, "s") == pytest.approx(1.4868, abs=1e-4)
+    assert chord_sag(net, 4, "s") == pytest.approx(0.3742, abs=1e-4)
+    assert chord_sag(net, 1, "t") == pytest.approx(0.0, abs=1e-9)
+    # sag alone (flatness tolerance out of the way): 4 cells along s, 1 along t
+    assert subdivision_depths(net, sag_tolerance=0.5, flatness_tolerance=100.0) == (2, 0)
+    assert subdivision_depths(net, sag_tolerance=0.5, flatness_tolerance=100.0, max_depth=1) == (1, 0)
+    # the flatness rule (2 halvings at 1 px, above) applies to both directions
+    assert subdivision_depths(net, sag_tolerance=100.0, flatness_tolerance=1.0) == (2, 2)
+
+
 def _textured(w, h):
     yy, xx = np.mgrid[0:h, 0:w]
     content = np.ones((h, w, 4), np.float32)
