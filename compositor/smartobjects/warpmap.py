@@ -193,10 +193,7 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         content_scale = (float(np.median(scale[covered, 0]) * cw), float(np.median(scale[covered, 1]) * ch))
     else:
         content_scale = (1.0, 1.0)
-    # A quilt (split) warp goes through Photoshop's mesh renderer even when
-    # its grid is left flat (a distort or perspective on top makes it
-    # projective here): its straight edges stay where the geometry puts them.
-    snapped = None if so.warp.style == "quilt" else _axis_edges_snapped(surface)
+    snapped = _axis_edges_snapped(surface)
     if snapped is not None:
         gx, gy = np.meshgrid(px, py)
         coverage = _invert(snapped, gx.ravel(), gy.ravel())[2]
@@ -227,12 +224,12 @@ def _axis_edges_snapped(surface):
     on the phone-case perspective layers, 1.31 -> 0.95 and 1.03 -> 0.73 on
     shrunk plain placements, 0.34 -> 0.19 on an unwarped one; worse on three
     (0.60 -> 0.70 on a PSB placed at 300 dpi, 0.70 -> 0.84 and 0.79 -> 0.88
-    on two quilt warps with straight sides). Not applied to quilt warps
-    (see build_warp_map): werps 'distort' and 'perspective', flat quilts
-    under a distort, 0.83 -> 0.69 and 0.87 -> 0.78 unsnapped, their straight
-    top and left edges within 0.07 px of the exact outline in Photoshop's
-    pixels; a flat custom warp is snapped like a plain placement (0.19,
-    0.34 unsnapped).
+    on two quilt warps with straight sides). Quilt warps, even flat ones,
+    are meshes (surface_for), so never snapped: the werps 'distort' and
+    'perspective' quilts have their straight top and left edges within
+    0.07 px of the exact outline in Photoshop's pixels. A flat custom warp
+    is snapped like a plain placement (smart_objects_transformed 'control':
+    0.19 snapped, 0.34 not).
     """
     if not isinstance(surface, ProjectiveSurface):
         return None
