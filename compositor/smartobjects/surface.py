@@ -244,6 +244,20 @@ def chord_sag(net: np.ndarray, cells: int, along: str) -> float:
     other = np.linspace(0.0, 1.0, SAG_CURVES)
     # points[c, k]: iso-curve c (fixed other parameter), point k along the direction
     points = np.einsum("ca,abx,kb->ckx", _bernstein_basis(other), net, _bernstein_basis(u))
+    return _pieces_sag(points, cells)
+
+
+def surface_chord_sag(surface, cells: int, along: str) -> float:
+    """chord_sag of any surface over the unit square (its evaluate gives canvas points)."""
+    u = np.linspace(0.0, 1.0, cells * SAG_SAMPLES + 1)
+    other = np.linspace(0.0, 1.0, SAG_CURVES)
+    a, b = np.meshgrid(u, other)  # (curves, points along the direction)
+    x, y, _ = surface.evaluate(a, b) if along == "s" else surface.evaluate(b, a)
+    return _pieces_sag(np.stack([x, y], axis=-1), cells)
+
+
+def _pieces_sag(points: np.ndarray, cells: int) -> float:
+    """points (curves, cells * SAG_SAMPLES + 1, 2): largest distance of a cell's piece from its chord."""
     pieces = np.stack([points[:, k * SAG_SAMPLES : (k + 1) * SAG_SAMPLES + 1] for k in range(cells)], axis=1)
     start, end = pieces[:, :, :1], pieces[:, :, -1:]
     chord = end - start
@@ -268,24 +282,46 @@ def subdivision_depths(net: np.ndarray, sag_tolerance=SAG_TOLERANCE, flatness_to
     return tuple(depths)
 
 
-class SubdividedSurface:
-    """A BezierSurface as Photoshop draws it: a uniform subdivision per patch, each cell two flat triangles."""
+def surface_subdivision_depths(surface, sag_tolerance=SAG_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH):
+    """(halvings along s, halvings along t) of a surface over the unit square, by the chord sag alone."""
+    depths = []
+    for along in ("s", "t"):
+        depth = 0
+        while depth < max_depth and surface_chord_sag(surface, 1 << depth, along) > sag_tolerance:
+            depth += 1
+        depths.append(depth)
+    return tuple(depths)
 
-    def __init__(self, bezier: BezierSurface):
-        self.bezier = bezier
-        self.control = bezier.control
-        self.knots_s, self.knots_t = bezier.knots_s, bezier.knots_t
+
+class SubdividedSurface:
+    """A surface as Photoshop draws it: a uniform subdivision per patch, each cell two flat triangles.
+
+    A BezierSurface is cut patch by patch (subdivision_depths); any other
+    surface over the unit square (the cylinder preset) as one patch, by the
+    chord sag alone.
+    """
+
+    def __init__(self, exact):
+        self.exact = exact
+        self.control = getattr(exact, "control", None)
+        bezier = isinstance(exact, BezierSurface)
+        if bezier:
+            self.knots_s, self.knots_t = exact.knots_s, exact.knots_t
+        else:
+            self.knots_s = self.knots_t = np.array([0.0, 1.0])
         # (patch row, patch col) -> (cells along s, cells along t, grid (nt + 1, ns + 1, 2))
         self.grids = {}
         for pt in range(len(self.knots_t) - 1):
             for ps in range(len(self.knots_s) - 1):
-                net = self.control[3 * pt : 3 * pt + 4, 3 * ps : 3 * ps + 4]
-                depth_s, depth_t = subdivision_depths(net)
+                if bezier:
+                    depth_s, depth_t = subdivision_depths(self.control[3 * pt : 3 * pt + 4, 3 * ps : 3 * ps + 4])
+                else:
+                    depth_s, depth_t = surface_subdivision_depths(exact)
                 ns, nt = 1 << depth_s, 1 << depth_t
                 s = np.linspace(self.knots_s[ps], self.knots_s[ps + 1], ns + 1)
                 t = np.linspace(self.knots_t[pt], self.knots_t[pt + 1], nt + 1)
                 gs, gt = np.meshgrid(s, t)
-                x, y, _ = bezier.evaluate(gs, gt)
+                x, y, _ = exact.evaluate(gs, gt)
                 self.grids[pt, ps] = (ns, nt, np.stack([x, y], axis=-1))
 
     def evaluate(self, s, t):
@@ -407,7 +443,10 @@ def cylinder_surface(so):
     depth = rim / frame_height
     column = min(height / frame_height, 1.0 - depth)
     unit_to_canvas = homography(trnf, corners_of(so.non_affine)) @ homography(rect_corners(0, 0, 1, 1), trnf)
-    return MappedSurface(CylinderSurface(depth, column), unit_to_canvas)
+    # drawn like the mesh warps, in flat cells: Photoshop's rims are chords
+    # (straight runs of constant slope in its cached edge pixels); layer MAE
+    # 0.63 -> 0.48 (16 cells along s; 8: 0.76, 32: 0.59, exact curve: 0.63)
+    return SubdividedSurface(MappedSurface(CylinderSurface(depth, column), unit_to_canvas))
 
 
 def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None), frame=None):

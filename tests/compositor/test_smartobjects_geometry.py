@@ -225,7 +225,7 @@ def test_cylinder_wraps_half_a_cylinder_inside_trnf():
     so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
     from compositor.smartobjects.surface import cylinder_surface
 
-    surface = cylinder_surface(so)
+    surface = cylinder_surface(so).exact  # the curved surface, before it is cut into flat cells
     x, y, _ = surface.evaluate(np.array([0.0, 0.5, 0.5, 1 / 3]), np.array([0.0, 0.0, 1.0, 0.0]))
     # left edge top at the frame's corner; the centre column starts one rim
     # lower and ends at the bottom; a third of the way round the cylinder
@@ -503,3 +503,22 @@ def test_subdivided_cells_are_two_flat_triangles():
     # constant derivatives per triangle: d/du = p01 - p00 and p11 - p10
     np.testing.assert_allclose(xs, [30.0, 60.0], atol=1e-9)
     np.testing.assert_allclose(ys, [0.0, 30.0], atol=1e-9)
+
+
+def test_cylinder_is_drawn_in_flat_cells_along_its_rims():
+    # The cylinder above (rims: half ellipses 100 wide, 50 deep). Along s a
+    # rim piece over 1/n of the half turn strays from its chord by about
+    # (arc length)^2 / (8 x radius of curvature); at the centre the radius is
+    # 100^2 / 50 = 200 and the arc 100 pi / n: n = 8 gives 0.96 px, n = 16
+    # 0.24 px, within the 0.5 px tolerance. Columns are straight: one cell.
+    from compositor.smartobjects.surface import cylinder_surface, surface_subdivision_depths
+
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
+    drawn = cylinder_surface(so)
+    assert surface_subdivision_depths(drawn.exact) == (4, 0)
+    # halfway through the first of 16 cells the top rim is on the chord from
+    # (0, 0) to the exact point at s = 1/16:
+    # (100 (1 - cos(pi/16)), 50 sin(pi/16)) = (1.92147, 9.75452)
+    x, y, _ = drawn.evaluate(np.array([1 / 32]), np.array([0.0]))
+    assert (x[0], y[0]) == (pytest.approx(1.92147 / 2, abs=1e-4), pytest.approx(9.75452 / 2, abs=1e-4))

@@ -37,7 +37,7 @@ AG_PSD = "Agamnentzar+ag-psd/test/"
 TARGET_MAE = 1.0
 # Classes already held to less (a ratchet: what they measure now, plus noise).
 CLASS_TARGET_MAE = {
-    # inflate 0.35, squeeze 0.84, squeeze vertical 0.46, twist 0.92, cylinder 0.63
+    # inflate 0.35, squeeze 0.84, squeeze vertical 0.46, twist 0.92, cylinder 0.48
     "preset warps (formula, or a mesh fitted at ingest)": 0.95,
     # 0.01-0.70
     "phone-case mockups": 0.75,
