@@ -151,16 +151,34 @@ class BezierSurface:
 
 
 # Photoshop does not render a warp's Bezier surface exactly: it subdivides
-# each patch uniformly, halving in both directions until every sub-patch's
-# control net lies within this many canvas pixels of the bilinear patch
-# through its corners, and draws the cells bilinearly between their
-# corners (points on the true surface). Measured on cached layer pixels:
-# the inflate preset's outline lies ~0.3 px inside the true surface all
-# round, as 8 x 8 cells (flatness 0.68 px) give; with them its alpha
-# error drops from 0.61 to 0.12/255. Mean MAE of the 16 custom, preset
-# and quilt layers measured: see the README's fidelity table.
-SUBDIVISION_TOLERANCE = 1.0
-SUBDIVISION_MAX_DEPTH = 7
+# each patch uniformly and draws each cell as two flat triangles, split
+# along its top-left to bottom-right diagonal, between its corners (points
+# on the true surface). The cells per patch, a power of two along s and
+# along t, at most 16 each way, are the fewest that meet two tolerances:
+# - every sub-patch's control net within FLATNESS_TOLERANCE canvas pixels
+#   of the bilinear patch through its corners (both directions together);
+# - in each direction, every iso-curve's piece in one cell within
+#   SAG_TOLERANCE of its chord (so a patch bent more one way than the
+#   other is cut more finely that way).
+# Measured on cached layer pixels:
+# - inflate and vertical squeeze come out 8 x 8 (16 cells was worse, 4
+#   far worse), twist 16 x 16, horizontal squeeze 8 along s but 16 along t
+#   (its sides bend 1.5x its top: chord sag 0.58 px at 8 cells where the
+#   others have 0.39): MAE 0.35, 0.46, 0.92 and 0.84 (flatness alone gave
+#   the horizontal squeeze 8 x 8: 1.29); every sag tolerance in [0.39, 0.58)
+#   gives the same. The preset outlines match Photoshop's within 0.01 px.
+# - flatness alone already gave custom and quilt meshes their cells (sag
+#   alone misses a mesh whose handles only speed up or slow down along a
+#   straight line: etikett 0.40 -> 1.81); without the cap of 16 the sag
+#   cut one custom mesh 32 ways (smart_objects_transformed 0.25 -> 0.33).
+# - the triangles place the artwork inside each cell: inflate 1.23 -> 0.35
+#   MAE against bilinear cells (the other diagonal: 2.13).
+FLATNESS_TOLERANCE = 1.0
+SAG_TOLERANCE = 0.5
+SUBDIVISION_MAX_DEPTH = 4
+# Iso-curves per patch and points per cell at which the chord sag is measured.
+SAG_CURVES = 17
+SAG_SAMPLES = 8
 
 
 def _restriction(a: float, b: float) -> np.ndarray:
@@ -194,7 +212,7 @@ def net_flatness(net: np.ndarray) -> float:
     return float(np.max(np.hypot(net[..., 0] - bilinear[..., 0], net[..., 1] - bilinear[..., 1])))
 
 
-def subdivision_depth(net: np.ndarray, tolerance=SUBDIVISION_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH) -> int:
+def subdivision_depth(net: np.ndarray, tolerance=FLATNESS_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH) -> int:
     """Halvings needed before every sub-patch of a 4x4 net is flat within `tolerance`."""
     net = np.asarray(net, dtype=np.float64)
     for depth in range(max_depth + 1):
@@ -207,23 +225,104 @@ def subdivision_depth(net: np.ndarray, tolerance=SUBDIVISION_TOLERANCE, max_dept
     return max_depth
 
 
-class SubdividedSurface:
-    """A BezierSurface as Photoshop draws it: bilinear cells of a uniform subdivision per patch."""
+def _bernstein_basis(t):
+    u = 1.0 - t
+    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
 
-    def __init__(self, bezier: BezierSurface, tolerance=SUBDIVISION_TOLERANCE):
-        self.bezier = bezier
-        self.control = bezier.control
-        self.knots_s, self.knots_t = bezier.knots_s, bezier.knots_t
-        self.grids = {}  # (patch row, patch col) -> (cells per side, grid (n+1, n+1, 2))
+
+def chord_sag(net: np.ndarray, cells: int, along: str) -> float:
+    """Largest distance (canvas pixels) of a 4x4 patch's iso-curves from their chords.
+
+    The patch is cut into `cells` equal pieces along `along` ('s', the
+    net's columns, or 't', its rows); each piece of each iso-curve in that
+    direction is compared with the straight segment between its ends.
+    """
+    net = np.asarray(net, dtype=np.float64)
+    if along == "t":
+        net = np.swapaxes(net, 0, 1)
+    u = np.linspace(0.0, 1.0, cells * SAG_SAMPLES + 1)
+    other = np.linspace(0.0, 1.0, SAG_CURVES)
+    # points[c, k]: iso-curve c (fixed other parameter), point k along the direction
+    points = np.einsum("ca,abx,kb->ckx", _bernstein_basis(other), net, _bernstein_basis(u))
+    return _pieces_sag(points, cells)
+
+
+def surface_chord_sag(surface, cells: int, along: str) -> float:
+    """chord_sag of any surface over the unit square (its evaluate gives canvas points)."""
+    u = np.linspace(0.0, 1.0, cells * SAG_SAMPLES + 1)
+    other = np.linspace(0.0, 1.0, SAG_CURVES)
+    a, b = np.meshgrid(u, other)  # (curves, points along the direction)
+    x, y, _ = surface.evaluate(a, b) if along == "s" else surface.evaluate(b, a)
+    return _pieces_sag(np.stack([x, y], axis=-1), cells)
+
+
+def _pieces_sag(points: np.ndarray, cells: int) -> float:
+    """points (curves, cells * SAG_SAMPLES + 1, 2): largest distance of a cell's piece from its chord."""
+    pieces = np.stack([points[:, k * SAG_SAMPLES : (k + 1) * SAG_SAMPLES + 1] for k in range(cells)], axis=1)
+    start, end = pieces[:, :, :1], pieces[:, :, -1:]
+    chord = end - start
+    length = np.hypot(chord[..., 0], chord[..., 1])
+    offset = pieces - start
+    cross = np.abs(chord[..., 0] * offset[..., 1] - chord[..., 1] * offset[..., 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance = np.where(length > 1e-9, cross / length, np.hypot(offset[..., 0], offset[..., 1]))
+    return float(distance.max())
+
+
+def subdivision_depths(net: np.ndarray, sag_tolerance=SAG_TOLERANCE, flatness_tolerance=FLATNESS_TOLERANCE,
+                       max_depth=SUBDIVISION_MAX_DEPTH):
+    """(halvings along s, halvings along t) of a 4x4 net as Photoshop subdivides it (see SAG_TOLERANCE)."""
+    depths = []
+    flat = subdivision_depth(net, flatness_tolerance, max_depth)
+    for along in ("s", "t"):
+        depth = flat
+        while depth < max_depth and chord_sag(net, 1 << depth, along) > sag_tolerance:
+            depth += 1
+        depths.append(depth)
+    return tuple(depths)
+
+
+def surface_subdivision_depths(surface, sag_tolerance=SAG_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH):
+    """(halvings along s, halvings along t) of a surface over the unit square, by the chord sag alone."""
+    depths = []
+    for along in ("s", "t"):
+        depth = 0
+        while depth < max_depth and surface_chord_sag(surface, 1 << depth, along) > sag_tolerance:
+            depth += 1
+        depths.append(depth)
+    return tuple(depths)
+
+
+class SubdividedSurface:
+    """A surface as Photoshop draws it: a uniform subdivision per patch, each cell two flat triangles.
+
+    A BezierSurface is cut patch by patch (subdivision_depths); any other
+    surface over the unit square (the cylinder preset) as one patch, by the
+    chord sag alone.
+    """
+
+    def __init__(self, exact):
+        self.exact = exact
+        self.control = getattr(exact, "control", None)
+        bezier = isinstance(exact, BezierSurface)
+        if bezier:
+            self.knots_s, self.knots_t = exact.knots_s, exact.knots_t
+        else:
+            self.knots_s = self.knots_t = np.array([0.0, 1.0])
+        # (patch row, patch col) -> (cells along s, cells along t, grid (nt + 1, ns + 1, 2))
+        self.grids = {}
         for pt in range(len(self.knots_t) - 1):
             for ps in range(len(self.knots_s) - 1):
-                net = self.control[3 * pt : 3 * pt + 4, 3 * ps : 3 * ps + 4]
-                n = 1 << subdivision_depth(net, tolerance)
-                s = np.linspace(self.knots_s[ps], self.knots_s[ps + 1], n + 1)
-                t = np.linspace(self.knots_t[pt], self.knots_t[pt + 1], n + 1)
+                if bezier:
+                    depth_s, depth_t = subdivision_depths(self.control[3 * pt : 3 * pt + 4, 3 * ps : 3 * ps + 4])
+                else:
+                    depth_s, depth_t = surface_subdivision_depths(exact)
+                ns, nt = 1 << depth_s, 1 << depth_t
+                s = np.linspace(self.knots_s[ps], self.knots_s[ps + 1], ns + 1)
+                t = np.linspace(self.knots_t[pt], self.knots_t[pt + 1], nt + 1)
                 gs, gt = np.meshgrid(s, t)
-                x, y, _ = bezier.evaluate(gs, gt)
-                self.grids[pt, ps] = (n, np.stack([x, y], axis=-1))
+                x, y, _ = exact.evaluate(gs, gt)
+                self.grids[pt, ps] = (ns, nt, np.stack([x, y], axis=-1))
 
     def evaluate(self, s, t):
         s = np.asarray(s, dtype=np.float64)
@@ -239,17 +338,22 @@ class SubdividedSurface:
         patch = pt * len(self.knots_s) + ps
         for key in np.unique(patch):
             sel = np.nonzero(patch == key)[0]
-            n, grid = self.grids[int(pt[sel[0]]), int(ps[sel[0]])]
+            ns, nt, grid = self.grids[int(pt[sel[0]]), int(ps[sel[0]])]
             # cells are extrapolated beyond the patch edges, like the surface itself
-            fs, ft = ls[sel] * n, lt[sel] * n
-            i = np.clip(np.floor(fs).astype(int), 0, n - 1)
-            j = np.clip(np.floor(ft).astype(int), 0, n - 1)
+            fs, ft = ls[sel] * ns, lt[sel] * nt
+            i = np.clip(np.floor(fs).astype(int), 0, ns - 1)
+            j = np.clip(np.floor(ft).astype(int), 0, nt - 1)
             u, v = (fs - i)[:, None], (ft - j)[:, None]
             p00, p01 = grid[j, i], grid[j, i + 1]
             p10, p11 = grid[j + 1, i], grid[j + 1, i + 1]
-            point[sel] = (1 - v) * ((1 - u) * p00 + u * p01) + v * ((1 - u) * p10 + u * p11)
-            d_s[sel] = ((1 - v) * (p01 - p00) + v * (p11 - p10)) * n
-            d_t[sel] = ((1 - u) * (p10 - p00) + u * (p11 - p01)) * n
+            # two triangles split along the cell's top-left to bottom-right
+            # diagonal: (p00, p01, p11) where u >= v, (p00, p10, p11) below
+            upper = u >= v
+            along_u = np.where(upper, p01 - p00, p11 - p10)
+            along_v = np.where(upper, p11 - p01, p10 - p00)
+            point[sel] = p00 + u * along_u + v * along_v
+            d_s[sel] = along_u * ns
+            d_t[sel] = along_v * nt
         d_s *= np.asarray(dls)[:, None]
         d_t *= np.asarray(dlt)[:, None]
         x = point[:, 0].reshape(shape)
@@ -315,7 +419,10 @@ def cylinder_surface(so):
     warpValues holds the bounds (left, bottom, right, top) and three shape
     numbers; the fifth, times half the bounds' width, is the rim's height
     (0.5 in the corpus file: rim 68 px for a 272 px wide cylinder, as
-    measured on Photoshop's pixels).
+    measured on Photoshop's pixels), and the bounds' height is the height
+    of every column (420 px there, in a Trnf 489 px high: Photoshop's
+    columns measure 420.04 px; filling Trnf below the rim made them 421 and
+    put the whole bottom edge a pixel low, layer MAE 0.90 -> 0.63).
     """
     values = so.warp.values
     if not values or len(values) < 5:
@@ -326,11 +433,20 @@ def cylinder_surface(so):
         raise SmartObjectError(f"cylinder warp of {so.name!r} has empty bounds {values[:4]}")
     # (deriving the rim from Trnf's extra height instead measured worse: 1.08 vs 0.90)
     rim = values[4] * width / 2
-    depth = rim / (height + rim)
-    unit_to_canvas = homography(corners_of(so.transform), corners_of(so.non_affine)) @ homography(
-        rect_corners(0, 0, 1, 1), corners_of(so.transform)
-    )
-    return MappedSurface(CylinderSurface(depth), unit_to_canvas)
+    # Trnf may be a pixel taller than rim + bounds (489 for 68 + 420 in the
+    # corpus file); Photoshop's columns are as tall as the bounds, not the
+    # rest of Trnf: the bottom edge sits on the rim plus the bounds' height.
+    trnf = corners_of(so.transform)
+    frame_height = float(np.hypot(*(trnf[3] - trnf[0])))
+    if frame_height <= 0:
+        raise SmartObjectError(f"cylinder warp of {so.name!r} has an empty transform")
+    depth = rim / frame_height
+    column = min(height / frame_height, 1.0 - depth)
+    unit_to_canvas = homography(trnf, corners_of(so.non_affine)) @ homography(rect_corners(0, 0, 1, 1), trnf)
+    # drawn like the mesh warps, in flat cells: Photoshop's rims are chords
+    # (straight runs of constant slope in its cached edge pixels); layer MAE
+    # 0.63 -> 0.48 (16 cells along s; 8: 0.76, 32: 0.59, exact curve: 0.63)
+    return SubdividedSurface(MappedSurface(CylinderSurface(depth, column), unit_to_canvas))
 
 
 def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None), frame=None):
@@ -347,7 +463,14 @@ def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None), 
     non_affine = corners_of(so.non_affine)
     n = homography(trnf, non_affine)
     w, h = so.content_size
-    if mesh_points is None or is_regular_mesh(mesh_points) and _linear_slices(mesh_points, slices):
+    # A flat custom mesh is a plain placement (Trnf, then nonAffineTransform
+    # as one homography). A quilt (split) warp is always drawn as a mesh,
+    # even flat: under a distort or perspective its control points move and
+    # the artwork follows the Bezier surface over them, in flat triangles,
+    # not the homography (werps 'distort' 0.69 -> 0.52, 'perspective' 0.78
+    # -> 0.55; a flat custom mesh under perspective drawn so: 0.47 -> 2.24).
+    flat = mesh_points is None or (so.warp.style != "quilt" and is_regular_mesh(mesh_points))
+    if flat:
         if mesh_points is None:
             box = (0.0, 0.0, float(w), float(h))
         elif frame is not None:
@@ -367,23 +490,6 @@ def surface_for(so, mesh_points: np.ndarray | None = None, slices=(None, None), 
     a = homography(rect_corners(left, top, right, bottom), trnf)
     x, y = apply_homography(n @ a, mesh_points[..., 0], mesh_points[..., 1])
     return SubdividedSurface(BezierSurface(np.stack([x, y], axis=-1), slices[0], slices[1]))
-
-
-def _linear_slices(points, slices):
-    """A regular quilt grid maps linearly only if its slices match its points."""
-    for axis, sl in enumerate(slices):
-        if sl is None:
-            continue
-        line = points[0, :, 0] if axis == 0 else points[:, 0, 1]
-        knots = np.asarray(sl, dtype=np.float64)
-        line_knots = line[::3]
-        if len(line_knots) != len(knots):
-            return False
-        a = (knots - knots[0]) / max(knots[-1] - knots[0], 1e-12)
-        b = (line_knots - line_knots[0]) / max(line_knots[-1] - line_knots[0], 1e-12)
-        if np.max(np.abs(a - b)) > 1e-3:
-            return False
-    return True
 
 
 class MappedSurface:
@@ -410,23 +516,28 @@ class CylinderSurface:
     Measured on a corpus file: the artwork wraps half a cylinder seen from
     the front; columns sit at x = (1 - cos(pi s)) / 2 (orthographic view of
     equal angles) and every column is shifted down by the front rim,
-    depth * sin(pi s), so top and bottom edges are half ellipses that touch
-    the bounding box at the sides (top) and centre (bottom).
-    `depth` is the rim's height as a fraction of the bounding-box height.
+    depth * sin(pi s), so top and bottom edges are half ellipses; the top
+    touches the bounding box at the sides. `depth` is the rim's height and
+    `column` each column's height, as fractions of the bounding-box height
+    (column 1 - depth: the bottom edge touches the box at the centre).
     """
 
-    def __init__(self, depth: float):
+    def __init__(self, depth: float, column: float | None = None):
         if not 0 <= depth < 1:
             raise SmartObjectError(f"cylinder rim depth must be in [0, 1), got {depth}")
         self.depth = depth
+        # each column's height; the rest of the frame below the rim by default
+        self.column = 1.0 - depth if column is None else column
+        if not 0 < self.column <= 1.0 - depth + 1e-12:
+            raise SmartObjectError(f"cylinder column height {self.column} does not fit below rim {depth}")
 
     def evaluate(self, s, t):
         s = np.asarray(s, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
         d = self.depth
         x = (1.0 - np.cos(np.pi * s)) / 2
-        y = d * np.sin(np.pi * s) + t * (1.0 - d)
+        y = d * np.sin(np.pi * s) + t * self.column
         xs = np.pi / 2 * np.sin(np.pi * s)
         ys = d * np.pi * np.cos(np.pi * s)
         zeros = np.zeros_like(x)
-        return x, y, (xs, zeros, ys, np.full_like(x, 1.0 - d))
+        return x, y, (xs, zeros, ys, np.full_like(x, self.column))

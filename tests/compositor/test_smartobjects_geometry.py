@@ -84,6 +84,23 @@ def test_straight_vertical_and_horizontal_edges_sit_on_whole_pixels():
     assert wm.map_x[50 - top, 10 - left] == pytest.approx(0.25 - 0.5 + 0.0, abs=1e-4)
 
 
+def test_a_flat_quilt_keeps_its_exact_straight_edges():
+    # The same placement as a quilt warp left flat (mesh on the content's
+    # thirds): drawn by the mesh renderer, not snapped. The left edge at
+    # 10.25 covers pixel 10 from 10.25 to 11 (centre 0.25 px inside the
+    # edge: 0.5 + 0.25 = 0.75); the top edge at 0.5 halves row 0.
+    thirds = [0.0, 100 / 3, 200 / 3, 100.0]
+    warp = WarpSpec(style="quilt", mesh_rows=4, mesh_cols=4,
+                    mesh_x=[x for _ in thirds for x in thirds], mesh_y=[y for y in thirds for _ in thirds],
+                    slices_x=[0.0, 100.0], slices_y=[0.0, 100.0])
+    so = make_so((100, 100), [10.25, 0.5, 110.25, 0.5, 110.25, 100, 10.25, 100], warp=warp)
+    wm = build_warp_map(so, (200, 100))
+    left, top = wm.box[:2]
+    assert wm.coverage[50 - top, 10 - left] == pytest.approx(0.75, abs=1e-3)
+    assert wm.coverage[50 - top, 110 - left] == pytest.approx(0.25, abs=1e-3)
+    assert wm.coverage[0 - top, 50 - left] == pytest.approx(0.5, abs=1e-3)
+
+
 def test_perspective_corners_land_where_nonaffine_says():
     trnf = [0, 0, 100, 0, 100, 100, 0, 100]
     quad = [0, 0, 100, 20, 100, 80, 0, 100]  # right edge shrunk: perspective
@@ -208,7 +225,7 @@ def test_cylinder_wraps_half_a_cylinder_inside_trnf():
     so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
     from compositor.smartobjects.surface import cylinder_surface
 
-    surface = cylinder_surface(so)
+    surface = cylinder_surface(so).exact  # the curved surface, before it is cut into flat cells
     x, y, _ = surface.evaluate(np.array([0.0, 0.5, 0.5, 1 / 3]), np.array([0.0, 0.0, 1.0, 0.0]))
     # left edge top at the frame's corner; the centre column starts one rim
     # lower and ends at the bottom; a third of the way round the cylinder
@@ -266,9 +283,12 @@ def test_coarse_to_fine_inversion_matches_the_direct_one(monkeypatch):
     direct = build_warp_map(so, (130, 130))
     monkeypatch.setattr(warpmap, "COARSE_ABOVE", 100)
     coarse = build_warp_map(so, (130, 130))
-    np.testing.assert_allclose(coarse.map_x, direct.map_x, atol=1e-3)
-    np.testing.assert_allclose(coarse.map_y, direct.map_y, atol=1e-3)
     np.testing.assert_allclose(coarse.coverage, direct.coverage, atol=1e-4)
+    # where the content is drawn; beyond it the piecewise-flat surface's
+    # extrapolation has kinks and either solution is as good (coverage 0)
+    covered = direct.coverage > 0
+    np.testing.assert_allclose(coarse.map_x[covered], direct.map_x[covered], atol=1e-3)
+    np.testing.assert_allclose(coarse.map_y[covered], direct.map_y[covered], atol=1e-3)
 
 
 def test_cylinder_side_column_is_solid_with_coarse_to_fine_inversion():
@@ -378,6 +398,30 @@ def test_subdivision_depth_follows_the_flatness_tolerance():
     assert subdivision_depth(flat) == 0
 
 
+def test_chord_sag_of_a_bent_edge_and_the_cells_it_asks_for():
+    from compositor.smartobjects.surface import chord_sag, subdivision_depths
+
+    # Top middle handles 8 px up on a 90 px grid: the top edge is
+    # x = 90 s, y = -8 (3 (1-s)^2 s + 3 (1-s) s^2) = -24 s (1 - s); lower
+    # iso-curves bend less, columns stay straight (x fixed). One cell: the
+    # chord is y = 0, sag 6 (at s = 1/2). Two cells: the parabola strays
+    # 24 h^2 / 4 = 1.5 from each half's chord vertically, times the cosine
+    # of the chord's slope 6/45: 1.5 * 45 / sqrt(45^2 + 6^2) = 1.4868.
+    # Four cells: 0.375 vertically, the flattest chords (next to s = 1/2)
+    # rise 1.5 over 22.5: 0.375 * 22.5 / sqrt(22.5^2 + 1.5^2) = 0.3742.
+    net = np.stack(np.meshgrid(np.linspace(0, 90, 4), np.linspace(0, 90, 4)), axis=-1)
+    net[0, 1:3, 1] -= 8
+    assert chord_sag(net, 1, "s") == pytest.approx(6.0, abs=1e-9)
+    assert chord_sag(net, 2, "s") == pytest.approx(1.4868, abs=1e-4)
+    assert chord_sag(net, 4, "s") == pytest.approx(0.3742, abs=1e-4)
+    assert chord_sag(net, 1, "t") == pytest.approx(0.0, abs=1e-9)
+    # sag alone (flatness tolerance out of the way): 4 cells along s, 1 along t
+    assert subdivision_depths(net, sag_tolerance=0.5, flatness_tolerance=100.0) == (2, 0)
+    assert subdivision_depths(net, sag_tolerance=0.5, flatness_tolerance=100.0, max_depth=1) == (1, 0)
+    # the flatness rule (2 halvings at 1 px, above) applies to both directions
+    assert subdivision_depths(net, sag_tolerance=100.0, flatness_tolerance=1.0) == (2, 2)
+
+
 def _textured(w, h):
     yy, xx = np.mgrid[0:h, 0:w]
     content = np.ones((h, w, 4), np.float32)
@@ -419,3 +463,62 @@ def test_ingest_keeps_the_formula_or_the_fit_whichever_matches_the_cached_layer(
     fitted_error = fidelity.rendered_error(so, cached, layer.bbox)
     so.fitted_control = None
     assert fitted_error < fidelity.rendered_error(so, cached, layer.bbox) / 2
+
+
+def test_cylinder_columns_are_as_tall_as_the_bounds():
+    # bounds 200 x 100, rim 50, but Trnf 152 high (two pixels more than rim
+    # + bounds): the columns stay 100 high, the spare height stays empty
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 152, 0, 152], warp=warp)
+    from compositor.smartobjects.surface import cylinder_surface
+
+    surface = cylinder_surface(so)
+    x, y, _ = surface.evaluate(np.array([0.0, 0.0, 0.5, 0.5]), np.array([0.0, 1.0, 0.0, 1.0]))
+    # side column: 0 -> 100; centre column: one rim (50) lower, 50 -> 150
+    np.testing.assert_allclose(x, [0, 0, 100, 100], atol=1e-9)
+    np.testing.assert_allclose(y, [0, 100, 50, 150], atol=1e-9)
+
+
+def test_subdivided_cells_are_two_flat_triangles():
+    # A net that is exactly the bilinear patch through its corners (handles
+    # at thirds) is flat: one cell, corners p00 (0, 0), p01 (30, 0),
+    # p10 (0, 30), p11 (60, 60). Photoshop splits it along p00-p11 and maps
+    # each triangle affinely:
+    #   (u, v) = (0.5, 0.25), u >= v: p00 + u (p01 - p00) + v (p11 - p01) = (22.5, 15)
+    #   (u, v) = (0.25, 0.5), u < v:  p00 + u (p11 - p10) + v (p10 - p00) = (15, 22.5)
+    # (the bilinear cell would give (18.75, 11.25) and (11.25, 18.75)).
+    from compositor.smartobjects.surface import SubdividedSurface
+
+    corners = {(0, 0): (0.0, 0.0), (0, 1): (30.0, 0.0), (1, 0): (0.0, 30.0), (1, 1): (60.0, 60.0)}
+    net = np.zeros((4, 4, 2))
+    for r in range(4):
+        for c in range(4):
+            u, v = c / 3, r / 3
+            net[r, c] = ((1 - v) * ((1 - u) * np.array(corners[0, 0]) + u * np.array(corners[0, 1]))
+                         + v * ((1 - u) * np.array(corners[1, 0]) + u * np.array(corners[1, 1])))
+    surface = SubdividedSurface(BezierSurface(net))
+    x, y, (xs, xt, ys, yt) = surface.evaluate(np.array([0.5, 0.25]), np.array([0.25, 0.5]))
+    np.testing.assert_allclose(x, [22.5, 15.0], atol=1e-9)
+    np.testing.assert_allclose(y, [15.0, 22.5], atol=1e-9)
+    # constant derivatives per triangle: d/du = p01 - p00 and p11 - p10
+    np.testing.assert_allclose(xs, [30.0, 60.0], atol=1e-9)
+    np.testing.assert_allclose(ys, [0.0, 30.0], atol=1e-9)
+
+
+def test_cylinder_is_drawn_in_flat_cells_along_its_rims():
+    # The cylinder above (rims: half ellipses 100 wide, 50 deep). Along s a
+    # rim piece over 1/n of the half turn strays from its chord by about
+    # (arc length)^2 / (8 x radius of curvature); at the centre the radius is
+    # 100^2 / 50 = 200 and the arc 100 pi / n: n = 8 gives 0.96 px, n = 16
+    # 0.24 px, within the 0.5 px tolerance. Columns are straight: one cell.
+    from compositor.smartobjects.surface import cylinder_surface, surface_subdivision_depths
+
+    warp = WarpSpec(style="cylinder", values=[0, 100, 200, 0, 0.5, 0.5, 0.57])
+    so = make_so((200, 100), [0, 0, 200, 0, 200, 150, 0, 150], warp=warp)
+    drawn = cylinder_surface(so)
+    assert surface_subdivision_depths(drawn.exact) == (4, 0)
+    # halfway through the first of 16 cells the top rim is on the chord from
+    # (0, 0) to the exact point at s = 1/16:
+    # (100 (1 - cos(pi/16)), 50 sin(pi/16)) = (1.92147, 9.75452)
+    x, y, _ = drawn.evaluate(np.array([1 / 32]), np.array([0.0]))
+    assert (x[0], y[0]) == (pytest.approx(1.92147 / 2, abs=1e-4), pytest.approx(9.75452 / 2, abs=1e-4))

@@ -35,6 +35,13 @@ AG_PSD = "Agamnentzar+ag-psd/test/"
 
 # The issue's target: MAE <= 1.0 for every smart object of these classes.
 TARGET_MAE = 1.0
+# Classes already held to less (a ratchet: what they measure now, plus noise).
+CLASS_TARGET_MAE = {
+    # inflate 0.35, squeeze 0.84, squeeze vertical 0.46, twist 0.92, cylinder 0.48
+    "preset warps (formula, or a mesh fitted at ingest)": 0.95,
+    # 0.01-0.70
+    "phone-case mockups": 0.75,
+}
 FILE_CLASSES = {
     "perspective, mesh and quilt warps": [
         "EmilDohne+PhotoshopAPI/PhotoshopTest/documents/SmartObjects/smart_objects_transformed.psd",
@@ -43,7 +50,7 @@ FILE_CLASSES = {
         AG_PSD + "read/placed-transform/src.psd",
         ASPOSE + "PSDNET-2395/etikett var 3d.psd",
     ],
-    "preset warps (mesh fitted at ingest)": [
+    "preset warps (formula, or a mesh fitted at ingest)": [
         AG_PSD + "read/cyllinder-warp/src.psd",
         ASPOSE + "PSDNET-1831/Inflate.psd",
         ASPOSE + "PSDNET-1831/Squeeze.psd",
@@ -62,16 +69,11 @@ FILE_CLASSES = {
 # written: they must not get worse, and the list shrinks as they are fixed.
 # (file, layer name) -> measured MAE
 KNOWN_OVER_TARGET = {
-    # the edge where the mesh corners were dragged outside the content lies
-    # ~0.8 px further out in Photoshop's render than on our Bezier surface
+    # Photoshop's right edge lies 0.85 px, its bottom edge up to 0.4 px,
+    # beyond the mesh's exact outline (left and top match it); the werps
+    # quilts show the same growth (0.2-0.4 px), other files' meshes do not
     (AG_PSD + "read/mesh-transform/src.psd", "transform"): 1.03,
     (ASPOSE + "PSDNET-2395/etikett var 3d.psd", "variabel etikett —— copy 5"): 1.05,
-    # preset warps (formula or fitted mesh, whichever is better at ingest): the
-    # residual is spread over all detail of a 4x shrink
-    (ASPOSE + "PSDNET-1831/Inflate.psd", "snow_man"): 1.20,
-    (ASPOSE + "PSDNET-1831/Squeeze.psd", "snow_man"): 1.12,
-    (ASPOSE + "PSDNET-1831/Squeeze_vert.psd", "snow_man"): 1.34,
-    (ASPOSE + "PSDNET-1831/Twist.psd", "snow_man"): 1.04,
 }
 REGRESSION_SLACK = 0.1
 
@@ -97,18 +99,19 @@ def fidelity_rows(relative: str) -> list[dict]:
 def _class_cases():
     for class_name, files in FILE_CLASSES.items():
         for relative in files:
-            yield pytest.param(relative, id=f"{class_name}: {relative.split('/')[-2]}/{relative.split('/')[-1]}")
+            yield pytest.param(relative, CLASS_TARGET_MAE.get(class_name, TARGET_MAE),
+                               id=f"{class_name}: {relative.split('/')[-2]}/{relative.split('/')[-1]}")
 
 
-@pytest.mark.parametrize("relative", list(_class_cases()))
-def test_smart_objects_reproduce_photoshop_layers(relative):
+@pytest.mark.parametrize("relative, target", list(_class_cases()))
+def test_smart_objects_reproduce_photoshop_layers(relative, target):
     rows = fidelity_rows(relative)
     assert rows, "no smart objects found"
     failures = []
     for row in rows:
         assert row["skipped"] is None, f"{row['name']}: {row['skipped']}"
         limit = KNOWN_OVER_TARGET.get((relative, row["name"]))
-        limit = TARGET_MAE if limit is None else limit + REGRESSION_SLACK
+        limit = target if limit is None else limit + REGRESSION_SLACK
         if row["mae"] > limit:
             failures.append(f"{row['name']}: MAE {row['mae']:.3f} > {limit}")
     assert not failures, "; ".join(failures)
