@@ -765,12 +765,12 @@ class Renderer:
 
     @staticmethod
     def _vector_mask_not_in_pixels(layer) -> bool:
-        # A shape or fill layer's cached pixels already carry its path, and a
-        # pixel layer whose mask is only vector-derived has it baked in too;
-        # otherwise the path still has to cut the pixels.
+        # A shape or fill layer's cached pixels already carry its path. Any
+        # other layer's pixels are stored uncut: Photoshop applies the path at
+        # composite time, whether or not the layer also has a raster mask.
         if not layer.has_pixels():
             return True
-        return not pt_utils.has_fill(layer) and layer.mask is not None and not layer.mask.has_real()
+        return not pt_utils.has_fill(layer)
 
     # adjustments ------------------------------------------------------------
 
