@@ -730,12 +730,15 @@ class Renderer:
             coverage = mask.density * coverage + (1.0 - mask.density)
         if node.has_vector_mask and layer is not None and layer.vector_mask is not None and not layer.vector_mask.disabled \
                 and self._vector_mask_not_in_pixels(layer):
-            coverage = coverage * vector.draw_vector_mask(layer, box)
+            path = vector.draw_vector_mask(layer, box)
             density = None
             if layer.mask is not None and layer.mask.parameters:
                 density = layer.mask.parameters.vector_mask_density
             if density is not None:
-                coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
+                # The vector mask's density lightens the path alone, not the
+                # user mask it is multiplied with.
+                path = density / 255.0 * path + (1.0 - density / 255.0)
+            coverage = coverage * path
         return coverage
 
     def _mask_values(self, node: LayerNode):
@@ -744,8 +747,9 @@ class Renderer:
             return node.mask_pixels
         key = ("mask", id(node))
         if key not in self._cache:
-            values = node.layer.numpy("mask")
-            self._cache[key] = None if values is None else values.astype(np.float32)
+            from compositor.masks import read_user_mask, user_mask  # noqa: PLC0415
+            stored = user_mask(node.layer)
+            self._cache[key] = None if stored is None else read_user_mask(node.layer, stored)
         return self._cache[key]
 
     @staticmethod

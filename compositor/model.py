@@ -261,8 +261,11 @@ def _legacy_adjustment(layer) -> bool:
 
 
 def _read_mask(layer) -> RasterMask | None:
+    from compositor.masks import user_mask  # noqa: PLC0415
+
     mask = layer.mask
-    if mask is None:
+    stored = user_mask(layer)
+    if stored is None:
         return None
     density, feather = 1.0, 0.0
     params = mask.parameters
@@ -276,8 +279,8 @@ def _read_mask(layer) -> RasterMask | None:
             density = user_density / 255.0
         if params.user_mask_feather is not None:
             feather = float(params.user_mask_feather)
-    return RasterMask(box=tuple(mask.bbox), background=mask.background_color / 255.0,
-                      density=density, feather=feather, disabled=bool(mask.disabled))
+    return RasterMask(box=stored.box, background=stored.background,
+                      density=density, feather=feather, disabled=stored.disabled)
 
 
 def _enabled_effects(layer) -> list[str]:
