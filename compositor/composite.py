@@ -629,7 +629,7 @@ class Renderer:
         color = layer.numpy("color")
         shape = layer.numpy("shape")
         if not layer.has_pixels() and pt_utils.has_fill(layer):
-            color, shape = paint.create_fill(layer, layer.bbox)
+            color, shape = self._drawn_fill(node)
         decoded = None
         if color is not None:
             layer_box = tuple(layer.bbox)
@@ -642,6 +642,31 @@ class Renderer:
             decoded = _read_only(color, shape, layer_box)
         self._cache[key] = decoded
         return decoded
+
+    def _drawn_fill(self, node: LayerNode):
+        """Colour and alpha over the layer's box of a fill or shape layer that
+        Photoshop stored no pixels for: gradients drawn by `compositor.fills`
+        in RGB documents, anything else by psd-tools' painter."""
+        from compositor import fills  # noqa: PLC0415
+        from compositor.errors import UnsupportedFeature  # noqa: PLC0415
+        from psd_tools.constants import Tag  # noqa: PLC0415
+
+        layer = node.layer
+        descriptor = layer.tagged_blocks.get_data(Tag.GRADIENT_FILL_SETTING)
+        if descriptor is None or pt_utils.is_fill_disabled(layer):
+            return paint.create_fill(layer, layer.bbox)
+        if self.template.color_mode != ColorMode.RGB:
+            self._notes.append(f"layer {node.name!r}: gradient fill in a {self.template.color_mode.name} "
+                               "document drawn approximately")
+            return paint.create_fill(layer, layer.bbox)
+        try:
+            gradient = fills.read_gradient_fill(descriptor)
+        except UnsupportedFeature as exc:
+            self._notes.append(f"layer {node.name!r}: {exc} drawn approximately")
+            return paint.create_fill(layer, layer.bbox)
+        document_box = (0, 0, self.psd.width, self.psd.height)
+        box = fills.alignment_box(layer, document_box, gradient.align_with_layer)
+        return fills.draw_gradient(gradient, box, tuple(layer.bbox))
 
     def _smart_object_pixels(self, node: LayerNode, box: Box):
         """The smart object re-rendered from its content (or the user's artwork).
