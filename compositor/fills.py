@@ -66,12 +66,7 @@ def read_gradient_fill(descriptor) -> Gradient:
     if grad is None or b"Clrs" not in grad:
         raise UnsupportedFeature("gradient fill", "noise gradient")
     offset = descriptor.get(b"Ofst") if b"Ofst" in descriptor else None
-    colour_stops = [GradientStop(float(_value(s, b"Lctn", 0)) / 4096, float(_value(s, b"Mdpn", 50)) / 100,
-                                 descriptor_color(s.get(b"Clr "))) for s in grad[b"Clrs"]]
-    opacity_stops = [GradientStop(float(_value(s, b"Lctn", 0)) / 4096, float(_value(s, b"Mdpn", 50)) / 100,
-                                  (float(_value(s, b"Opct", 100)) / 100,)) for s in grad.get(b"Trns", [])]
-    if not colour_stops:
-        raise UnsupportedFeature("gradient fill", "no colour stops")
+    colour_stops, opacity_stops, smoothness = read_stops(grad)
     return Gradient(
         style=style,
         angle=float(_value(descriptor, b"Angl", 0.0) or 0.0),
@@ -80,14 +75,30 @@ def read_gradient_fill(descriptor) -> Gradient:
         align_with_layer=bool(_value(descriptor, b"Algn", True)),
         offset=(float(_value(offset, b"Hrzn", 0) or 0) / 100, float(_value(offset, b"Vrtc", 0) or 0) / 100)
         if offset is not None else (0.0, 0.0),
-        # Photoshop's classic gradients default to 100 % smoothness.
-        smoothness=float(_value(grad, b"Intr", 4096)) / 4096,
+        smoothness=smoothness,
         method={"Perc": "perceptual", "Lnr": "linear"}.get(
             _enum(descriptor, b"gradientsInterpolationMethod", "Gcls"), "classic"),
-        colour_stops=sorted(colour_stops, key=lambda s: s.location),
-        opacity_stops=sorted(opacity_stops, key=lambda s: s.location) or [
-            GradientStop(0.0, 0.5, (1.0,)), GradientStop(1.0, 0.5, (1.0,))],
+        colour_stops=colour_stops,
+        opacity_stops=opacity_stops,
     )
+
+
+def read_stops(grad) -> tuple[list[GradientStop], list[GradientStop], float]:
+    """Colour stops, opacity stops (sorted by location) and smoothness 0..1
+    of a gradient descriptor ("Grad") with custom stops."""
+    if grad is None or b"Clrs" not in grad:
+        raise UnsupportedFeature("gradient", "noise gradient")
+    colour_stops = [GradientStop(float(_value(s, b"Lctn", 0)) / 4096, float(_value(s, b"Mdpn", 50)) / 100,
+                                 descriptor_color(s.get(b"Clr "))) for s in grad[b"Clrs"]]
+    opacity_stops = [GradientStop(float(_value(s, b"Lctn", 0)) / 4096, float(_value(s, b"Mdpn", 50)) / 100,
+                                  (float(_value(s, b"Opct", 100)) / 100,)) for s in grad.get(b"Trns", [])]
+    if not colour_stops:
+        raise UnsupportedFeature("gradient", "no colour stops")
+    colour_stops.sort(key=lambda s: s.location)
+    opacity_stops.sort(key=lambda s: s.location)
+    # Photoshop's classic gradients default to 100 % smoothness.
+    smoothness = float(_value(grad, b"Intr", 4096)) / 4096
+    return colour_stops, opacity_stops or [GradientStop(0.0, 0.5, (1.0,)), GradientStop(1.0, 0.5, (1.0,))], smoothness
 
 
 def gradient_position(gradient: Gradient, box, viewport) -> np.ndarray:
@@ -164,15 +175,22 @@ def sample_stops(stops: list[GradientStop], position: np.ndarray, smoothness: fl
 def draw_gradient(gradient: Gradient, box, viewport) -> tuple[np.ndarray, np.ndarray]:
     """RGB colour (h, w, 3) and alpha (h, w, 1) of the gradient over `viewport`."""
     position = gradient_position(gradient, box, viewport)
+    return sample_gradient(gradient.colour_stops, gradient.opacity_stops, gradient.smoothness,
+                           gradient.method, position)
+
+
+def sample_gradient(colour_stops, opacity_stops, smoothness: float, method: str,
+                    position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Colour (..., 3) and alpha (..., 1) at positions 0..1, float32."""
     # A lookup table over the positions keeps whole-canvas fills cheap.
     table_positions = np.linspace(0.0, 1.0, 4097)
     mixed_stops = [GradientStop(s.location, s.midpoint,
-                                tuple(to_mixing_space(np.array([s.value], np.float64), gradient.method)[0]))
-                   for s in gradient.colour_stops]
-    colours = sample_stops(mixed_stops, table_positions, gradient.smoothness)
-    colours = np.clip(from_mixing_space(colours, gradient.method), 0.0, 1.0).astype(np.float32)
-    opacities = sample_stops(gradient.opacity_stops, table_positions, gradient.smoothness).astype(np.float32)
-    index = np.round(position * 4096).astype(np.int32)
+                                tuple(to_mixing_space(np.array([s.value], np.float64), method)[0]))
+                   for s in colour_stops]
+    colours = sample_stops(mixed_stops, table_positions, smoothness)
+    colours = np.clip(from_mixing_space(colours, method), 0.0, 1.0).astype(np.float32)
+    opacities = sample_stops(opacity_stops, table_positions, smoothness).astype(np.float32)
+    index = np.round(np.clip(position, 0.0, 1.0) * 4096).astype(np.int32)
     return colours[index], opacities[index]
 
 
@@ -212,3 +230,28 @@ def path_bounds(layer):
     if not xs:
         return None
     return (math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys)))
+
+
+def is_noise_gradient(gradient_descriptor) -> bool:
+    """Whether a gradient ("Grad") is a noise gradient: random colours drawn
+    from a seed by Photoshop's own generator, which cannot be reproduced."""
+    return gradient_descriptor is not None and _enum(gradient_descriptor, b"GrdF") == "ClNs"
+
+
+def noise_gradients(layer, effects_renderer: str) -> list[str]:
+    """What of the layer would be drawn from a noise gradient: its fill when
+    Photoshop cached no pixels for it, and effects drawn by psd-tools (ours
+    leave such effects out and report them already)."""
+    from psd_tools.constants import Tag  # noqa: PLC0415
+
+    from compositor.effects import _effect_kind, layer_effects  # noqa: PLC0415
+
+    users = []
+    fill = layer.tagged_blocks.get_data(Tag.GRADIENT_FILL_SETTING)
+    if fill is not None and not layer.has_pixels() and is_noise_gradient(fill.get(b"Grad")):
+        users.append("fill")
+    if effects_renderer == "psd-tools":
+        for effect in layer_effects(layer):
+            if effect.enabled and is_noise_gradient(effect.value.get(b"Grad")):
+                users.append(_effect_kind(effect).replace("_", " ") + " effect")
+    return users

@@ -364,6 +364,10 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
                                f"is not reproducible)")
         if node.knockout == 2:
             unsupported.append(f"{where}: deep knockout drawn as shallow")
+        from compositor.fills import noise_gradients  # noqa: PLC0415
+        for user in noise_gradients(layer, node.effects_renderer):
+            unsupported.append(f"{where}: noise gradient of the {user} approximated (Photoshop's random "
+                               f"colours are not reproducible)")
     return node
 
 

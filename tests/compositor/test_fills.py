@@ -91,3 +91,19 @@ def test_read_gradient_fill_defaults_and_midpoints():
     assert [s.midpoint for s in read.colour_stops] == [0.5, 0.25]
     assert read.colour_stops[1].value == (0.0, 0.0, 1.0)
     assert [s.value for s in read.opacity_stops] == [(1.0,), (1.0,)]
+
+
+def test_sample_gradient_bends_by_the_midpoint_of_the_stop_a_segment_ends_at():
+    from compositor.fills import sample_gradient
+    colour_stops = [GradientStop(0.0, 0.5, (0.0, 0.0, 0.0)), GradientStop(1.0, 0.25, (1.0, 1.0, 1.0))]
+    opacity_stops = [GradientStop(0.0, 0.5, (1.0,)), GradientStop(1.0, 0.5, (1.0,))]
+    colour, alpha = sample_gradient(colour_stops, opacity_stops, 0.0, "classic", np.array([0.25, 0.625]))
+    assert colour[:, 0] == pytest.approx([0.5, 0.75], abs=1e-3)
+    assert alpha[:, 0] == pytest.approx([1.0, 1.0])
+
+
+def test_noise_gradients_are_recognised():
+    from compositor.fills import is_noise_gradient
+    assert is_noise_gradient({b"GrdF": b"ClNs"})
+    assert not is_noise_gradient({b"GrdF": b"CstS"})
+    assert not is_noise_gradient(None)
