@@ -453,6 +453,7 @@ class Renderer:
         fill only the layer's own pixels.
         """
         from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
+        from compositor.model import traces_path_for_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
         if source is None:
@@ -465,7 +466,15 @@ class Renderer:
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
         bounds = None if is_empty(node.box) else node.box
-        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key],
+        traced = shape
+        if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
+            # Nothing of its own to trace: the effects follow the path. The
+            # rasteriser leaves float residue (~1e-16) along the rows right of
+            # a path, which a stroke would outline; no coverage that small is real.
+            path = vector.draw_vector_mask(node.layer, canvas.box)
+            traced = self._mask(node, canvas.box) * np.where(path > 1e-6, path, 0.0)
+            traced = np.broadcast_to(traced, shape.shape).astype(np.float32)
+        stack = render_effects(np.concatenate([color, traced], axis=-1), canvas.box, self._cache[key],
                                bounds=bounds, document=self.template.canvas_box)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]

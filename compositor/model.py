@@ -66,13 +66,29 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     except Exception as exc:  # an unreadable effects block
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
     if kind in ("shape", "fill"):
-        # psd-tools traces the vector path; ours only when it draws more.
-        if len(ours_missing) < len(psd_tools_missing):
+        # psd-tools traces the vector path; ours only when it draws more, or
+        # when the shape's fill is off: then Photoshop's effects trace what
+        # the layer shows after its mask -- its vector stroke when that is
+        # on, else its path -- which psd-tools does not.
+        if len(ours_missing) < len(psd_tools_missing) or \
+                (len(ours_missing) == len(psd_tools_missing) and _fill_off(layer)):
             return "ours", ours_missing
         return "psd-tools", psd_tools_missing
     if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
+
+
+def _fill_off(layer) -> bool:
+    """Whether a shape's fill is switched off (its vector stroke settings say so)."""
+    stroke = getattr(layer, "stroke", None)
+    return stroke is not None and not bool(stroke._data.get(b"fillEnabled", True))
+
+
+def traces_path_for_effects(layer) -> bool:
+    """Whether a shape shows nothing of its own (fill and vector stroke off)
+    while its effects still follow its path, as Photoshop draws them."""
+    return _fill_off(layer) and not layer.stroke.enabled and layer.vector_mask is not None
 
 
 class TemplateError(ValueError):

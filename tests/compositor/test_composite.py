@@ -322,3 +322,22 @@ def test_vector_mask_already_in_shape_layer_pixels():
     assert not Renderer._vector_mask_not_in_pixels(shape_layer)
     # Without cached pixels the fill is drawn here, so the path must cut it.
     assert Renderer._vector_mask_not_in_pixels(_FakeLayer(has_pixels=False, tags=[Tag.SOLID_COLOR_SHEET_SETTING]))
+
+
+def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
+    # Fill off: the layer shows its vector stroke, or nothing (then its
+    # effects follow its path); Photoshop's effects trace that, after the mask.
+    from types import SimpleNamespace
+
+    from compositor.model import _fill_off, traces_path_for_effects
+
+    def shape(stroke_on: bool, fill_on: bool):
+        return SimpleNamespace(stroke=SimpleNamespace(enabled=stroke_on, _data={b"fillEnabled": fill_on}),
+                               vector_mask=object())
+
+    assert _fill_off(shape(stroke_on=True, fill_on=False))
+    assert not _fill_off(shape(stroke_on=True, fill_on=True))
+    assert not _fill_off(SimpleNamespace(stroke=None))
+    assert traces_path_for_effects(shape(stroke_on=False, fill_on=False))
+    assert not traces_path_for_effects(shape(stroke_on=True, fill_on=False))
+    assert not traces_path_for_effects(shape(stroke_on=False, fill_on=True))
