@@ -142,6 +142,20 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 TEXT_BLEND_GAMMA = 1.45
 
 
+def _has_vector_stroke(node: LayerNode) -> bool:
+    layer = node.layer
+    return node.kind == "shape" and layer is not None and layer.vector_mask is not None \
+        and getattr(layer, "stroke", None) is not None and layer.stroke.enabled
+
+
+def _over(top_color: np.ndarray, top_alpha: np.ndarray, color: np.ndarray, alpha: np.ndarray):
+    """Straight (colour, alpha) of `top` composited normally over (colour, alpha)."""
+    out_alpha = top_alpha + alpha * (1.0 - top_alpha)
+    premultiplied = top_color * top_alpha + color * alpha * (1.0 - top_alpha)
+    out_color = np.where(out_alpha > 0, premultiplied / np.maximum(out_alpha, 1e-12), color)
+    return out_color.astype(np.float32), out_alpha.astype(np.float32)
+
+
 def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
     values = np.clip(values, 0.0, 1.0)
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4).astype(np.float32)
@@ -393,7 +407,14 @@ class Renderer:
         color, alpha = source
         clip_separately = node.clip_layers and not node.blend_clipped_as_group
         if node.clip_layers and not clip_separately:
-            color = self._draw_clipped(node, color, alpha, canvas.box)
+            split = self._split_vector_stroke(node, color, alpha, canvas.box)
+            if split is None:
+                color = self._draw_clipped(node, color, alpha, canvas.box)
+            else:
+                # Clipped to the fill alone; the stroke goes over them, as
+                # Photoshop draws a shape's vector stroke like an effect.
+                clipped = self._draw_clipped(node, split.fill_colour, split.fill_alpha, canvas.box)
+                color, alpha = _over(split.stroke_colour, split.stroke_alpha, clipped, split.fill_alpha)
         shape = _scaled(alpha, self._mask(node, canvas.box))
         if clip_separately:
             # Drawn after the base itself, each inside the base's shape.
@@ -401,6 +422,33 @@ class Renderer:
             self._draw_clipped_separately(node, canvas, shape)
             return
         self._put_source(node, canvas, color, shape)
+
+    def _split_vector_stroke(self, node: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box):
+        """A clipping base's cached pixels split into its fill and its vector
+        stroke (`compositor.shapes`), or None to keep them merged."""
+        from compositor.errors import UnsupportedFeature  # noqa: PLC0415
+        from compositor.shapes import split_vector_stroke, stroke_and_fill_colours  # noqa: PLC0415
+
+        layer = node.layer
+        if not _has_vector_stroke(node) or not layer.has_pixels():
+            return None
+        split = None
+        if self.template.color_mode == ColorMode.RGB and color.shape[-1] == 3:
+            try:
+                stroke_colour, fill_colour = stroke_and_fill_colours(layer)
+            except UnsupportedFeature:
+                stroke_colour = None
+            if stroke_colour is not None:
+                path = vector.draw_vector_mask(layer, box) if fill_colour is not None else np.zeros_like(alpha)
+                split = split_vector_stroke(color, alpha, path, stroke_colour, fill_colour)
+        if split is None:
+            self._note_stroke_under_clipped(node)
+        return split
+
+    def _note_stroke_under_clipped(self, node: LayerNode) -> None:
+        if _has_vector_stroke(node) and node.clip_layers:
+            self._notes.append(f"layer {node.name!r}: vector stroke of a clipping base drawn under "
+                               f"its clipped layers")
 
     def _pixels_box(self, node: LayerNode, canvas: Canvas) -> Box | None:
         """The part of the canvas a layer drawn from its own pixels can change, when
@@ -460,6 +508,7 @@ class Renderer:
             return
         color, alpha = source
         if node.clip_layers:
+            self._note_stroke_under_clipped(node)
             color = self._draw_clipped(node, color, alpha, canvas.box)
         shape = alpha * self._mask(node, canvas.box)
         key = ("effects", id(node))
@@ -507,6 +556,7 @@ class Renderer:
         listed as unsupported by the model.
         """
         from psd_tools.composite.composite import Compositor  # noqa: PLC0415
+        self._note_stroke_under_clipped(node)
         h, w = canvas.box[3] - canvas.box[1], canvas.box[2] - canvas.box[0]
         drawer = Compositor(canvas.box, np.ones((h, w, self.channels), np.float32),
                             np.zeros((h, w, 1), np.float32), layer_filter=lambda layer: layer.visible,
