@@ -427,7 +427,12 @@ class Renderer:
         """A clipping base's cached pixels split into its fill and its vector
         stroke (`compositor.shapes`), or None to keep them merged."""
         from compositor.errors import UnsupportedFeature  # noqa: PLC0415
-        from compositor.shapes import split_vector_stroke, stroke_and_fill_colours  # noqa: PLC0415
+        from compositor.shapes import (  # noqa: PLC0415
+            SplitShape,
+            draw_vector_stroke,
+            split_vector_stroke,
+            stroke_and_fill_colours,
+        )
 
         layer = node.layer
         if not _has_vector_stroke(node) or not layer.has_pixels():
@@ -441,6 +446,13 @@ class Renderer:
             if stroke_colour is not None:
                 path = vector.draw_vector_mask(layer, box) if fill_colour is not None else np.zeros_like(alpha)
                 split = split_vector_stroke(color, alpha, path, stroke_colour, fill_colour)
+                if split is None:
+                    # The pixels cannot tell the stroke from the fill: draw it
+                    # from the path, within what the layer shows.
+                    stroke_alpha = np.minimum(draw_vector_stroke(layer, box), alpha)
+                    split = SplitShape(np.broadcast_to(fill_colour, color.shape).astype(np.float32), path,
+                                       np.broadcast_to(stroke_colour, color.shape).astype(np.float32),
+                                       stroke_alpha)
         if split is None:
             self._note_stroke_under_clipped(node)
         return split

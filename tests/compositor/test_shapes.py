@@ -37,3 +37,29 @@ def test_with_the_fill_off_the_pixels_are_the_stroke():
 def test_a_stroke_in_the_fill_colour_cannot_be_split():
     colour, alpha = pixels(0.5, 1.0)
     assert split_vector_stroke(colour, alpha, np.ones((1, 1, 1), np.float32), RED, RED) is None
+
+
+def test_dash_pattern_cuts_a_line_into_dashes_and_gaps():
+    from compositor.shapes import _dashes
+    pieces = _dashes(np.array([[0.0, 0.0], [13.0, 0.0]]), False, [4.0, 2.0], 0.0)
+    assert [(p[0, 0], p[-1, 0]) for p in pieces] == [(0.0, 4.0), (6.0, 10.0), (12.0, 13.0)]
+    # An offset starts the pattern part-way: 1 px of the first dash is skipped.
+    pieces = _dashes(np.array([[0.0, 0.0], [10.0, 0.0]]), False, [4.0, 2.0], 1.0)
+    assert [(p[0, 0], p[-1, 0]) for p in pieces] == [(0.0, 3.0), (5.0, 9.0)]
+
+
+def test_dashes_run_on_round_a_corner():
+    from compositor.shapes import _dashes
+    pieces = _dashes(np.array([[0.0, 0.0], [3.0, 0.0], [3.0, 3.0]]), False, [4.0, 2.0], 0.0)
+    assert len(pieces) == 1 and pieces[0].tolist() == [[0.0, 0.0], [3.0, 0.0], [3.0, 1.0]]
+
+
+def test_pen_paints_butt_ended_segments_of_its_width():
+    from compositor.shapes import _draw_pen
+    canvas = np.zeros((6, 12), np.uint8)
+    # A 2-wide pen along y = 3 from x = 2 to x = 8: pixels x 2..7, rows 2 and 3.
+    _draw_pen(canvas, np.array([[2.0, 3.0], [8.0, 3.0]]), 2.0)
+    painted = canvas > 0
+    assert painted[2:4, 3:7].all()
+    assert not painted[:1].any() and not painted[5:].any()
+    assert not painted[:, :1].any() and not painted[:, 10:].any()
