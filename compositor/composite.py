@@ -142,6 +142,20 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 TEXT_BLEND_GAMMA = 1.45
 
 
+def _has_vector_stroke(node: LayerNode) -> bool:
+    layer = node.layer
+    return node.kind == "shape" and layer is not None and layer.vector_mask is not None \
+        and getattr(layer, "stroke", None) is not None and layer.stroke.enabled
+
+
+def _over(top_color: np.ndarray, top_alpha: np.ndarray, color: np.ndarray, alpha: np.ndarray):
+    """Straight (colour, alpha) of `top` composited normally over (colour, alpha)."""
+    out_alpha = top_alpha + alpha * (1.0 - top_alpha)
+    premultiplied = top_color * top_alpha + color * alpha * (1.0 - top_alpha)
+    out_color = np.where(out_alpha > 0, premultiplied / np.maximum(out_alpha, 1e-12), color)
+    return out_color.astype(np.float32), out_alpha.astype(np.float32)
+
+
 def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
     values = np.clip(values, 0.0, 1.0)
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4).astype(np.float32)
@@ -393,7 +407,14 @@ class Renderer:
         color, alpha = source
         clip_separately = node.clip_layers and not node.blend_clipped_as_group
         if node.clip_layers and not clip_separately:
-            color = self._draw_clipped(node, color, alpha, canvas.box)
+            split = self._split_vector_stroke(node, color, alpha, canvas.box)
+            if split is None:
+                color = self._draw_clipped(node, color, alpha, canvas.box)
+            else:
+                # Clipped to the fill alone; the stroke goes over them, as
+                # Photoshop draws a shape's vector stroke like an effect.
+                clipped = self._draw_clipped(node, split.fill_colour, split.fill_alpha, canvas.box)
+                color, alpha = _over(split.stroke_colour, split.stroke_alpha, clipped, split.fill_alpha)
         shape = _scaled(alpha, self._mask(node, canvas.box))
         if clip_separately:
             # Drawn after the base itself, each inside the base's shape.
@@ -401,6 +422,45 @@ class Renderer:
             self._draw_clipped_separately(node, canvas, shape)
             return
         self._put_source(node, canvas, color, shape)
+
+    def _split_vector_stroke(self, node: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box):
+        """A clipping base's cached pixels split into its fill and its vector
+        stroke (`compositor.shapes`), or None to keep them merged."""
+        from compositor.errors import UnsupportedFeature  # noqa: PLC0415
+        from compositor.shapes import (  # noqa: PLC0415
+            SplitShape,
+            draw_vector_stroke,
+            split_vector_stroke,
+            stroke_and_fill_colours,
+        )
+
+        layer = node.layer
+        if not _has_vector_stroke(node) or not layer.has_pixels():
+            return None
+        split = None
+        if self.template.color_mode == ColorMode.RGB and color.shape[-1] == 3:
+            try:
+                stroke_colour, fill_colour = stroke_and_fill_colours(layer)
+            except UnsupportedFeature:
+                stroke_colour = None
+            if stroke_colour is not None:
+                path = vector.draw_vector_mask(layer, box) if fill_colour is not None else np.zeros_like(alpha)
+                split = split_vector_stroke(color, alpha, path, stroke_colour, fill_colour)
+                if split is None:
+                    # The pixels cannot tell the stroke from the fill: draw it
+                    # from the path, within what the layer shows.
+                    stroke_alpha = np.minimum(draw_vector_stroke(layer, box), alpha)
+                    split = SplitShape(np.broadcast_to(fill_colour, color.shape).astype(np.float32), path,
+                                       np.broadcast_to(stroke_colour, color.shape).astype(np.float32),
+                                       stroke_alpha)
+        if split is None:
+            self._note_stroke_under_clipped(node)
+        return split
+
+    def _note_stroke_under_clipped(self, node: LayerNode) -> None:
+        if _has_vector_stroke(node) and node.clip_layers:
+            self._notes.append(f"layer {node.name!r}: vector stroke of a clipping base drawn under "
+                               f"its clipped layers")
 
     def _pixels_box(self, node: LayerNode, canvas: Canvas) -> Box | None:
         """The part of the canvas a layer drawn from its own pixels can change, when
@@ -453,19 +513,29 @@ class Renderer:
         fill only the layer's own pixels.
         """
         from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
+        from compositor.model import traces_path_for_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
         if source is None:
             return
         color, alpha = source
         if node.clip_layers:
+            self._note_stroke_under_clipped(node)
             color = self._draw_clipped(node, color, alpha, canvas.box)
         shape = alpha * self._mask(node, canvas.box)
         key = ("effects", id(node))
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
         bounds = None if is_empty(node.box) else node.box
-        stack = render_effects(np.concatenate([color, shape], axis=-1), canvas.box, self._cache[key],
+        traced = shape
+        if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
+            # Nothing of its own to trace: the effects follow the path. The
+            # rasteriser leaves float residue (~1e-16) along the rows right of
+            # a path, which a stroke would outline; no coverage that small is real.
+            path = vector.draw_vector_mask(node.layer, canvas.box)
+            traced = self._mask(node, canvas.box) * np.where(path > 1e-6, path, 0.0)
+            traced = np.broadcast_to(traced, shape.shape).astype(np.float32)
+        stack = render_effects(np.concatenate([color, traced], axis=-1), canvas.box, self._cache[key],
                                bounds=bounds, document=self.template.canvas_box)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
@@ -498,6 +568,7 @@ class Renderer:
         listed as unsupported by the model.
         """
         from psd_tools.composite.composite import Compositor  # noqa: PLC0415
+        self._note_stroke_under_clipped(node)
         h, w = canvas.box[3] - canvas.box[1], canvas.box[2] - canvas.box[0]
         drawer = Compositor(canvas.box, np.ones((h, w, self.channels), np.float32),
                             np.zeros((h, w, 1), np.float32), layer_filter=lambda layer: layer.visible,
@@ -629,7 +700,7 @@ class Renderer:
         color = layer.numpy("color")
         shape = layer.numpy("shape")
         if not layer.has_pixels() and pt_utils.has_fill(layer):
-            color, shape = paint.create_fill(layer, layer.bbox)
+            color, shape = self._drawn_fill(node)
         decoded = None
         if color is not None:
             layer_box = tuple(layer.bbox)
@@ -642,6 +713,31 @@ class Renderer:
             decoded = _read_only(color, shape, layer_box)
         self._cache[key] = decoded
         return decoded
+
+    def _drawn_fill(self, node: LayerNode):
+        """Colour and alpha over the layer's box of a fill or shape layer that
+        Photoshop stored no pixels for: gradients drawn by `compositor.fills`
+        in RGB documents, anything else by psd-tools' painter."""
+        from compositor import fills  # noqa: PLC0415
+        from compositor.errors import UnsupportedFeature  # noqa: PLC0415
+        from psd_tools.constants import Tag  # noqa: PLC0415
+
+        layer = node.layer
+        descriptor = layer.tagged_blocks.get_data(Tag.GRADIENT_FILL_SETTING)
+        if descriptor is None or pt_utils.is_fill_disabled(layer):
+            return paint.create_fill(layer, layer.bbox)
+        if self.template.color_mode != ColorMode.RGB:
+            self._notes.append(f"layer {node.name!r}: gradient fill in a {self.template.color_mode.name} "
+                               "document drawn approximately")
+            return paint.create_fill(layer, layer.bbox)
+        try:
+            gradient = fills.read_gradient_fill(descriptor)
+        except UnsupportedFeature as exc:
+            self._notes.append(f"layer {node.name!r}: {exc} drawn approximately")
+            return paint.create_fill(layer, layer.bbox)
+        document_box = (0, 0, self.psd.width, self.psd.height)
+        box = fills.alignment_box(layer, document_box, gradient.align_with_layer)
+        return fills.draw_gradient(gradient, box, tuple(layer.bbox))
 
     def _smart_object_pixels(self, node: LayerNode, box: Box):
         """The smart object re-rendered from its content (or the user's artwork).
@@ -730,12 +826,15 @@ class Renderer:
             coverage = mask.density * coverage + (1.0 - mask.density)
         if node.has_vector_mask and layer is not None and layer.vector_mask is not None and not layer.vector_mask.disabled \
                 and self._vector_mask_not_in_pixels(layer):
-            coverage = coverage * vector.draw_vector_mask(layer, box)
+            path = vector.draw_vector_mask(layer, box)
             density = None
             if layer.mask is not None and layer.mask.parameters:
                 density = layer.mask.parameters.vector_mask_density
             if density is not None:
-                coverage = density / 255.0 * coverage + (1.0 - density / 255.0)
+                # The vector mask's density lightens the path alone, not the
+                # user mask it is multiplied with.
+                path = density / 255.0 * path + (1.0 - density / 255.0)
+            coverage = coverage * path
         return coverage
 
     def _mask_values(self, node: LayerNode):
@@ -744,8 +843,9 @@ class Renderer:
             return node.mask_pixels
         key = ("mask", id(node))
         if key not in self._cache:
-            values = node.layer.numpy("mask")
-            self._cache[key] = None if values is None else values.astype(np.float32)
+            from compositor.masks import read_user_mask, user_mask  # noqa: PLC0415
+            stored = user_mask(node.layer)
+            self._cache[key] = None if stored is None else read_user_mask(node.layer, stored)
         return self._cache[key]
 
     @staticmethod
@@ -765,12 +865,12 @@ class Renderer:
 
     @staticmethod
     def _vector_mask_not_in_pixels(layer) -> bool:
-        # A shape or fill layer's cached pixels already carry its path, and a
-        # pixel layer whose mask is only vector-derived has it baked in too;
-        # otherwise the path still has to cut the pixels.
+        # A shape or fill layer's cached pixels already carry its path. Any
+        # other layer's pixels are stored uncut: Photoshop applies the path at
+        # composite time, whether or not the layer also has a raster mask.
         if not layer.has_pixels():
             return True
-        return not pt_utils.has_fill(layer) and layer.mask is not None and not layer.mask.has_real()
+        return not pt_utils.has_fill(layer)
 
     # adjustments ------------------------------------------------------------
 

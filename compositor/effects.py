@@ -75,6 +75,9 @@ class Effect:
     angle: float = 120.0  # degrees, where the light comes from
     position: str = "outside"  # stroke: "outside", "inside", "center"
     gradient: list | None = None  # [(location 0..1, (r, g, b), alpha 0..1)]
+    # The same gradient as Photoshop stores it: (colour stops, opacity stops,
+    # smoothness), with midpoints; see `compositor.fills`.
+    gradient_stops: tuple | None = None
     gradient_type: str = "linear"  # "linear", "radial", "reflected", "angle"
     # How colours mix between stops: "classic" (sRGB values), "linear"
     # (linear light) or "perceptual" (Oklab), Photoshop 2022+'s choice.
@@ -385,7 +388,10 @@ def _read_one(effect, layer) -> Effect:
 def _read_gradient_settings(settings: Effect, d) -> None:
     """Gradient, style, mixing, angle, scale and direction of a gradient
     overlay or a gradient-filled stroke."""
+    from compositor.fills import read_stops  # noqa: PLC0415
+
     settings.gradient = descriptor_gradient(d.get(b"Grad"))
+    settings.gradient_stops = read_stops(d.get(b"Grad"))
     settings.gradient_type = {"Lnr": "linear", "Rdl": "radial", "Rflc": "reflected",
                               "Angl": "angle"}.get(_enum(d, b"Type", "Lnr"))
     if settings.gradient_type is None:
@@ -538,6 +544,12 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     position = np.clip(position, 0, 1)
     if effect.reverse:
         position = 1 - position
+    if effect.gradient_stops is not None:
+        # Midpoints and smoothness, as Photoshop's gradient engine bends
+        # every gradient (measured on fill layers; see compositor.fills).
+        from compositor.fills import sample_gradient as sample_stops  # noqa: PLC0415
+        colour_stops, opacity_stops, smoothness = effect.gradient_stops
+        return sample_stops(colour_stops, opacity_stops, smoothness, effect.gradient_method, position)
     colour, alpha = sample_gradient(effect.gradient, position, effect.gradient_method)
     return colour, alpha[..., None]
 

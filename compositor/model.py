@@ -66,13 +66,37 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
     except Exception as exc:  # an unreadable effects block
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
     if kind in ("shape", "fill"):
-        # psd-tools traces the vector path; ours only when it draws more.
-        if len(ours_missing) < len(psd_tools_missing):
+        # psd-tools traces the vector path; ours only when it draws more, or
+        # when the shape's fill is off: then Photoshop's effects trace what
+        # the layer shows after its mask -- its vector stroke when that is
+        # on, else its path -- which psd-tools does not.
+        if len(ours_missing) < len(psd_tools_missing) or \
+                (len(ours_missing) == len(psd_tools_missing) and _fill_off(layer)):
             return "ours", ours_missing
         return "psd-tools", psd_tools_missing
     if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
+
+
+def _vector_mask_feather(layer) -> float:
+    """The feather radius of an enabled vector mask, 0 when none."""
+    if layer.vector_mask is None or layer.vector_mask.disabled or layer.mask is None \
+            or layer.mask.parameters is None:
+        return 0.0
+    return float(layer.mask.parameters.vector_mask_feather or 0.0)
+
+
+def _fill_off(layer) -> bool:
+    """Whether a shape's fill is switched off (its vector stroke settings say so)."""
+    stroke = getattr(layer, "stroke", None)
+    return stroke is not None and not bool(stroke._data.get(b"fillEnabled", True))
+
+
+def traces_path_for_effects(layer) -> bool:
+    """Whether a shape shows nothing of its own (fill and vector stroke off)
+    while its effects still follow its path, as Photoshop draws them."""
+    return _fill_off(layer) and not layer.stroke.enabled and layer.vector_mask is not None
 
 
 class TemplateError(ValueError):
@@ -261,8 +285,11 @@ def _legacy_adjustment(layer) -> bool:
 
 
 def _read_mask(layer) -> RasterMask | None:
+    from compositor.masks import user_mask  # noqa: PLC0415
+
     mask = layer.mask
-    if mask is None:
+    stored = user_mask(layer)
+    if stored is None:
         return None
     density, feather = 1.0, 0.0
     params = mask.parameters
@@ -276,8 +303,8 @@ def _read_mask(layer) -> RasterMask | None:
             density = user_density / 255.0
         if params.user_mask_feather is not None:
             feather = float(params.user_mask_feather)
-    return RasterMask(box=tuple(mask.bbox), background=mask.background_color / 255.0,
-                      density=density, feather=feather, disabled=bool(mask.disabled))
+    return RasterMask(box=stored.box, background=stored.background,
+                      density=density, feather=feather, disabled=stored.disabled)
 
 
 def _enabled_effects(layer) -> list[str]:
@@ -354,6 +381,9 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
     if node.visible:
         if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
             unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) approximated by a blur")
+        vector_feather = _vector_mask_feather(layer)
+        if vector_feather:
+            unsupported.append(f"{where}: vector mask feather ({vector_feather:g} px) not drawn")
         for effect in missing_effects:
             unsupported.append(f"{where}: {effect} not rendered")
         if node.blend_mode == BlendMode.DISSOLVE:
@@ -361,6 +391,10 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
                                f"is not reproducible)")
         if node.knockout == 2:
             unsupported.append(f"{where}: deep knockout drawn as shallow")
+        from compositor.fills import noise_gradients  # noqa: PLC0415
+        for user in noise_gradients(layer, node.effects_renderer):
+            unsupported.append(f"{where}: noise gradient of the {user} approximated (Photoshop's random "
+                               f"colours are not reproducible)")
     return node
 
 

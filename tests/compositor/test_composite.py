@@ -296,3 +296,48 @@ def test_type_layer_over_nothing_keeps_its_colour_and_coverage():
 def test_pixel_layers_keep_plain_blending():
     color, _ = rendered([solid(WHITE), solid((0, 0, 0), alpha=136 / 255)])
     assert round(float(color[0, 0, 0]) * 255) == 119
+
+
+class _FakeLayer:
+    """Just what the vector-mask rule reads of a psd-tools layer."""
+
+    def __init__(self, has_pixels: bool, tags=(), mask=None):
+        self._has_pixels = has_pixels
+        self.tagged_blocks = {tag: None for tag in tags}
+        self.mask = mask
+
+    def has_pixels(self) -> bool:
+        return self._has_pixels
+
+
+def test_vector_mask_cuts_pixel_layer_without_raster_mask():
+    # Photoshop stores a pixel layer's pixels uncut and applies its path when
+    # compositing, also when the layer has no raster mask at all.
+    assert Renderer._vector_mask_not_in_pixels(_FakeLayer(has_pixels=True))
+
+
+def test_vector_mask_already_in_shape_layer_pixels():
+    from psd_tools.constants import Tag
+    shape_layer = _FakeLayer(has_pixels=True, tags=[Tag.SOLID_COLOR_SHEET_SETTING])
+    assert not Renderer._vector_mask_not_in_pixels(shape_layer)
+    # Without cached pixels the fill is drawn here, so the path must cut it.
+    assert Renderer._vector_mask_not_in_pixels(_FakeLayer(has_pixels=False, tags=[Tag.SOLID_COLOR_SHEET_SETTING]))
+
+
+def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
+    # Fill off: the layer shows its vector stroke, or nothing (then its
+    # effects follow its path); Photoshop's effects trace that, after the mask.
+    from types import SimpleNamespace
+
+    from compositor.model import _fill_off, traces_path_for_effects
+
+    def shape(stroke_on: bool, fill_on: bool):
+        return SimpleNamespace(stroke=SimpleNamespace(enabled=stroke_on, _data={b"fillEnabled": fill_on}),
+                               vector_mask=object())
+
+    assert _fill_off(shape(stroke_on=True, fill_on=False))
+    assert not _fill_off(shape(stroke_on=True, fill_on=True))
+    assert not _fill_off(SimpleNamespace(stroke=None))
+    assert traces_path_for_effects(shape(stroke_on=False, fill_on=False))
+    assert not traces_path_for_effects(shape(stroke_on=True, fill_on=False))
+    assert not traces_path_for_effects(shape(stroke_on=False, fill_on=True))
