@@ -265,6 +265,18 @@ class Canvas:
             self._made_by_put()
         self.color[window], self.alpha[window], self.coverage[window] = co, ao, coverage
 
+    def mix_in(self, drawn: "Canvas", amount: np.ndarray) -> None:
+        """Mix another canvas of the same box (this one with more drawn on it)
+        into this one by `amount` (h, w, 1), interpolating premultiplied colour."""
+        from compositor.effects import mix_by_coverage  # noqa: PLC0415
+        color, alpha = mix_by_coverage(self.color, self.alpha, drawn.color, drawn.alpha, amount)
+        coverage = (self.coverage + amount * (1.0 - self.coverage)).astype(np.float32)
+        if self.is_view:  # draw through to the canvas this one is a part of
+            self.color[...], self.alpha[...], self.coverage[...] = color, alpha, coverage
+            return
+        self.color, self.alpha, self.coverage = color, alpha, coverage
+        self._made_by_put()
+
     def _made_by_put(self) -> None:
         self._put_arrays = tuple(weakref.ref(values) for values in (self.color, self.alpha, self.coverage))
 
@@ -481,9 +493,22 @@ class Renderer:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
-        canvas.put(color, shape * (node.opacity * node.fill_opacity),
-                   _blend_function(mode, self.template.color_mode), self._blend_space(node))
-        for part in stack.overlays + above:
+        layer_blend = _blend_function(mode, self.template.color_mode)
+        if stack.overlays:
+            # The layer and its overlays share the layer's coverage: drawn as
+            # if the layer covered each pixel, then mixed in by that coverage
+            # once (a 100 % overlay hides the layer's colour on soft edges too).
+            full = canvas.seeded()
+            full.put(color, np.full_like(shape, node.fill_opacity), layer_blend, self._blend_space(node))
+            for part in stack.overlays:
+                part_color = part.colour if part.colour.shape[:2] == (1, 1) else part.colour[dy:dy + h, dx:dx + w]
+                full.put(np.broadcast_to(part_color, color.shape).astype(np.float32),
+                         np.ascontiguousarray(part.within[dy:dy + h, dx:dx + w]),
+                         lambda cb, cs, mode=part.mode: our_blend.blend(mode, cb, cs))
+            canvas.mix_in(full, shape * node.opacity)
+        else:
+            canvas.put(color, shape * (node.opacity * node.fill_opacity), layer_blend, self._blend_space(node))
+        for part in above:
             put_part(part)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:

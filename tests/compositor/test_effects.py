@@ -212,6 +212,27 @@ def test_overlay_in_difference_acts_on_the_blended_result():
     np.testing.assert_allclose(colour, 0.3, atol=1e-6)
 
 
+def test_overlay_and_layer_share_a_soft_edges_coverage():
+    # A 0.5-alpha grey (0.4) pixel under a white 100 % overlay, over black:
+    # the overlay replaces the layer's colour, so 0.5 white over black = 0.5
+    # (drawn one over the other the grey would show: 0.2 + 0.5 * 0.8 = 0.6).
+    layer = np.zeros((1, 1, 4), np.float32)
+    layer[0, 0] = (0.4, 0.4, 0.4, 0.5)
+    backdrop = np.zeros((1, 1, 3), np.float32)
+    opaque = np.ones((1, 1, 1), np.float32)
+    stack = render_effects(layer, (0, 0, 1, 1), [Effect("color_overlay", color=(1, 1, 1))])
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, opaque)
+    np.testing.assert_allclose(colour[0, 0], 0.5, atol=1e-6)
+    # At 50 %: grey and white mix to 0.7 inside, mixed in by the coverage: 0.35.
+    stack = render_effects(layer, (0, 0, 1, 1), [Effect("color_overlay", color=(1, 1, 1), opacity=0.5)])
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, opaque)
+    np.testing.assert_allclose(colour[0, 0], 0.35, atol=1e-6)
+    # Over transparency the pixel keeps the layer's alpha and shows the overlay.
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.zeros((1, 1, 1), np.float32))
+    np.testing.assert_allclose(alpha[0, 0], 0.5, atol=1e-6)
+    np.testing.assert_allclose(colour[0, 0], 0.7, atol=1e-6)
+
+
 def test_fill_fades_the_layer_but_not_its_effects():
     overlay = Effect("color_overlay", color=(0, 0, 1), opacity=1.0)
     layer = square(2)
