@@ -949,15 +949,18 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     mode = template.color_mode
     if mode in (ColorMode.CMYK, ColorMode.LAB) and template.depth != 32 and template.icc_profile \
             and np.any(alpha < 1.0):
-        # Read like Photoshop's composite: the colour goes through the
-        # profile to RGB and the alpha is attached after, so transparency
-        # is flattened in RGB, not in ink (a half-transparent rich black
+        # Read like Photoshop's composite: Photoshop stores the colour
+        # matted over white (no ink) by the alpha; the reader converts that
+        # through the profile to RGB, attaches the alpha and takes the white
+        # back out in RGB. So transparency is flattened through the profile
+        # from ink already faded to white (a half-transparent rich black
         # shows neutral grey, not the warm grey of half its inks).
-        image = _document_image(template, to_8bit(color, template.depth))
+        matted = color * alpha + 1.0 * (1.0 - alpha)
+        image = _document_image(template, to_8bit(matted, template.depth))
         image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
                                     template.icc_profile)
-        if image.mode in ("RGBA", "LA"):
-            return image
+        if image.mode == "RGBA":
+            return _unmatte_white(image)
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
     if not keeps_alpha or template.depth == 32:
         # 32-bit documents too: Photoshop stores their merged colour matted
@@ -972,6 +975,17 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
                                 template.icc_profile)
     return image
+
+
+def _unmatte_white(image: Image.Image) -> Image.Image:
+    """RGBA whose colour was matted over white by its alpha -> the colour under
+    the alpha, in 8 bits as the composite's reader computes it (truncated)."""
+    rgba = np.asarray(image, np.float32)
+    colour, alpha = rgba[..., :3], rgba[..., 3:]
+    unmatted = (colour + alpha - 255.0) * 255.0 / np.maximum(alpha, 1.0)
+    unmatted = np.where(alpha > 0, unmatted, colour)
+    pixels = np.concatenate([np.clip(unmatted, 0, 255).astype(np.uint8), rgba[..., 3:].astype(np.uint8)], axis=-1)
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGBA")
 
 
 def _document_image(template: Template, pixels: np.ndarray) -> Image.Image:

@@ -296,3 +296,17 @@ def test_type_layer_over_nothing_keeps_its_colour_and_coverage():
 def test_pixel_layers_keep_plain_blending():
     color, _ = rendered([solid(WHITE), solid((0, 0, 0), alpha=136 / 255)])
     assert round(float(color[0, 0, 0]) * 255) == 119
+
+
+def test_unmatting_white_recovers_the_colour_under_the_alpha():
+    # Stored matted over white: x = c·a + 255·(1 − a). At a = 128:
+    # (200 + 128 − 255)·255/128 = 145.4 -> 145; 255 stays 255; 128 -> 1.99 -> 1
+    # (truncated, as the composite's reader does); a = 0 keeps the colour.
+    from PIL import Image
+
+    from compositor.composite import _unmatte_white
+
+    pixels = np.array([[[200, 255, 128, 128], [90, 40, 30, 0]]], np.uint8)
+    out = np.asarray(_unmatte_white(Image.fromarray(pixels, "RGBA")))
+    assert out[0, 0].tolist() == [145, 255, 1, 128]
+    assert out[0, 1].tolist() == [90, 40, 30, 0]
