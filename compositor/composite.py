@@ -615,8 +615,15 @@ class Renderer:
         canvas.alpha = alpha.astype(np.float32)
 
     def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
-        """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""
-        inner = Canvas(box, self._widen(color, self.channels), alpha.copy(), np.zeros_like(alpha))
+        """The base's colour with its clipped layers drawn over it (alpha stays the base's).
+
+        The clipped layers are drawn over the base as if it were opaque; the
+        base's alpha then applies once to the result. So on a soft edge of
+        the base a clipped layer keeps its own weight (a 23 % fill shows
+        23 % of its colour there, as Photoshop does), not the larger share
+        it would take over a half-transparent backdrop.
+        """
+        inner = Canvas(box, self._widen(color, self.channels), np.ones_like(alpha), np.zeros_like(alpha))
         for clipped in base.clip_layers:
             self._draw(clipped, inner)
         return inner.color

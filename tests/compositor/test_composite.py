@@ -310,3 +310,17 @@ def test_unmatting_white_recovers_the_colour_under_the_alpha():
     out = np.asarray(_unmatte_white(Image.fromarray(pixels, "RGBA")))
     assert out[0, 0].tolist() == [145, 255, 1, 128]
     assert out[0, 1].tolist() == [90, 40, 30, 0]
+
+
+
+def test_clipped_layer_keeps_its_own_weight_on_a_soft_edge_of_its_base():
+    # Base: red at alpha 0.5 over white; clipped: blue at 40 % opacity. The
+    # clipped layer is drawn over the base as if it were opaque (60 % red +
+    # 40 % blue), then the base's alpha applies once:
+    # 0.5 * (0.6, 0, 0.4) + 0.5 * white = (0.8, 0.5, 0.7).
+    # (Drawn over the half-transparent base it would take 0.4 / 0.7 of the
+    # colour instead of 0.4: (0.71, 0.5, 0.79).)
+    base = solid(RED, alpha=0.5, name="base")
+    base.clip_layers = [solid(BLUE, opacity=0.4, name="clipped", clipping=True)]
+    color, _ = rendered([solid(WHITE), base])
+    np.testing.assert_allclose(color[0, 0], [0.8, 0.5, 0.7], atol=1e-6)
