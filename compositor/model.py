@@ -356,6 +356,9 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
             unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) approximated by a blur")
         for effect in missing_effects:
             unsupported.append(f"{where}: {effect} not rendered")
+        if node.effects_renderer == "ours":
+            from compositor.effects import approximated_effects  # noqa: PLC0415
+            unsupported.extend(f"{where}: {note}" for note in approximated_effects(layer))
         if node.blend_mode == BlendMode.DISSOLVE:
             unsupported.append(f"{where}: dissolve approximated (Photoshop's noise pattern "
                                f"is not reproducible)")

@@ -403,3 +403,14 @@ def test_effects_without_a_present_flag_are_listed():
     new = _effects_block(DrSh={b"present": True}, SoFi={b"present": False})
     assert [type(e).__name__ for e in layer_effects(new)] == ["DropShadow"]
     assert psd_tools_lists_effects(new)
+
+
+def test_slanted_linear_gradient_overlays_are_reported_as_approximated():
+    from compositor.effects import _slanted_band
+
+    assert _slanted_band(Effect("gradient_overlay", gradient_angle=-162.0))
+    assert _slanted_band(Effect("gradient_overlay", gradient_angle=45.0, gradient_type="reflected"))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=90.0))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-180.0))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-162.0, gradient_type="radial"))
+    assert not _slanted_band(Effect("color_overlay", gradient_angle=-162.0))
