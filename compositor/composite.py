@@ -954,19 +954,19 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
-    if mode in (ColorMode.CMYK, ColorMode.LAB) and template.depth != 32 and template.icc_profile \
-            and np.any(alpha < 1.0):
+    if mode in MATTED_MODES and template.depth != 32 and template.icc_profile and np.any(alpha < 1.0):
         # Read like Photoshop's composite: Photoshop stores the colour
         # matted over white (no ink) by the alpha; the reader converts that
         # through the profile to RGB, attaches the alpha and takes the white
         # back out in RGB. So transparency is flattened through the profile
-        # from ink already faded to white (a half-transparent rich black
-        # shows neutral grey, not the warm grey of half its inks).
+        # from colour already faded to white (a half-transparent rich black
+        # shows neutral grey, not the warm grey of half its inks; a
+        # dot-gain grey profile lightens a faded black more than a black).
         matted = color * alpha + 1.0 * (1.0 - alpha)
         image = _document_image(template, to_8bit(matted, template.depth))
         image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
                                     template.icc_profile)
-        if image.mode == "RGBA":
+        if image.mode in ("RGBA", "LA"):
             return _unmatte_white(image)
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
     if not keeps_alpha or template.depth == 32:
@@ -984,15 +984,20 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     return image
 
 
+# Colour modes whose merged image Photoshop stores matted over white, read
+# back through the document's profile (see `to_pil`).
+MATTED_MODES = (ColorMode.RGB, ColorMode.GRAYSCALE, ColorMode.CMYK, ColorMode.LAB)
+
+
 def _unmatte_white(image: Image.Image) -> Image.Image:
-    """RGBA whose colour was matted over white by its alpha -> the colour under
-    the alpha, in 8 bits as the composite's reader computes it (truncated)."""
-    rgba = np.asarray(image, np.float32)
-    colour, alpha = rgba[..., :3], rgba[..., 3:]
+    """RGBA or LA whose colour was matted over white by its alpha -> the colour
+    under the alpha, in 8 bits as the composite's reader computes it (truncated)."""
+    values = np.asarray(image, np.float32)
+    colour, alpha = values[..., :-1], values[..., -1:]
     unmatted = (colour + alpha - 255.0) * 255.0 / np.maximum(alpha, 1.0)
     unmatted = np.where(alpha > 0, unmatted, colour)
-    pixels = np.concatenate([np.clip(unmatted, 0, 255).astype(np.uint8), rgba[..., 3:].astype(np.uint8)], axis=-1)
-    return Image.fromarray(np.ascontiguousarray(pixels), "RGBA")
+    pixels = np.concatenate([np.clip(unmatted, 0, 255).astype(np.uint8), alpha.astype(np.uint8)], axis=-1)
+    return Image.fromarray(np.ascontiguousarray(pixels), image.mode)
 
 
 def _document_image(template: Template, pixels: np.ndarray) -> Image.Image:

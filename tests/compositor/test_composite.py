@@ -310,6 +310,9 @@ def test_unmatting_white_recovers_the_colour_under_the_alpha():
     out = np.asarray(_unmatte_white(Image.fromarray(pixels, "RGBA")))
     assert out[0, 0].tolist() == [145, 255, 1, 128]
     assert out[0, 1].tolist() == [90, 40, 30, 0]
+    # Grey with alpha the same way: (221 + 34 − 255)·255/34 = 0.
+    grey = np.asarray(_unmatte_white(Image.fromarray(np.array([[[221, 34]]], np.uint8), "LA")))
+    assert grey[0, 0].tolist() == [0, 34]
 
 
 
