@@ -954,11 +954,11 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
-    if mode in MATTED_MODES and template.depth != 32 and template.icc_profile and np.any(alpha < 1.0):
+    if mode in MATTED_MODES and template.depth != 32 and np.any(alpha < 1.0):
         # Read like Photoshop's composite: Photoshop stores the colour
         # matted over white (no ink) by the alpha; the reader converts that
-        # through the profile to RGB, attaches the alpha and takes the white
-        # back out in RGB. So transparency is flattened through the profile
+        # through the profile (if any) to RGB, attaches the alpha and takes
+        # the white back out, truncating to 8 bits. So transparency is flattened through the profile
         # from colour already faded to white (a half-transparent rich black
         # shows neutral grey, not the warm grey of half its inks; a
         # dot-gain grey profile lightens a faded black more than a black).
