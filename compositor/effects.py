@@ -459,7 +459,10 @@ def _tiled_pattern(effect: Effect, shape, origin) -> np.ndarray:
     if effect.pattern_scale != 1:
         height = max(1, round(tile.shape[0] * effect.pattern_scale))
         width = max(1, round(tile.shape[1] * effect.pattern_scale))
-        tile = cv2.resize(tile, (width, height), interpolation=cv2.INTER_LINEAR)
+        # Shrinking averages the pattern's pixels (point sampling aliases a
+        # 6 % camouflage into noise); enlarging interpolates.
+        shrink = effect.pattern_scale < 1
+        tile = cv2.resize(tile, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     rows = (np.arange(shape[0]) - int(round(origin[1]))) % tile.shape[0]
     cols = (np.arange(shape[1]) - int(round(origin[0]))) % tile.shape[1]
     return tile[rows[:, None], cols[None, :]]

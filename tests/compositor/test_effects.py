@@ -414,3 +414,17 @@ def test_slanted_linear_gradient_overlays_are_reported_as_approximated():
     assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-180.0))
     assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-162.0, gradient_type="radial"))
     assert not _slanted_band(Effect("color_overlay", gradient_angle=-162.0))
+
+
+def test_shrunk_pattern_averages_its_pixels():
+    # A 3x3 tile with one white column in three, at a third of its size: one
+    # pixel of the average, 1/3 (a point sample would pick 0 or 1).
+    from compositor.effects import _tiled_pattern
+
+    tile = np.zeros((3, 3, 4), np.float32)
+    tile[..., 3] = 1
+    tile[:, 0, :3] = 1
+    pattern = Effect("pattern_overlay", pattern=tile, pattern_scale=1 / 3)
+    tiled = _tiled_pattern(pattern, (2, 2), (0, 0))
+    np.testing.assert_allclose(tiled[..., 0], 1 / 3, atol=1e-6)
+    np.testing.assert_allclose(tiled[..., 3], 1, atol=1e-6)
