@@ -638,3 +638,24 @@ def test_clipped_layers_on_soft_edges_match_photoshop(relative_path):
     if not path.is_file():
         pytest.skip(f"{relative_path} not in the corpus")
     assert check_file(path).document_psnr >= SOFT_EDGED_CLIPPING[relative_path]
+
+
+def test_render_path_applies_a_curves_smart_filter_to_new_artwork():
+    # The compiled plan draws a filtered object with the generic renderer in
+    # its box, so new artwork goes through the filter too: flat grey 132 comes
+    # out 196, as the curve's middle point says.
+    from compositor.plan import compile_template
+    from compositor.render import render_level
+
+    path = CORPUS / "Agamnentzar+ag-psd/test/read/smart-object-curves/src.psd"
+    if not path.is_file():
+        pytest.skip("smart-object-curves not in the corpus")
+    plan = compile_template(path.read_bytes())
+    (so,) = plan.smart_objects
+    assert so.method == "fallback" and so.reason == "smart filters"
+    grey = np.full((so.content_size[1], so.content_size[0], 4), 132 / 255, np.float32)
+    grey[..., 3] = 1
+    pixels = render_level(plan, {so.name: grey}, 1)
+    left, top, right, bottom = so.box
+    centre = pixels[(top + bottom) // 2, (left + right) // 2]
+    assert abs(int(centre[0]) - 196) <= 1 and abs(int(centre[2]) - 196) <= 1
