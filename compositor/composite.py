@@ -494,19 +494,27 @@ class Renderer:
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
         layer_blend = _blend_function(mode, self.template.color_mode)
-        if stack.overlays:
+        window = support(shape) if stack.overlays else None
+        if window is not None:
             # The layer and its overlays share the layer's coverage: drawn as
             # if the layer covered each pixel, then mixed in by that coverage
             # once (a 100 % overlay hides the layer's colour on soft edges too).
-            full = canvas.seeded()
-            full.put(color, np.full_like(shape, node.fill_opacity), layer_blend, self._blend_space(node))
+            # Only the window the layer covers is drawn twice.
+            rows, cols = window
+            inside = canvas.view((canvas.box[0] + cols.start, canvas.box[1] + rows.start,
+                                  canvas.box[0] + cols.stop, canvas.box[1] + rows.stop))
+            full = inside.seeded()
+            full.put(np.ascontiguousarray(color[window]), np.full_like(shape[window], node.fill_opacity),
+                     layer_blend, self._blend_space(node))
             for part in stack.overlays:
-                part_color = part.colour if part.colour.shape[:2] == (1, 1) else part.colour[dy:dy + h, dx:dx + w]
-                full.put(np.broadcast_to(part_color, color.shape).astype(np.float32),
-                         np.ascontiguousarray(part.within[dy:dy + h, dx:dx + w]),
+                part_color = part.colour if part.colour.shape[:2] == (1, 1) \
+                    else part.colour[dy:dy + h, dx:dx + w][window]
+                part_share = part.within[dy:dy + h, dx:dx + w][window]
+                full.put(np.broadcast_to(part_color, full.color.shape).astype(np.float32),
+                         np.ascontiguousarray(part_share),
                          lambda cb, cs, mode=part.mode: our_blend.blend(mode, cb, cs))
-            canvas.mix_in(full, shape * node.opacity)
-        else:
+            inside.mix_in(full, shape[window] * node.opacity)
+        elif not stack.overlays:
             canvas.put(color, shape * (node.opacity * node.fill_opacity), layer_blend, self._blend_space(node))
         for part in above:
             put_part(part)
