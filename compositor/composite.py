@@ -956,20 +956,23 @@ def to_8bit(values: np.ndarray, depth: int) -> np.ndarray:
 def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """The render as a PIL image converted like Photoshop's own composite is read.
 
-    RGB and grayscale keep their alpha (RGBA / LA); other modes have no alpha
-    variant in PIL and are flattened over white in their own colour space, then
-    CMYK and Lab go through the document's ICC profile to RGB.
+    A transparent RGB, grayscale, CMYK or Lab render is matted over white,
+    converted through the document's profile and unmatted, as the composite
+    is stored and read back; otherwise RGB and grayscale keep their alpha
+    (RGBA / LA) and other modes are flattened over white in their own colour
+    space, then CMYK and Lab go through the document's profile to RGB.
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
-    if mode in MATTED_MODES and template.depth != 32 and np.any(alpha < 1.0):
+    if mode in MATTED_MODES and np.any(alpha < 1.0):
         # Read like Photoshop's composite: Photoshop stores the colour
-        # matted over white (no ink) by the alpha; the reader converts that
-        # through the profile (if any) to RGB, attaches the alpha and takes
-        # the white back out, truncating to 8 bits. So transparency is flattened through the profile
-        # from colour already faded to white (a half-transparent rich black
-        # shows neutral grey, not the warm grey of half its inks; a
-        # dot-gain grey profile lightens a faded black more than a black).
+        # matted over white (no ink) by the alpha, at every depth; the
+        # reader converts that through the profile (if any) to RGB,
+        # attaches the alpha and takes the white back out, truncating to 8
+        # bits. So transparency is flattened through the profile from colour
+        # already faded to white (a half-transparent rich black shows
+        # neutral grey, not the warm grey of half its inks; a dot-gain grey
+        # profile lightens a faded black more than a black).
         matted = color * alpha + 1.0 * (1.0 - alpha)
         image = _document_image(template, to_8bit(matted, template.depth))
         image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
@@ -977,10 +980,7 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
         if image.mode in ("RGBA", "LA"):
             return _unmatte_white(image)
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
-    if not keeps_alpha or template.depth == 32:
-        # 32-bit documents too: Photoshop stores their merged colour matted
-        # over white, with the alpha beside it (measured on the corpus's
-        # transparent 32-bit files: 31 -> 40 dB, no other file changes).
+    if not keeps_alpha:
         color = color * alpha + 1.0 * (1.0 - alpha)
     pixels = to_8bit(color, template.depth)
     alpha8 = to_8bit(alpha[..., 0], template.depth)
