@@ -83,6 +83,9 @@ class Effect:
     # How colours mix between stops: "classic" (sRGB values), "linear"
     # (linear light) or "perceptual" (Oklab), Photoshop 2022+'s choice.
     gradient_method: str = "classic"
+    # The gradient's "Smoothness" (0..1; Photoshop's default is 1): eases
+    # each transition between neighbouring stops (see `sample_gradient`).
+    gradient_smoothness: float = 0.0
     gradient_angle: float = 90.0
     gradient_scale: float = 1.0
     # "Align with layer": the gradient spans the layer's bounds, else the
@@ -420,6 +423,9 @@ def _read_gradient_settings(settings: Effect, d) -> None:
     settings.gradient_method = {"Perc": "perceptual", "Lnr": "linear"}.get(
         _enum(d, b"gs99", "Gcls"), "classic")
     settings.gradient_angle = float(_value(d, b"Angl", 90))
+    grad = d.get(b"Grad")
+    # Smoothness is stored as "Intr" out of 4096 (a noise gradient has none).
+    settings.gradient_smoothness = float(_value(grad, b"Intr", 4096)) / 4096 if grad is not None else 0.0
     settings.gradient_scale = float(_value(d, b"Scl ", 100)) / 100
     settings.reverse = bool(_value(d, b"Rvrs", False))
     settings.gradient_align = bool(_value(d, b"Algn", True))
@@ -568,7 +574,7 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     position = np.clip(position, 0, 1)
     if effect.reverse:
         position = 1 - position
-    colour, alpha = sample_gradient(effect.gradient, position, effect.gradient_method)
+    colour, alpha = sample_gradient(effect.gradient, position, effect.gradient_method, effect.gradient_smoothness)
     return colour, alpha[..., None]
 
 
@@ -608,13 +614,39 @@ def from_mixing_space(values, method):
     return _linear_to_srgb(values)
 
 
-def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
+# How far a gradient at full smoothness eases each transition between two
+# stops from straight towards smoothstep: measured on three gradient
+# overlays of the corpus, classic and perceptual, linear and reflected (mean
+# error 0.25 -> 0.12, 0.62 -> 0.53 and 4.8 -> 2.2 levels; best between 0.5 and
+# 0.7 on each). Smoothness below 100 % scales it (unconfirmed: the corpus's
+# overlays are all at 100 %).
+SMOOTHNESS_EASING = 0.55
+
+
+def _eased_positions(positions: np.ndarray, locations, smoothness: float) -> np.ndarray:
+    """Positions moved within each span between neighbouring stops by the
+    smoothness easing: t -> t + k (3t^2 - 2t^3 - t), flatter at the stops."""
+    k = SMOOTHNESS_EASING * smoothness
+    if k <= 0:
+        return positions
+    eased = positions.copy()
+    for start, end in zip(locations[:-1], locations[1:]):
+        if end <= start:
+            continue
+        inside = (positions >= start) & (positions <= end)
+        t = (positions[inside] - start) / (end - start)
+        eased[inside] = start + (end - start) * (t + k * (t * t * (3 - 2 * t) - t))
+    return eased
+
+
+def sample_gradient(stops, position: np.ndarray, method: str = "classic", smoothness: float = 0.0):
     """Colour (..., 3) and alpha (...) of a gradient at positions in [0, 1].
-    `stops` = [(location, (r, g, b), alpha)]; `method` as Effect.gradient_method."""
+    `stops` = [(location, (r, g, b), alpha)]; `method` as Effect.gradient_method;
+    `smoothness` (0..1) eases the transitions between stops."""
     locations = [s[0] for s in stops]
     mixed = to_mixing_space(np.array([s[1] for s in stops], np.float64), method)
     # Sample a fine table, then look it up: cheap for whole images.
-    table_positions = np.linspace(0, 1, 1024)
+    table_positions = _eased_positions(np.linspace(0, 1, 1024), sorted(locations), smoothness)
     table = np.stack([np.interp(table_positions, locations, mixed[:, c]) for c in range(3)], axis=-1)
     table = np.clip(from_mixing_space(table, method), 0, 1).astype(np.float32)
     alpha_table = np.interp(table_positions, locations, [s[2] for s in stops]).astype(np.float32)

@@ -428,3 +428,17 @@ def test_shrunk_pattern_averages_its_pixels():
     tiled = _tiled_pattern(pattern, (2, 2), (0, 0))
     np.testing.assert_allclose(tiled[..., 0], 1 / 3, atol=1e-6)
     np.testing.assert_allclose(tiled[..., 3], 1, atol=1e-6)
+
+
+def test_gradient_smoothness_eases_each_transition():
+    # Black to white at full smoothness: t -> t + 0.55 (3t^2 - 2t^3 - t);
+    # at t = 0.25 smoothstep is 0.15625, so 0.25 - 0.55 * 0.09375 = 0.19844.
+    # The stops and the middle stay where they are; smoothness 0 is straight.
+    from compositor.effects import sample_gradient
+
+    stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
+    positions = np.array([0.0, 0.25, 0.5, 1.0], np.float32)
+    smooth, _ = sample_gradient(stops, positions, "classic", smoothness=1.0)
+    np.testing.assert_allclose(smooth[:, 0], [0.0, 0.19844, 0.5, 1.0], atol=1e-3)
+    straight, _ = sample_gradient(stops, positions, "classic", smoothness=0.0)
+    np.testing.assert_allclose(straight[:, 0], [0.0, 0.25, 0.5, 1.0], atol=1e-3)
