@@ -279,6 +279,18 @@ class Canvas:
             self._made_by_put()
         self.color[window], self.alpha[window], self.coverage[window] = co, ao, coverage
 
+    def mix_in(self, drawn: "Canvas", amount: np.ndarray) -> None:
+        """Mix another canvas of the same box (this one with more drawn on it)
+        into this one by `amount` (h, w, 1), interpolating premultiplied colour."""
+        from compositor.effects import mix_by_coverage  # noqa: PLC0415
+        color, alpha = mix_by_coverage(self.color, self.alpha, drawn.color, drawn.alpha, amount)
+        coverage = (self.coverage + amount * (1.0 - self.coverage)).astype(np.float32)
+        if self.is_view:  # draw through to the canvas this one is a part of
+            self.color[...], self.alpha[...], self.coverage[...] = color, alpha, coverage
+            return
+        self.color, self.alpha, self.coverage = color, alpha, coverage
+        self._made_by_put()
+
     def _made_by_put(self) -> None:
         self._put_arrays = tuple(weakref.ref(values) for values in (self.color, self.alpha, self.coverage))
 
@@ -551,9 +563,30 @@ class Renderer:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
         color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
-        canvas.put(color, shape * (node.opacity * node.fill_opacity),
-                   _blend_function(mode, self.template.color_mode), self._blend_space(node))
-        for part in stack.overlays + above:
+        layer_blend = _blend_function(mode, self.template.color_mode)
+        window = support(shape) if stack.overlays else None
+        if window is not None:
+            # The layer and its overlays share the layer's coverage: drawn as
+            # if the layer covered each pixel, then mixed in by that coverage
+            # once (a 100 % overlay hides the layer's colour on soft edges too).
+            # Only the window the layer covers is drawn twice.
+            rows, cols = window
+            inside = canvas.view((canvas.box[0] + cols.start, canvas.box[1] + rows.start,
+                                  canvas.box[0] + cols.stop, canvas.box[1] + rows.stop))
+            full = inside.seeded()
+            full.put(np.ascontiguousarray(color[window]), np.full_like(shape[window], node.fill_opacity),
+                     layer_blend, self._blend_space(node))
+            for part in stack.overlays:
+                part_color = part.colour if part.colour.shape[:2] == (1, 1) \
+                    else part.colour[dy:dy + h, dx:dx + w][window]
+                part_share = part.within[dy:dy + h, dx:dx + w][window]
+                full.put(np.broadcast_to(part_color, full.color.shape).astype(np.float32),
+                         np.ascontiguousarray(part_share),
+                         lambda cb, cs, mode=part.mode: our_blend.blend(mode, cb, cs))
+            inside.mix_in(full, shape[window] * node.opacity)
+        elif not stack.overlays:
+            canvas.put(color, shape * (node.opacity * node.fill_opacity), layer_blend, self._blend_space(node))
+        for part in above:
             put_part(part)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:
@@ -661,8 +694,15 @@ class Renderer:
         canvas.alpha = alpha.astype(np.float32)
 
     def _draw_clipped(self, base: LayerNode, color: np.ndarray, alpha: np.ndarray, box: Box) -> np.ndarray:
-        """The base's colour with its clipped layers drawn over it (alpha stays the base's)."""
-        inner = Canvas(box, self._widen(color, self.channels), alpha.copy(), np.zeros_like(alpha))
+        """The base's colour with its clipped layers drawn over it (alpha stays the base's).
+
+        The clipped layers are drawn over the base as if it were opaque; the
+        base's alpha then applies once to the result. So on a soft edge of
+        the base a clipped layer keeps its own weight (a 23 % fill shows
+        23 % of its colour there, as Photoshop does), not the larger share
+        it would take over a half-transparent backdrop.
+        """
+        inner = Canvas(box, self._widen(color, self.channels), np.ones_like(alpha), np.zeros_like(alpha))
         for clipped in base.clip_layers:
             self._draw(clipped, inner)
         return inner.color
@@ -1016,28 +1056,31 @@ def to_8bit(values: np.ndarray, depth: int) -> np.ndarray:
 def to_pil(template: Template, result: RenderResult) -> Image.Image:
     """The render as a PIL image converted like Photoshop's own composite is read.
 
-    RGB and grayscale keep their alpha (RGBA / LA); other modes have no alpha
-    variant in PIL and are flattened over white in their own colour space, then
-    CMYK and Lab go through the document's ICC profile to RGB.
+    A transparent RGB, grayscale, CMYK or Lab render is matted over white,
+    converted through the document's profile and unmatted, as the composite
+    is stored and read back; otherwise RGB and grayscale keep their alpha
+    (RGBA / LA) and other modes are flattened over white in their own colour
+    space, then CMYK and Lab go through the document's profile to RGB.
     """
     color, alpha = result.color, result.alpha
     mode = template.color_mode
-    if mode in (ColorMode.CMYK, ColorMode.LAB) and template.depth != 32 and template.icc_profile \
-            and np.any(alpha < 1.0):
-        # Read like Photoshop's composite: the colour goes through the
-        # profile to RGB and the alpha is attached after, so transparency
-        # is flattened in RGB, not in ink (a half-transparent rich black
-        # shows neutral grey, not the warm grey of half its inks).
-        image = _document_image(template, to_8bit(color, template.depth))
+    if mode in MATTED_MODES and np.any(alpha < 1.0):
+        # Read like Photoshop's composite: Photoshop stores the colour
+        # matted over white (no ink) by the alpha, at every depth; the
+        # reader converts that through the profile (if any) to RGB,
+        # attaches the alpha and takes the white back out, truncating to 8
+        # bits. So transparency is flattened through the profile from colour
+        # already faded to white (a half-transparent rich black shows
+        # neutral grey, not the warm grey of half its inks; a dot-gain grey
+        # profile lightens a faded black more than a black).
+        matted = color * alpha + 1.0 * (1.0 - alpha)
+        image = _document_image(template, to_8bit(matted, template.depth))
         image = pil_io.post_process(image, Image.fromarray(to_8bit(alpha[..., 0], template.depth), "L"),
                                     template.icc_profile)
         if image.mode in ("RGBA", "LA"):
-            return image
+            return _unmatte_white(image)
     keeps_alpha = mode in (ColorMode.RGB, ColorMode.GRAYSCALE)
-    if not keeps_alpha or template.depth == 32:
-        # 32-bit documents too: Photoshop stores their merged colour matted
-        # over white, with the alpha beside it (measured on the corpus's
-        # transparent 32-bit files: 31 -> 40 dB, no other file changes).
+    if not keeps_alpha:
         color = color * alpha + 1.0 * (1.0 - alpha)
     pixels = to_8bit(color, template.depth)
     alpha8 = to_8bit(alpha[..., 0], template.depth)
@@ -1047,6 +1090,22 @@ def to_pil(template: Template, result: RenderResult) -> Image.Image:
     image = pil_io.post_process(image, Image.fromarray(alpha8, "L") if keeps_alpha else None,
                                 template.icc_profile)
     return image
+
+
+# Colour modes whose merged image Photoshop stores matted over white, read
+# back through the document's profile (see `to_pil`).
+MATTED_MODES = (ColorMode.RGB, ColorMode.GRAYSCALE, ColorMode.CMYK, ColorMode.LAB)
+
+
+def _unmatte_white(image: Image.Image) -> Image.Image:
+    """RGBA or LA whose colour was matted over white by its alpha -> the colour
+    under the alpha, in 8 bits as the composite's reader computes it (truncated)."""
+    values = np.asarray(image, np.float32)
+    colour, alpha = values[..., :-1], values[..., -1:]
+    unmatted = (colour + alpha - 255.0) * 255.0 / np.maximum(alpha, 1.0)
+    unmatted = np.where(alpha > 0, unmatted, colour)
+    pixels = np.concatenate([np.clip(unmatted, 0, 255).astype(np.uint8), alpha.astype(np.uint8)], axis=-1)
+    return Image.fromarray(np.ascontiguousarray(pixels), image.mode)
 
 
 def _document_image(template: Template, pixels: np.ndarray) -> Image.Image:

@@ -386,6 +386,9 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
             unsupported.append(f"{where}: vector mask feather ({vector_feather:g} px) not drawn")
         for effect in missing_effects:
             unsupported.append(f"{where}: {effect} not rendered")
+        if node.effects_renderer == "ours":
+            from compositor.effects import approximated_effects  # noqa: PLC0415
+            unsupported.extend(f"{where}: {note}" for note in approximated_effects(layer))
         if node.blend_mode == BlendMode.DISSOLVE:
             unsupported.append(f"{where}: dissolve approximated (Photoshop's noise pattern "
                                f"is not reproducible)")

@@ -19,16 +19,16 @@ isolated groups...) fails that check and the object falls back to the
 generic renderer restricted to its box, so the fast path never changes the
 picture.
 
-Layers clipped to the object are drawn on its own pixels before it is
-composited. Normal, multiply and screen are affine in the premultiplied
-(p, a) of that clipping canvas, so the clipped run folds into
+Layers clipped to the object are drawn on its own colour as if it were
+opaque, and the object's alpha applies once to the result (see
+`Renderer._draw_clipped`). Normal, multiply and screen are affine in that
+colour c = P / a, so the clipped run folds into colour' = Mc * c + Kc and
+the object contributes a * colour' = Mc * P + Kc * a: the plain formula
+with W*Mc for W and Z + W*Kc for Z.
 
-    p' = Mc * P + Nc * a + Kc,   a' = Uc * a + Vc,   colour = p' / a'
-
-and the object then contributes a * colour = ratio * p' with
-ratio = a / a'. The final formula (with WM = W*Mc, WN = W*Nc, WK = W*Kc):
-
-    out_p = ratio * (WM * P + WN * a + WK) + Z * a + Sp
+Plans of version 9 and older folded clipped layers drawn over the object's
+alpha (WM, WN, WK, Uc, Vc; out_p = ratio * (WM * P + WN * a + WK) + Z * a
++ Sp with ratio = a / (Uc * a + Vc)); they still load and render so.
 
 Objects whose boxes overlap keep their formula (probed with the others as in
 the base, from Photoshop's cache); a render that gives artwork to two
@@ -56,13 +56,15 @@ import zstandard
 from compositor.model import Box, LayerNode, Template, TemplateError
 from compositor.smartobjects.warpmap import mip_lod
 
-PLAN_VERSION = 9
+PLAN_VERSION = 10
 # Older versions are still read: 6 (zip deflate), 7 (zlib per array) and 8
 # (zstandard per array) differ from 9 in how arrays are compressed and in lacking
 # the objects' per-pixel mip level (mip_lod), which is then derived from their
-# maps on loading. A change to what a plan holds that cannot be derived so bumps
-# the version and drops the older ones from this list.
-READABLE_PLAN_VERSIONS = (6, 7, 8, 9)
+# maps on loading. 9 and older hold clipped objects as the ratio formula (see
+# the module docstring), still evaluated; 10 folds them into W and Z. A change
+# to what a plan holds that cannot be derived so bumps the version and drops
+# the older ones from this list.
+READABLE_PLAN_VERSIONS = (6, 7, 8, 9, 10)
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -779,10 +781,10 @@ def _probe_coefficients(template: Template, node: LayerNode, box: Box, region: B
     out["_opaque"] = np.asarray(opaque)
 
     if fold is not None:
-        mc, nc, kc, uc, vc = fold
-        out.update(WM=w * mc, WN=w * nc, WK=w * kc, Uc=uc, Vc=vc)
-    else:
-        out["W"] = w
+        mc, kc = fold
+        out["Z"] = z + w * kc
+        w = w * mc
+    out["W"] = w
     predicted_p, predicted_a = apply_coefficients(out, color * alpha, alpha)
     error = max(float(np.abs(predicted_p - expected_p).max()), float(np.abs(predicted_a - expected_a).max()))
     if error > AFFINE_TOLERANCE:
@@ -802,15 +804,12 @@ def _done(function, *args):
 
 
 def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | None, shared=None):
-    """The clipped run as p' = Mc P + Nc a + Kc, a' = Uc a + Vc (see the module docstring)."""
+    """The clipped run as colour' = Mc * c + Kc over the object's colour c (see the module docstring)."""
     from compositor.blend import mode_name  # noqa: PLC0415
 
     h, w = box[3] - box[1], box[2] - box[0]
     mc = np.ones((h, w, 3), np.float32)
-    nc = np.zeros((h, w, 3), np.float32)
     kc = np.zeros((h, w, 3), np.float32)
-    uc = np.ones((h, w, 1), np.float32)
-    vc = np.zeros((h, w, 1), np.float32)
     for clipped in node.clip_layers:
         if not clipped.visible:
             continue
@@ -821,13 +820,12 @@ def _fold_clipped(template: Template, node: LayerNode, box: Box, region: Box | N
         result = _renderer_sharing(dataclasses.replace(template, layers=[alone]), shared).render(region=region)
         window = (slice(box[1] - region[1], box[3] - region[1]), slice(box[0] - region[0], box[2] - region[0]))
         cs, a_l = result.color[window], result.alpha[window]
+        # Over an opaque colour c the layer gives (1 - a_l) c + a_l B(c, cs),
+        # with B(c, cs) = p_of(cs) c + q_of(cs).
         p_of, q_of = AFFINE_BLENDS[mode_name(clipped.blend_mode)]
-        f = a_l * p_of(cs) + (1.0 - a_l)
-        g = a_l * (q_of(cs) - cs)
-        k = a_l * cs
-        mc, nc, kc = f * mc, f * nc + g * uc, f * kc + g * vc + k
-        uc, vc = (1.0 - a_l) * uc, (1.0 - a_l) * vc + a_l
-    return mc, nc, kc, uc, vc
+        f = (1.0 - a_l) + a_l * p_of(cs)
+        mc, kc = f * mc, f * kc + a_l * q_of(cs)
+    return mc, kc
 
 
 def apply_coefficients(arrays: dict[str, np.ndarray], p: np.ndarray, a: np.ndarray):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from psd_tools.constants import Tag
-from psd_tools.psd.descriptor import Enumerated, UnitFloats
+from psd_tools.psd.descriptor import Enumerated, EnumeratedReference, List, UnitFloats
 
 from .errors import SmartObjectError
 
@@ -55,7 +55,7 @@ def _key(k):
 
 def plain(value):
     """Descriptor value -> plain Python (dicts keyed by str, lists, floats, str)."""
-    if isinstance(value, Enumerated):
+    if isinstance(value, (Enumerated, EnumeratedReference)):  # a reference (e.g. a channel) by its enum
         return _key(value.enum)
     if isinstance(value, UnitFloats):
         return [float(v) for v in value.values]
@@ -65,7 +65,7 @@ def plain(value):
         return value.rstrip("\x00")
     if hasattr(value, "items"):  # dict or psd-tools Descriptor
         return {_key(k).strip(): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "List":
+    if isinstance(value, (list, tuple, List)):  # List includes a Reference (e.g. Curves' channel)
         return [plain(v) for v in value]
     if hasattr(value, "value") and not isinstance(value, (int, float)):
         return plain(value.value)  # UnitFloat, String, Integer wrappers

@@ -8,7 +8,6 @@ import numpy as np
 
 from .content import PSD_FILETYPES, RASTER_FILETYPES, decode_content
 from .descriptor import (
-    GAUSSIAN_BLUR_ID,
     SmartFilter,
     WarpSpec,
     placed_descriptor,
@@ -18,6 +17,7 @@ from .descriptor import (
     read_warp,
 )
 from .errors import SmartObjectError
+from .filters import unsupported_filters
 
 
 @dataclass
@@ -43,8 +43,11 @@ class SmartObject:
     fitted_control: np.ndarray | None = None
 
 
-# Smart filters we reproduce in `filters.py`; every other enabled one is reported.
-SUPPORTED_FILTER_IDS = {GAUSSIAN_BLUR_ID}
+
+def _has_filter_mask(layer) -> bool:
+    from psd_tools.constants import Tag
+
+    return Tag.FILTER_MASK in layer.tagged_blocks
 
 
 def document_icc(psd) -> bytes | None:
@@ -96,9 +99,10 @@ def read_smart_object(layer, psd=None) -> SmartObject:
     # Content decoded at another size than the descriptor's (e.g. a resized
     # PSB) keeps the placed geometry: warp_content rescales its coordinates.
 
-    for flt in filters:
-        if flt.enabled and flt.filter_id not in SUPPORTED_FILTER_IDS:
-            unsupported.append(f"smart filter: {flt.name}")
+    # Smart filters we reproduce are in `filters.py`; every other enabled one is reported.
+    unsupported.extend(unsupported_filters(filters))
+    if any(f.enabled for f in filters) and _has_filter_mask(layer):
+        unsupported.append("smart filter mask (filters applied to the whole layer)")
     so = SmartObject(
         name=layer.name,
         content_size=size,

@@ -341,3 +341,33 @@ def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
     assert traces_path_for_effects(shape(stroke_on=False, fill_on=False))
     assert not traces_path_for_effects(shape(stroke_on=True, fill_on=False))
     assert not traces_path_for_effects(shape(stroke_on=False, fill_on=True))
+
+
+def test_unmatting_white_recovers_the_colour_under_the_alpha():
+    # Stored matted over white: x = c·a + 255·(1 − a). At a = 128:
+    # (200 + 128 − 255)·255/128 = 145.4 -> 145; 255 stays 255; 128 -> 1.99 -> 1
+    # (truncated, as the composite's reader does); a = 0 keeps the colour.
+    from PIL import Image
+
+    from compositor.composite import _unmatte_white
+
+    pixels = np.array([[[200, 255, 128, 128], [90, 40, 30, 0]]], np.uint8)
+    out = np.asarray(_unmatte_white(Image.fromarray(pixels, "RGBA")))
+    assert out[0, 0].tolist() == [145, 255, 1, 128]
+    assert out[0, 1].tolist() == [90, 40, 30, 0]
+    # Grey with alpha the same way: (221 + 34 − 255)·255/34 = 0.
+    grey = np.asarray(_unmatte_white(Image.fromarray(np.array([[[221, 34]]], np.uint8), "LA")))
+    assert grey[0, 0].tolist() == [0, 34]
+
+
+def test_clipped_layer_keeps_its_own_weight_on_a_soft_edge_of_its_base():
+    # Base: red at alpha 0.5 over white; clipped: blue at 40 % opacity. The
+    # clipped layer is drawn over the base as if it were opaque (60 % red +
+    # 40 % blue), then the base's alpha applies once:
+    # 0.5 * (0.6, 0, 0.4) + 0.5 * white = (0.8, 0.5, 0.7).
+    # (Drawn over the half-transparent base it would take 0.4 / 0.7 of the
+    # colour instead of 0.4: (0.71, 0.5, 0.79).)
+    base = solid(RED, alpha=0.5, name="base")
+    base.clip_layers = [solid(BLUE, opacity=0.4, name="clipped", clipping=True)]
+    color, _ = rendered([solid(WHITE), base])
+    np.testing.assert_allclose(color[0, 0], [0.8, 0.5, 0.7], atol=1e-6)

@@ -212,6 +212,27 @@ def test_overlay_in_difference_acts_on_the_blended_result():
     np.testing.assert_allclose(colour, 0.3, atol=1e-6)
 
 
+def test_overlay_and_layer_share_a_soft_edges_coverage():
+    # A 0.5-alpha grey (0.4) pixel under a white 100 % overlay, over black:
+    # the overlay replaces the layer's colour, so 0.5 white over black = 0.5
+    # (drawn one over the other the grey would show: 0.2 + 0.5 * 0.8 = 0.6).
+    layer = np.zeros((1, 1, 4), np.float32)
+    layer[0, 0] = (0.4, 0.4, 0.4, 0.5)
+    backdrop = np.zeros((1, 1, 3), np.float32)
+    opaque = np.ones((1, 1, 1), np.float32)
+    stack = render_effects(layer, (0, 0, 1, 1), [Effect("color_overlay", color=(1, 1, 1))])
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, opaque)
+    np.testing.assert_allclose(colour[0, 0], 0.5, atol=1e-6)
+    # At 50 %: grey and white mix to 0.7 inside, mixed in by the coverage: 0.35.
+    stack = render_effects(layer, (0, 0, 1, 1), [Effect("color_overlay", color=(1, 1, 1), opacity=0.5)])
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, opaque)
+    np.testing.assert_allclose(colour[0, 0], 0.35, atol=1e-6)
+    # Over transparency the pixel keeps the layer's alpha and shows the overlay.
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.zeros((1, 1, 1), np.float32))
+    np.testing.assert_allclose(alpha[0, 0], 0.5, atol=1e-6)
+    np.testing.assert_allclose(colour[0, 0], 0.7, atol=1e-6)
+
+
 def test_fill_fades_the_layer_but_not_its_effects():
     overlay = Effect("color_overlay", color=(0, 0, 1), opacity=1.0)
     layer = square(2)
@@ -382,3 +403,28 @@ def test_effects_without_a_present_flag_are_listed():
     new = _effects_block(DrSh={b"present": True}, SoFi={b"present": False})
     assert [type(e).__name__ for e in layer_effects(new)] == ["DropShadow"]
     assert psd_tools_lists_effects(new)
+
+
+def test_slanted_linear_gradient_overlays_are_reported_as_approximated():
+    from compositor.effects import _slanted_band
+
+    assert _slanted_band(Effect("gradient_overlay", gradient_angle=-162.0))
+    assert _slanted_band(Effect("gradient_overlay", gradient_angle=45.0, gradient_type="reflected"))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=90.0))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-180.0))
+    assert not _slanted_band(Effect("gradient_overlay", gradient_angle=-162.0, gradient_type="radial"))
+    assert not _slanted_band(Effect("color_overlay", gradient_angle=-162.0))
+
+
+def test_shrunk_pattern_averages_its_pixels():
+    # A 3x3 tile with one white column in three, at a third of its size: one
+    # pixel of the average, 1/3 (a point sample would pick 0 or 1).
+    from compositor.effects import _tiled_pattern
+
+    tile = np.zeros((3, 3, 4), np.float32)
+    tile[..., 3] = 1
+    tile[:, 0, :3] = 1
+    pattern = Effect("pattern_overlay", pattern=tile, pattern_scale=1 / 3)
+    tiled = _tiled_pattern(pattern, (2, 2), (0, 0))
+    np.testing.assert_allclose(tiled[..., 0], 1 / 3, atol=1e-6)
+    np.testing.assert_allclose(tiled[..., 3], 1, atol=1e-6)

@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.corpus, pytest.mark.timeout(3600)]
 # from their content (issue targets: median >= 50 dB, >= 85 % of files at
 # 40 dB, every smart-object file >= 35 dB unless its report names the cause,
 # none more than 3 dB below psd-tools unless the README explains it).
-MIN_MEDIAN_PSNR = 69.9
-MIN_SHARE_AT_40_DB = 0.858
-MIN_SHARE_AT_50_DB = 0.750
+MIN_MEDIAN_PSNR = 77.7
+MIN_SHARE_AT_40_DB = 0.867
+MIN_SHARE_AT_50_DB = 0.768
 # Files more than 3 dB below psd-tools' figure (psd-tools draws smart objects
 # from Photoshop's cached pixels; we re-render them): see the README.
 MAX_FILES_BELOW_PSD_TOOLS = 41
