@@ -195,8 +195,11 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
             from compositor.smartobjects import layer_fidelity  # noqa: PLC0415
             # The compile's smart objects and warp maps, not read again.
             for row in layer_fidelity(template.psd, geometry=plan.compiled_geometry):
+                # cause: what Photoshop's own pixels show our geometry misses (its
+                # outline lies elsewhere), named for layers with a notable error
                 report["smart_objects"].append({"name": row["name"], "mae": _json_number(row["mae"]),
-                                                "psnr": _json_number(row["psnr"]), "skipped": row["skipped"]})
+                                                "psnr": _json_number(row["psnr"]), "skipped": row["skipped"],
+                                                "cause": row["cause"]})
         except Exception as exc:  # noqa: BLE001 - the report is information, not a requirement
             report["skipped"].append(f"smart objects: the comparison failed ({type(exc).__name__}: {exc})")
     report["render_paths"] = [{"name": so.name, "method": so.method, "reason": so.reason}

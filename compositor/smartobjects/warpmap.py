@@ -147,6 +147,19 @@ def mesh_for(so):
     return mesh, slices
 
 
+def warp_surface(so):
+    """The content -> canvas surface of a smart object: preset formula, fitted mesh, mesh or placement."""
+    if so.warp.style in ANALYTIC_STYLES and so.warp.mesh_x is None:
+        return cylinder_surface(so)
+    if so.fitted_control is not None:
+        return BezierSurface(so.fitted_control)
+    if so.warp.mesh_x is None and (preset := preset_mesh(so.warp, so.content_size)) is not None:
+        mesh, frame = preset
+        return surface_for(so, mesh, frame=frame)
+    mesh, slices = mesh_for(so)
+    return surface_for(so, mesh, slices)
+
+
 def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     """Inverse map of a smart object's geometry over its canvas box.
 
@@ -157,16 +170,7 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
-    if so.warp.style in ANALYTIC_STYLES and so.warp.mesh_x is None:
-        surface = cylinder_surface(so)
-    elif so.fitted_control is not None:
-        surface = BezierSurface(so.fitted_control)
-    elif so.warp.mesh_x is None and (preset := preset_mesh(so.warp, so.content_size)) is not None:
-        mesh, frame = preset
-        surface = surface_for(so, mesh, frame=frame)
-    else:
-        mesh, slices = mesh_for(so)
-        surface = surface_for(so, mesh, slices)
+    surface = warp_surface(so)
     pad = filter_padding(so.smart_filters)
 
     outline = _outline(surface)
@@ -207,6 +211,39 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         smart_filters=list(so.smart_filters),
         affine=is_affine(surface),
     )
+
+
+def outline_distances(so, box) -> dict[str, np.ndarray]:
+    """Signed distance (canvas pixels, positive inside) from each pixel centre of
+    `box` (left, top, right, bottom) to each side of the drawn outline.
+
+    Keys 'left', 'top', 'right', 'bottom' are the content's sides x = 0,
+    y = 0, x = w, y = h wherever they land on the canvas. Each distance is
+    the content-parameter distance over its gradient, the same first-order
+    distance the antialiased coverage is made of (_coverage), so a pixel at
+    distance d from one side alone has coverage 0.5 + d. NaN where the
+    inverse was not found (beyond a fold or a concave outline).
+    """
+    left, top, right, bottom = box
+    surface = warp_surface(so)
+    snapped = _axis_edges_snapped(surface)
+    if snapped is not None:  # the outline as drawn: axis-aligned edges on whole pixels
+        surface = snapped
+    px = np.arange(left, right, dtype=np.float64) + 0.5
+    py = np.arange(top, bottom, dtype=np.float64) + 0.5
+    gx, gy = np.meshgrid(px, py)
+    s, t, _, scale = _invert_grid(surface, px, py)
+    fx, fy, _ = surface.evaluate(s, t)
+    found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
+    shape = gx.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distances = {
+            "left": s / scale[:, 0],
+            "right": (1.0 - s) / scale[:, 0],
+            "top": t / scale[:, 1],
+            "bottom": (1.0 - t) / scale[:, 1],
+        }
+    return {side: np.where(found, d, np.nan).reshape(shape) for side, d in distances.items()}
 
 
 def _axis_edges_snapped(surface):

@@ -522,3 +522,68 @@ def test_cylinder_is_drawn_in_flat_cells_along_its_rims():
     # (100 (1 - cos(pi/16)), 50 sin(pi/16)) = (1.92147, 9.75452)
     x, y, _ = drawn.evaluate(np.array([1 / 32]), np.array([0.0]))
     assert (x[0], y[0]) == (pytest.approx(1.92147 / 2, abs=1e-4), pytest.approx(9.75452 / 2, abs=1e-4))
+
+
+def test_outline_distances_of_a_placement_count_from_its_drawn_edges():
+    from compositor.smartobjects.warpmap import outline_distances
+
+    # 10x10 content scaled 2x onto (10.2, 20) - (30.2, 40): the vertical
+    # edges are drawn on whole pixels (x = 10 and x = 30), so the pixel
+    # centred at x = 15.5 is 5.5 px from the left side and 14.5 from the
+    # right; the centre y = 25.5 is 5.5 below the top, 14.5 above the bottom.
+    so = make_so((10, 10), [10.2, 20, 30.2, 20, 30.2, 40, 10.2, 40])
+    box = (8, 18, 33, 43)
+    d = outline_distances(so, box)
+    row, col = 25 - box[1], 15 - box[0]
+    assert d["left"][row, col] == pytest.approx(5.5, abs=1e-6)
+    assert d["right"][row, col] == pytest.approx(14.5, abs=1e-6)
+    assert d["top"][row, col] == pytest.approx(5.5, abs=1e-6)
+    assert d["bottom"][row, col] == pytest.approx(14.5, abs=1e-6)
+    # outside the left edge the distance is negative: centre 8.5 is 1.5 px out
+    assert d["left"][row, 8 - box[0]] == pytest.approx(-1.5, abs=1e-6)
+
+
+def _edge_rows(edge, width=12, rows=30):
+    """Distances (right side at x = 6 for `outline_offsets`) and an alpha whose right edge is at `edge`.
+
+    Pixel x spans [x, x + 1]; its centre is (x + 0.5) from the left. The
+    right side of "our" outline is at x = 6; Photoshop's at `edge`.
+    """
+    centres = np.arange(width) + 0.5
+    right = np.tile(6.0 - centres, (rows, 1))
+    far = np.full_like(right, 50.0)  # the other sides far away
+    distances = {"left": far, "top": far, "bottom": far, "right": right}
+    cached = np.tile(np.clip(edge - np.arange(width), 0.0, 1.0), (rows, 1))
+    return distances, cached
+
+
+def test_outline_offset_is_how_far_photoshops_edge_lies_beyond_ours():
+    from compositor.smartobjects.fidelity import outline_offsets
+
+    # Photoshop's edge at x = 6.4: pixel 6 (centre 6.5, 0.5 px outside
+    # ours, our coverage 0) is 0.4 covered: 0.4 - 0.5 - (-0.5) = +0.4.
+    distances, cached = _edge_rows(6.4)
+    offsets = outline_offsets(distances, np.ones_like(cached), cached)
+    assert offsets["right"] == pytest.approx(0.4)
+    # the other sides have no edge pixels: nothing measured
+    assert offsets["left"] is None and offsets["top"] is None
+    # an edge 0.3 px inside ours: pixel 5 (centre 5.5, 0.5 inside) is 0.7
+    # covered: 0.7 - 0.5 - 0.5 = -0.3
+    distances, cached = _edge_rows(5.7)
+    assert outline_offsets(distances, np.ones_like(cached), cached)["right"] == pytest.approx(-0.3)
+    # transparent content tells nothing about the outline
+    assert outline_offsets(distances, np.zeros_like(cached), cached)["right"] is None
+
+
+def test_outline_cause_names_grown_and_displaced_layers():
+    from compositor.smartobjects.fidelity import outline_cause
+
+    assert outline_cause({"left": 0.01, "top": -0.05, "right": 0.1, "bottom": None}) is None
+    grown = outline_cause({"left": 0.0, "top": 0.08, "right": 0.86, "bottom": 0.37})
+    assert "right +0.86 px, bottom +0.37 px" in grown and "right and bottom only" in grown
+    displaced = outline_cause({"left": 0.25, "top": -0.04, "right": -0.23, "bottom": -0.08})
+    assert "left +0.25 px, right -0.23 px" in displaced and "displaced as a whole" in displaced
+    # sides left unmeasured are named only when they were measured off
+    partial = outline_cause({"left": -0.58, "top": None, "right": None, "bottom": 0.35})
+    assert "left -0.58 px, bottom +0.35 px" in partial
+    assert "displaced" not in partial and "only" not in partial

@@ -69,11 +69,15 @@ FILE_CLASSES = {
 # written: they must not get worse, and the list shrinks as they are fixed.
 # (file, layer name) -> measured MAE
 KNOWN_OVER_TARGET = {
-    # Photoshop's right edge lies 0.85 px, its bottom edge up to 0.4 px,
-    # beyond the mesh's exact outline (left and top match it); the werps
-    # quilts show the same growth (0.2-0.4 px), other files' meshes do not
-    (AG_PSD + "read/mesh-transform/src.psd", "transform"): 1.03,
-    (ASPOSE + "PSDNET-2395/etikett var 3d.psd", "variabel etikett —— copy 5"): 1.05,
+    # Photoshop's right edge lies 0.86 px, its bottom edge 0.37 px, beyond
+    # the mesh's exact outline (left and top match it; the flat interior
+    # matches exactly); the werps 'distort' and 'perspective' quilts grow
+    # the same way by 0.26-0.27 px, other files' meshes not at all, and no
+    # descriptor value, size or scale tells them apart (see the test below)
+    (AG_PSD + "read/mesh-transform/src.psd", "transform"): 1.072,
+    # left side 0.58 px inside ours, bottom 0.35 px outside: the whole layer
+    # lies about 1 px right of our placement (the rest is off the canvas)
+    (ASPOSE + "PSDNET-2395/etikett var 3d.psd", "variabel etikett —— copy 5"): 1.044,
 }
 REGRESSION_SLACK = 0.1
 
@@ -140,3 +144,25 @@ def test_other_smart_objects_render_or_say_why_not(relative):
             assert row["unsupported"] or "cached no pixels" in row["skipped"], row
             continue
         assert row["mae"] <= OTHER_MAX_MAE, f"{row['name']}: MAE {row['mae']:.3f} > {OTHER_MAX_MAE}"
+
+
+# Layers whose error the fidelity report must explain by their outline,
+# measured from Photoshop's own cached pixels: (file, layer) -> sides off.
+OUTLINE_CAUSES = {
+    (AG_PSD + "read/mesh-transform/src.psd", "transform"): ("right", "bottom"),
+    (ASPOSE + "PSDNET-2395/etikett var 3d.psd", "variabel etikett —— copy 5"): ("left", "bottom"),
+    (ASPOSE + "PSDNET-2395/etikett var 3d.psd", "variabel etikett —— copy"): ("left", "right"),
+}
+
+
+@pytest.mark.parametrize("relative", sorted({f for f, _ in OUTLINE_CAUSES}))
+def test_report_names_the_outline_as_the_cause(relative):
+    rows = {row["name"]: row for row in fidelity_rows(relative)}
+    for (file, name), sides in OUTLINE_CAUSES.items():
+        if file != relative:
+            continue
+        cause = rows[name]["cause"]
+        assert cause is not None, f"{name}: no cause named (outline {rows[name]['outline']})"
+        listed = cause.split(": ", 1)[1].split(";")[0]  # "right +0.86 px, bottom +0.37 px"
+        named = {item.split()[0] for item in listed.split(", ")}
+        assert set(sides) <= named, f"{name}: {cause}"
