@@ -449,7 +449,9 @@ EFFECT_CASES = {
     "pattern overlay with fill 0": ("psd-tools+psd-tools/tests/psd_files/transparency/fill-opacity.psd", None, 1.94, 35.5),
     "gradient stroke": ("psd-tools+psd-tools/tests/psd_files/effect-stroke-gradient.psd", "Text", 4.29, 53.6),
     "reflected gradient overlay": ("psd-tools+psd-tools/tests/psd_files/masks.psb", "divider", 0.12, 0.7),
-    "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 0.63, 2.0),
+    # Smoothness eased as on fill layers (half the smooth cubic at 100 %, exact
+    # on gradient-fill.psd); this overlay would prefer 0.55 of it (p99 2.0).
+    "perceptual gradient overlay": ("Agamnentzar+ag-psd/test/read-write/gradient-mode/src.psd", None, 0.66, 3.05),
     # A colour overlay on a soft-edged brush stroke: the overlay hides the
     # stroke's own colour on its anti-aliased edge too (before: 1.74, p99 26.6).
     "colour overlay on soft edges": ("Agamnentzar+ag-psd/test/test.psd", None, 0.05, 0.5),
