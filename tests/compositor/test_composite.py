@@ -324,6 +324,26 @@ def test_vector_mask_already_in_shape_layer_pixels():
     assert Renderer._vector_mask_not_in_pixels(_FakeLayer(has_pixels=False, tags=[Tag.SOLID_COLOR_SHEET_SETTING]))
 
 
+def _shape_with_path(density, feather):
+    from types import SimpleNamespace
+
+    from psd_tools.constants import Tag
+    layer = _FakeLayer(has_pixels=True, tags=[Tag.SOLID_COLOR_SHEET_SETTING],
+                       mask=SimpleNamespace(parameters=SimpleNamespace(vector_mask_density=density,
+                                                                       vector_mask_feather=feather)))
+    layer.vector_mask = SimpleNamespace(disabled=False)
+    return layer
+
+
+def test_softened_path_of_a_shape_layer_is_applied_at_composite_time():
+    # The cached pixels carry the path sharp and at full density; a path
+    # with a density below 100 % or a feather is applied by the renderer.
+    assert not Renderer._vector_mask_not_in_pixels(_shape_with_path(density=None, feather=None))
+    assert not Renderer._vector_mask_not_in_pixels(_shape_with_path(density=255, feather=0.0))
+    assert Renderer._vector_mask_not_in_pixels(_shape_with_path(density=204, feather=None))
+    assert Renderer._vector_mask_not_in_pixels(_shape_with_path(density=None, feather=2.0))
+
+
 def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
     # Fill off: the layer shows its vector stroke, or nothing (then its
     # effects follow its path); Photoshop's effects trace that, after the mask.
