@@ -1,7 +1,8 @@
 """Which stored channel holds a layer's user (pixel) mask.
 
-A layer record has up to two mask channels. When a pixel layer has a vector
-mask, Photoshop writes its composite mask into channel -2: the user mask
+A layer record has up to two mask channels. When a layer has a vector mask
+(pixel, shape or fill layer alike; the mask flags say so), Photoshop may
+write its composite mask into channel -2: the user mask
 times the rasterised path ("user mask came from rendering other data"). The
 user mask itself then sits in channel -3, the "real user mask", with its own
 box and background. Measured on the corpus: channel -2 equals channel -3
