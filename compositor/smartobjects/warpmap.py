@@ -457,11 +457,14 @@ def _coverage(s, t, jac):
     return cov, scale
 
 
-def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
+def warp_content(warp_map: WarpMap, content_rgba: np.ndarray, raster_file: bool = False) -> np.ndarray:
     """Warp straight RGBA artwork through the map -> straight RGBA (bh, bw, 4).
 
-    Coverage is folded into alpha; smart filters are applied afterwards, in
-    canvas space, as Photoshop does.
+    raster_file: the artwork is an image file (PNG, JPEG...: users' artwork
+    always, a smart object's content when that is its file type), not an
+    embedded Photoshop document; see resample_content. Coverage is folded
+    into alpha; smart filters are applied afterwards, in canvas space, as
+    Photoshop does.
     """
     if content_rgba.ndim != 3 or content_rgba.shape[2] != 4:
         raise SmartObjectError(f"content must be (h, w, 4) RGBA, got shape {content_rgba.shape}")
@@ -474,15 +477,61 @@ def warp_content(warp_map: WarpMap, content_rgba: np.ndarray) -> np.ndarray:
         raise SmartObjectError(
             f"layer box {bw}x{bh} or content {w}x{h} exceeds {REMAP_LIMIT - 1} pixels a side"
         )
-    premultiplied = content.copy()
-    premultiplied[..., :3] *= premultiplied[..., 3:4]
-    warped = resample(premultiplied, warp_map.map_x, warp_map.map_y, warp_map.content_size,
-                      warp_map.content_scale, warp_map.affine, warp_map.lod)
+    warped = resample_content(content, warp_map.map_x, warp_map.map_y, warp_map.content_size,
+                              warp_map.content_scale, warp_map.affine, warp_map.lod, raster_file)
     warped *= warp_map.coverage[..., None]
     warped = apply_smart_filters(warped, warp_map.smart_filters)
     return unpremultiply(warped)
 
 
+def straight_over_white(raster_file: bool, affine: bool, content_shape, map_size, content_scale) -> bool:
+    """Whether artwork is resampled as straight colour over white (see resample_content):
+    an image file, shrunk (along either axis) by a plain placement."""
+    if not (raster_file and affine):
+        return False
+    h, w = content_shape[:2]
+    scale_x = content_scale[0] * w / map_size[0]
+    scale_y = content_scale[1] * h / map_size[1]
+    return max(scale_x, scale_y) > 1.0
+
+
+def resample_content(content: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
+                     map_size: tuple[int, int], content_scale: tuple[float, float], affine: bool,
+                     lod: np.ndarray | None = None, raster_file: bool = False) -> np.ndarray:
+    """Straight RGBA artwork (h, w, 4) float32 through `resample` -> premultiplied (bh, bw, 4).
+
+    Photoshop shrinks a placed image file (PNG...) by resampling its colour
+    as stored, not weighted by alpha, with white under its fully transparent
+    pixels and beyond its edges: the edges of a shrunk PNG pick up white
+    from the transparency around them (a PNG whose transparent pixels hold
+    black shows no black fringe either). Embedded Photoshop documents, and
+    enlarged or warped artwork, are resampled premultiplied. Measured on the
+    corpus's shrunk placements of PNGs with transparency: a duck shrunk 8.5x
+    (54 copies in each of three documents) MAE 1.29 -> 0.80 in the RGB one,
+    1.05 -> 0.77 in the grey one, a logo shrunk 50x 1.09 -> 1.03; type in an
+    embedded PSB shrunk 5x, whose transparent pixels are white too, gets
+    6x worse resampled this way. An enlarged PNG (1.4x, mostly transparent)
+    is 0.021 premultiplied, 0.037 this way: enlargement stays premultiplied.
+    """
+    content = np.ascontiguousarray(content, np.float32)
+    alpha = np.ascontiguousarray(content[..., 3])
+    if alpha.min() >= 1.0:  # opaque: premultiplied and straight are the same
+        return resample(content, map_x, map_y, map_size, content_scale, affine, lod)
+    if not straight_over_white(raster_file, affine, content.shape, map_size, content_scale):
+        premultiplied = cv2.multiply(content, cv2.merge([alpha, alpha, alpha, np.ones_like(alpha)]))
+        return resample(premultiplied, map_x, map_y, map_size, content_scale, affine, lod)
+    # Colour minus white, zero (white) where transparent: resample's zero
+    # border then stands for transparent white beyond the edges too.
+    visible = (alpha > 0).astype(np.float32)
+    offset = cv2.multiply(cv2.subtract(content, (1.0, 1.0, 1.0, 0.0)),
+                          cv2.merge([visible, visible, visible, np.ones_like(visible)]))
+    warped = resample(offset, map_x, map_y, map_size, content_scale, affine, lod)
+    warped_alpha = np.clip(warped[..., 3:4], 0.0, 1.0)
+    warped[..., :3] += np.float32(1.0)
+    np.clip(warped[..., :3], 0.0, 1.0, out=warped[..., :3])
+    warped[..., :3] *= warped_alpha
+    warped[..., 3:4] = warped_alpha
+    return warped
 
 
 def resample(premultiplied: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,

@@ -250,3 +250,39 @@ def test_shrunk_affine_placement_is_shifted_only_for_large_fractional_factors(
     assert pixel[0] == pytest.approx(expected_red, abs=1e-4)
     assert pixel[1] == pytest.approx(expected_green, abs=1e-4)
     assert pixel[3] == pytest.approx(1.0, abs=1e-5)
+
+
+def _red_beside_transparent_black(w, h):
+    content = np.zeros((h, w, 4), np.float32)
+    content[:, : w // 2] = (1.0, 0.0, 0.0, 1.0)
+    return content
+
+
+def test_shrunk_image_file_resamples_its_colour_over_white():
+    # Each output pixel is a weighted sum of content pixels, weights summing
+    # to 1. Straight colour with white under the transparency: a pixel whose
+    # weights on the red half sum to alpha has red 1 and green
+    # alpha * 0 + (1 - alpha) * 1 = 1 - alpha, whatever the kernel.
+    so = make_so((40, 20), [10, 10, 30, 10, 30, 20, 10, 20])  # 2x smaller
+    wm = build_warp_map(so, (40, 30))
+    content = _red_beside_transparent_black(40, 20)
+    out = warp_content(wm, content, raster_file=True)
+    alpha = out[..., 3]
+    edge = (alpha > 0.05) & (alpha < 0.95)
+    assert edge.sum() >= 8  # the column across the red half's edge
+    np.testing.assert_allclose(out[..., 0][edge], 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[..., 1][edge], 1.0 - alpha[edge], atol=1e-5)
+    np.testing.assert_allclose(out[..., 2][edge], 1.0 - alpha[edge], atol=1e-5)
+    # an embedded Photoshop document is resampled premultiplied: pure red
+    out = warp_content(wm, content, raster_file=False)
+    edge = (out[..., 3] > 0.05) & (out[..., 3] < 0.95)
+    np.testing.assert_allclose(out[..., :3][edge], np.broadcast_to([1.0, 0.0, 0.0], (edge.sum(), 3)), atol=1e-5)
+
+
+def test_enlarged_image_file_stays_premultiplied():
+    so = make_so((20, 10), [5, 5, 45, 5, 45, 25, 5, 25])  # 2x larger
+    wm = build_warp_map(so, (50, 30))
+    out = warp_content(wm, _red_beside_transparent_black(20, 10), raster_file=True)
+    edge = (out[..., 3] > 0.05) & (out[..., 3] < 0.95) & (wm.coverage > 0.99)
+    assert edge.sum() >= 8
+    np.testing.assert_allclose(out[..., 1][edge], 0.0, atol=1e-5)
