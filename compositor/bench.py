@@ -130,7 +130,7 @@ def time_naive(psd_bytes: bytes, layer: str, artwork: bytes, size: int | None, f
         so = read_smart_object(node.layer, template.psd)
         content = place_artwork_bytes(artwork, so.content_size)
         warp_map = build_warp_map(so, (template.width, template.height))
-        warped = warp_content(warp_map, content)
+        warped = warp_content(warp_map, content, raster_file=True)
         _swap_pixels(node.layer, warp_map.box, warped)
         image = template.psd.composite(force=True)
         rgba = np.asarray(image.convert("RGBA"), np.float32) / 255.0

@@ -808,6 +808,7 @@ class Renderer:
             return cannot(f"re-rendering in a {self.template.color_mode.name} document is not supported")
         try:
             from compositor.smartobjects import build_warp_map, read_smart_object, warp_content  # noqa
+            from compositor.smartobjects.content import is_raster_file  # noqa
         except ImportError:
             return cannot("smart-object re-rendering is not available in this build")
         try:
@@ -823,7 +824,9 @@ class Renderer:
             if warp_map is None:
                 canvas_size = (self.template.width, self.template.height)
                 warp_map = self._cache[key] = build_warp_map(so, canvas_size, content_size=size)
-            pixels = warp_content(warp_map, content)
+            # users' artwork is always an image file (PNG, JPEG...)
+            raster_file = artwork is not None or is_raster_file(so.filetype)
+            pixels = warp_content(warp_map, content, raster_file)
         except TemplateError:
             raise
         except Exception as exc:  # geometry errors name the feature they met

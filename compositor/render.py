@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import InvalidOption
-from compositor.placement import PlacementOptions, place_artwork_bytes, premultiplied, scaled_options
+from compositor.placement import PlacementOptions, place_artwork_bytes, scaled_options
 from compositor.plan import RenderPlan, SmartObjectPlan, downscale, level_box, level_size
 from compositor.smartobjects import warpmap
 
@@ -122,8 +122,8 @@ def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], conte
                        factor: int) -> np.ndarray:
     """`smartobjects.warp_content` through the level's maps, stopping before it
     unpremultiplies (the formula wants premultiplied colour: a divide and a
-    multiply saved over the whole box). The resampling is `warpmap.resample`,
-    the same function `warp_content` uses; the full-size equality tests hold
+    multiply saved over the whole box). The resampling is
+    `warpmap.resample_content`, the same function `warp_content` uses; the full-size equality tests hold
     it to `warp_content`'s pixels."""
     bh, bw = arrays["map_x"].shape
     h, w = content.shape[:2]
@@ -133,9 +133,9 @@ def warp_premultiplied(so: SmartObjectPlan, arrays: dict[str, np.ndarray], conte
     # the level's maps address the full-size content; content pixels per level pixel
     cw, ch = so.content_size
     scale = (so.content_scale[0] * factor, so.content_scale[1] * factor)
-    pixels = premultiplied(content)  # the same array when opaque: no copy
-    warped = warpmap.resample(pixels, arrays["map_x"], arrays["map_y"], (cw, ch), scale, so.affine,
-                              arrays.get("mip_lod"))
+    # users' artwork is always an image file (see warpmap.resample_content)
+    warped = warpmap.resample_content(content, arrays["map_x"], arrays["map_y"], (cw, ch), scale, so.affine,
+                                      arrays.get("mip_lod"), raster_file=True)
     coverage = arrays["coverage"]
     cv2.multiply(warped, cv2.merge([coverage] * 4), dst=warped)
     return warped

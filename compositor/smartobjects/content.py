@@ -14,6 +14,13 @@ PSD_FILETYPES = {"8bps", "8bpb"}
 RASTER_FILETYPES = {"png", "jpeg", "jpg", "tiff", "tif", "gif", "bmp", "webp"}
 
 
+def is_raster_file(filetype) -> bool:
+    """Whether a smart object's embedded file type is an image file (PNG, JPEG...)."""
+    if isinstance(filetype, bytes):
+        filetype = filetype.decode("latin-1")
+    return (filetype or "").strip().lower() in RASTER_FILETYPES
+
+
 def pil_to_rgba(image: Image.Image) -> np.ndarray:
     """PIL image of any mode and depth -> float32 straight RGBA (h, w, 4)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):

@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 
 from .errors import SmartObjectError
+from .content import is_raster_file
 from .model import read_smart_object
 from .warpmap import build_warp_map, outline_distances, warp_content
 
@@ -133,7 +134,7 @@ def rendered_error(so, cached_rgba, cached_box) -> float:
     right = max(int(cached_box[2]), 1)
     bottom = max(int(cached_box[3]), 1)
     warp_map = build_warp_map(so, (2 * right + 64, 2 * bottom + 64))
-    ours = warp_content(warp_map, so.content)
+    ours = warp_content(warp_map, so.content, is_raster_file(so.filetype))
     return compare_boxes(ours, warp_map.box, cached_rgba, tuple(cached_box))[0]
 
 
@@ -201,7 +202,7 @@ def _measure_outline(so, warp_map, cached, cached_box) -> dict:
         alpha[c_top - top : c_bottom - top, c_left - left : c_right - left] = cached[
             c_top - cached_box[1] : c_bottom - cached_box[1], c_left - cached_box[0] : c_right - cached_box[0], -1]
     uncovered = dataclasses.replace(warp_map, coverage=np.ones_like(warp_map.coverage))
-    content_alpha = warp_content(uncovered, so.content)[..., 3]
+    content_alpha = warp_content(uncovered, so.content, is_raster_file(so.filetype))[..., 3]
     return outline_offsets(outline_distances(so, warp_map.box), content_alpha, alpha)
 
 
@@ -244,7 +245,7 @@ def layer_fidelity(psd, geometry=None) -> list[dict]:
         except SmartObjectError as exc:
             row["skipped"] = str(exc)
             continue
-        ours_rgba = warp_content(warp_map, so.content)
+        ours_rgba = warp_content(warp_map, so.content, is_raster_file(so.filetype))
         ours, cached, note = _to_document_channels(ours_rgba, layer, psd)
         if cached is None:
             row["skipped"] = "Photoshop cached no pixels for this layer"

@@ -204,3 +204,85 @@ def test_perspective_shrink_varies_its_level_and_averages_detail():
     # a 1-pixel checkerboard shrunk 2.5-5x averages to grey, without aliasing
     assert abs(float(out[..., 0][inside].mean()) - 0.5) < 0.05
     assert float(out[..., 0][inside].std()) < 0.1
+
+
+def test_shrink_shift_by_factor():
+    from compositor.smartobjects.warpmap import shrink_shift
+
+    # shrunk more than 4x by a fraction: half a content pixel; else none
+    assert shrink_shift(5.5) == 0.5
+    assert shrink_shift(8.47) == 0.5
+    assert shrink_shift(3.9) == 0.0
+    assert shrink_shift(4.0) == 0.0
+    assert shrink_shift(16.0) == 0.0
+    assert shrink_shift(16.0004) == 0.0  # float noise in a whole-number factor
+
+
+def _ramps(w, h):
+    # red rises along x, green along y: value = pixel centre / size
+    red = (np.arange(w, dtype=np.float32)[None, :] + 0.5) / w
+    green = (np.arange(h, dtype=np.float32)[:, None] + 0.5) / h
+    return np.dstack([np.broadcast_to(red, (h, w)), np.broadcast_to(green, (h, w)),
+                      np.zeros((h, w), np.float32), np.ones((h, w), np.float32)])
+
+
+@pytest.mark.parametrize("content_size, expected_red, expected_green", [
+    # 110x66 -> 20x12, 5.5x: canvas pixel 10 reads content x = 10.5 * 5.5 - 0.5
+    # - 0.5 (the shift) = 56.75, whose value is (56.75 + 0.5) / 110; row 6
+    # reads y = 6.5 * 5.5 - 1 = 34.75, (34.75 + 0.5) / 66
+    ((110, 66), 57.25 / 110, 35.25 / 66),
+    # 70x42 -> 20x12, 3.5x: centred, x = 10.5 * 3.5 - 0.5 = 36.25 -> 36.75 / 70
+    ((70, 42), 36.75 / 70, 22.75 / 42),
+    # 320x192 -> 20x12, 16x exactly: centred, 168 / 320 and 104 / 192
+    ((320, 192), 168 / 320, 104 / 192),
+])
+def test_shrunk_affine_placement_is_shifted_only_for_large_fractional_factors(
+        content_size, expected_red, expected_green):
+    # Linear ramps survive the (symmetric, normalised) prefilter and bilinear
+    # sampling unchanged, so each pixel shows the ramp where it samples.
+    w, h = content_size
+    so = make_so((w, h), [10, 10, 30, 10, 30, 22, 10, 22])
+    wm = build_warp_map(so, (40, 32))
+    assert wm.affine
+    out = warp_content(wm, _ramps(w, h))
+    left, top = wm.box[:2]
+    pixel = out[10 + 6 - top, 10 + 10 - left]
+    assert pixel[0] == pytest.approx(expected_red, abs=1e-4)
+    assert pixel[1] == pytest.approx(expected_green, abs=1e-4)
+    assert pixel[3] == pytest.approx(1.0, abs=1e-5)
+
+
+def _red_beside_transparent_black(w, h):
+    content = np.zeros((h, w, 4), np.float32)
+    content[:, : w // 2] = (1.0, 0.0, 0.0, 1.0)
+    return content
+
+
+def test_shrunk_image_file_resamples_its_colour_over_white():
+    # Each output pixel is a weighted sum of content pixels, weights summing
+    # to 1. Straight colour with white under the transparency: a pixel whose
+    # weights on the red half sum to alpha has red 1 and green
+    # alpha * 0 + (1 - alpha) * 1 = 1 - alpha, whatever the kernel.
+    so = make_so((40, 20), [10, 10, 30, 10, 30, 20, 10, 20])  # 2x smaller
+    wm = build_warp_map(so, (40, 30))
+    content = _red_beside_transparent_black(40, 20)
+    out = warp_content(wm, content, raster_file=True)
+    alpha = out[..., 3]
+    edge = (alpha > 0.05) & (alpha < 0.95)
+    assert edge.sum() >= 8  # the column across the red half's edge
+    np.testing.assert_allclose(out[..., 0][edge], 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[..., 1][edge], 1.0 - alpha[edge], atol=1e-5)
+    np.testing.assert_allclose(out[..., 2][edge], 1.0 - alpha[edge], atol=1e-5)
+    # an embedded Photoshop document is resampled premultiplied: pure red
+    out = warp_content(wm, content, raster_file=False)
+    edge = (out[..., 3] > 0.05) & (out[..., 3] < 0.95)
+    np.testing.assert_allclose(out[..., :3][edge], np.broadcast_to([1.0, 0.0, 0.0], (edge.sum(), 3)), atol=1e-5)
+
+
+def test_enlarged_image_file_stays_premultiplied():
+    so = make_so((20, 10), [5, 5, 45, 5, 45, 25, 5, 25])  # 2x larger
+    wm = build_warp_map(so, (50, 30))
+    out = warp_content(wm, _red_beside_transparent_black(20, 10), raster_file=True)
+    edge = (out[..., 3] > 0.05) & (out[..., 3] < 0.95) & (wm.coverage > 0.99)
+    assert edge.sum() >= 8
+    np.testing.assert_allclose(out[..., 1][edge], 0.0, atol=1e-5)

@@ -83,10 +83,12 @@ REGRESSION_SLACK = 0.1
 
 # Every other smart object in the corpus: rendered ones stay within this
 # (text and logos shrunk 5-50x, photos enlarged...), or are skipped with a
-# reason that names what is unsupported.
+# reason that names what is unsupported. A ratchet: the worst measured is
+# 1.86 (type in an embedded PSB shrunk 5x), then 1.32 (a warp shrinking an
+# embedded PSB 2x) and 1.18 (a JPEG shrunk 5.7x).
 # Grey documents are compared in grey, CMYK ones on alpha only (see
 # compositor.smartobjects.fidelity).
-OTHER_MAX_MAE = 4.5
+OTHER_MAX_MAE = 1.95
 
 
 def corpus_file(relative: str) -> Path:
