@@ -539,7 +539,7 @@ class Renderer:
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
         bounds = None if is_empty(node.box) else node.box
-        traced = shape
+        traced, shown = shape, None
         if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
             # Nothing of its own to trace: the effects follow the path. The
             # rasteriser leaves float residue (~1e-16) along the rows right of
@@ -547,8 +547,9 @@ class Renderer:
             path = vector.draw_vector_mask(node.layer, canvas.box)
             traced = self._mask(node, canvas.box) * np.where(path > 1e-6, path, 0.0)
             traced = np.broadcast_to(traced, shape.shape).astype(np.float32)
+            shown = shape
         stack = render_effects(np.concatenate([color, traced], axis=-1), canvas.box, self._cache[key],
-                               bounds=bounds, document=self.template.canvas_box)
+                               bounds=bounds, document=self.template.canvas_box, shown=shown)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]

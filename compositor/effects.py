@@ -119,6 +119,9 @@ class EffectStack:
     below: list[EffectPart] = field(default_factory=list)
     overlays: list[EffectPart] = field(default_factory=list)
     above: list[EffectPart] = field(default_factory=list)
+    # What the layer itself shows, padded like `layer_rgba`, when its effects
+    # trace another outline (see `render_effects`); None: its own alpha.
+    shown: np.ndarray | None = None
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -637,13 +640,19 @@ def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
 
 
 def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=None,
-                   document=None) -> EffectStack:
+                   document=None, shown: np.ndarray | None = None) -> EffectStack:
     """Render `effects` from the layer's pixels; see the module docstring.
 
     `bounds` is the layer's own box in canvas pixels when `layer_rgba` covers
     another region (a crop or the canvas): gradients aligned with the layer
     span it (default: `box`). `document` is the canvas box that gradients
     not aligned with the layer span (default: `bounds`).
+
+    `shown` (h, w, 1) is the alpha the layer itself shows when the effects
+    trace another outline (`layer_rgba`'s alpha): a shape layer's path, whose
+    fill may be transparent or switched off. A stroke's geometry follows the
+    traced outline; how it shares a pixel with the layer follows what the
+    layer shows there (default: the traced alpha).
     """
     layer_rgba = np.asarray(layer_rgba, np.float32)
     if layer_rgba.ndim != 3 or layer_rgba.shape[-1] != 4:
@@ -656,6 +665,12 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     stack = EffectStack(box=(left - reach, top - reach, right + reach, bottom + reach),
                         layer_rgba=padded)
     alpha = np.ascontiguousarray(padded[..., 3])
+    if shown is None:
+        shown_alpha = alpha
+    else:
+        shown = np.asarray(shown, np.float32)
+        shown_alpha = np.pad(shown[..., 0] if shown.ndim == 3 else shown, ((reach, reach), (reach, reach)))
+        stack.shown = shown_alpha[..., None]
     layer_box = (reach, reach, reach + right - left, reach + bottom - top)
 
     def in_stack(canvas_box):
@@ -721,16 +736,23 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
             # Outside the layer's pixels the stroke and the layer share each
             # pixel without overlapping (a half-transparent layer pixel shows
             # alpha x its colour + the rest in stroke): that is the stroke
-            # drawn under the layer with outer / (1 - alpha). Inside, it covers the layer.
-            under = np.divide(outer, 1 - alpha, out=np.zeros_like(outer), where=alpha < 1)
+            # drawn under the layer with outer / (1 - alpha), alpha what the
+            # layer shows. Inside, it covers the layer.
+            under = np.divide(outer, 1 - shown_alpha, out=np.zeros_like(outer), where=shown_alpha < 1)
             if under.any():
                 stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
                                               effect.mode))
             if not inner.any():
                 continue
-            within = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
+            within = None
+            if shown is None:
+                # The layer shows all of the traced alpha: the stroke can be
+                # painted into its pixels. Otherwise (a shape's transparent
+                # fill) it covers the path whatever the fill shows: drawn above.
+                within = np.clip(np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0),
+                                 0, 1)[..., None] * effect.opacity
             stack.above.append(EffectPart("stroke", colour, inner[..., None] * effect.opacity, effect.mode,
-                                          within=np.clip(within, 0, 1)[..., None] * effect.opacity))
+                                          within=within))
     return stack
 
 
@@ -838,7 +860,7 @@ def composite_with_effects(stack: EffectStack, mode: str, cb: np.ndarray, ab: np
         colour, alpha = composite(part.mode, colour, alpha,
                                   np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
     layer_colour, above = paint_within_layer(stack, stack.layer_rgba[..., :3], fill)
-    shape = stack.layer_rgba[..., 3:]
+    shape = stack.layer_rgba[..., 3:] if stack.shown is None else stack.shown
     if stack.overlays:
         # The layer and its overlays share the layer's coverage: drawn as if
         # it covered the pixel, then mixed in by that coverage once.

@@ -428,3 +428,44 @@ def test_shrunk_pattern_averages_its_pixels():
     tiled = _tiled_pattern(pattern, (2, 2), (0, 0))
     np.testing.assert_allclose(tiled[..., 0], 1 / 3, atol=1e-6)
     np.testing.assert_allclose(tiled[..., 3], 1, atol=1e-6)
+
+
+def test_stroke_traced_from_a_path_covers_what_the_fill_leaves_transparent():
+    # A shape whose effects follow its path (1 on the left 2 columns, 0.5 on
+    # the third) but whose fill shows nothing (fill switched off): a 1 px
+    # outside stroke covers the half of the third column the path leaves
+    # free -- 0.5, not the whole pixel -- and nothing inside the path.
+    path = np.zeros((3, 3, 4), np.float32)
+    path[:, :2, 3] = 1.0
+    path[:, 2, 3] = 0.5
+    shown = np.zeros((3, 3, 1), np.float32)
+    stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1)], shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    assert alpha[reach + 1, reach + 2, 0] == pytest.approx(0.5)
+    assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.0)
+    # The path ends half-way across the third column: 1 px further is half-way
+    # across the fourth.
+    assert alpha[reach + 1, reach + 3, 0] == pytest.approx(0.5)
+    assert alpha[reach + 1, reach + 4, 0] == pytest.approx(0.0)
+
+
+def test_inside_stroke_traced_from_a_path_is_opaque_over_a_transparent_fill():
+    # A path covering 3x3 px filled at alpha 0.25 (a transparent gradient):
+    # a 1 px inside stroke covers the path's outer ring whatever the fill
+    # shows (Photoshop's stroke is opaque there); the centre keeps the fill.
+    path = np.zeros((3, 3, 4), np.float32)
+    path[...] = (1, 0, 0, 1)
+    shown = np.full((3, 3, 1), 0.25, np.float32)
+    stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
+                           shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    assert alpha[reach, reach, 0] == pytest.approx(1.0)
+    np.testing.assert_allclose(colour[reach, reach], [0, 1, 0], atol=1e-6)
+    assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.25)
+    np.testing.assert_allclose(colour[reach + 1, reach + 1], [1, 0, 0], atol=1e-6)
