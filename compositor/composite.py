@@ -524,7 +524,7 @@ class Renderer:
         overlays, then inner effects and strokes. Opacity scales everything;
         fill only the layer's own pixels.
         """
-        from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
+        from compositor.effects import effects_reach, paint_within_layer, read_effects, render_effects  # noqa: PLC0415
         from compositor.model import traces_path_for_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
@@ -539,16 +539,22 @@ class Renderer:
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
         bounds = None if is_empty(node.box) else node.box
-        traced, shown = shape, None
+        traced, shown, traced_box, traced_color = shape, None, canvas.box, color
         if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
-            # Nothing of its own to trace: the effects follow the path. The
-            # rasteriser leaves float residue (~1e-16) along the rows right of
-            # a path, which a stroke would outline; no coverage that small is real.
-            path = vector.draw_vector_mask(node.layer, canvas.box)
-            traced = self._mask(node, canvas.box) * np.where(path > 1e-6, path, 0.0)
-            traced = np.broadcast_to(traced, shape.shape).astype(np.float32)
-            shown = shape
-        stack = render_effects(np.concatenate([color, traced], axis=-1), canvas.box, self._cache[key],
+            # The effects follow the path (see `traces_path_for_effects`),
+            # traced past the canvas by the effects' reach: a shape running
+            # off the canvas goes on there, so its inside stroke must not
+            # outline the canvas's edge. The rasteriser leaves float residue
+            # (~1e-16) along the rows right of a path, which a stroke would
+            # outline; no coverage that small is real.
+            reach = effects_reach(self._cache[key])
+            traced_box = (canvas.box[0] - reach, canvas.box[1] - reach, canvas.box[2] + reach, canvas.box[3] + reach)
+            path = vector.draw_vector_mask(node.layer, traced_box)
+            traced = self._mask(node, traced_box) * np.where(path > 1e-6, path, 0.0)
+            traced = np.broadcast_to(traced, path.shape).astype(np.float32)
+            shown = paste(traced_box, canvas.box, shape)
+            traced_color = paste(traced_box, canvas.box, color, 1.0)
+        stack = render_effects(np.concatenate([traced_color, traced], axis=-1), traced_box, self._cache[key],
                                bounds=bounds, document=self.template.canvas_box, shown=shown)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
