@@ -142,6 +142,10 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 TEXT_BLEND_GAMMA = 1.45
 
 
+# Effects drawn over a layer's own pixels (`compositor.effects` kinds).
+OVERLAY_KINDS = frozenset({"color_overlay", "gradient_overlay", "pattern_overlay"})
+
+
 def _has_vector_stroke(node: LayerNode) -> bool:
     layer = node.layer
     return node.kind == "shape" and layer is not None and layer.vector_mask is not None \
@@ -531,13 +535,27 @@ class Renderer:
         if source is None:
             return
         color, alpha = source
-        if node.clip_layers:
-            self._note_stroke_under_clipped(node)
-            color = self._draw_clipped(node, color, alpha, canvas.box)
-        shape = alpha * self._mask(node, canvas.box)
         key = ("effects", id(node))
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
+        mask = self._mask(node, canvas.box)
+        # The effects trace the layer as it shows, vector stroke included.
+        shape = alpha * mask
+        split = None
+        if _has_vector_stroke(node) and (node.clip_layers or any(
+                effect.kind in OVERLAY_KINDS for effect in self._cache[key])):
+            # Photoshop draws a shape's vector stroke over its overlays and
+            # clipped layers, which reach its fill alone.
+            split = self._split_vector_stroke(node, color, alpha, canvas.box)
+        if split is not None:
+            color, layer_shape = split.fill_colour, split.fill_alpha * mask
+            if node.clip_layers:
+                color = self._draw_clipped(node, color, split.fill_alpha, canvas.box)
+        else:
+            layer_shape = shape
+            if node.clip_layers:
+                self._note_stroke_under_clipped(node)
+                color = self._draw_clipped(node, color, alpha, canvas.box)
         bounds = None if is_empty(node.box) else node.box
         traced, shown, traced_box, traced_color = shape, None, canvas.box, color
         if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
@@ -569,8 +587,13 @@ class Renderer:
         for part in stack.below:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
-        color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
+        if split is None:
+            color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
+        else:
+            # Inside strokes cover the vector stroke too: drawn above it.
+            above = list(stack.above)
         layer_blend = _blend_function(mode, self.template.color_mode)
+        shape = layer_shape
         window = support(shape) if stack.overlays else None
         if window is not None:
             # The layer and its overlays share the layer's coverage: drawn as
@@ -593,6 +616,9 @@ class Renderer:
             inside.mix_in(full, shape[window] * node.opacity)
         elif not stack.overlays:
             canvas.put(color, shape * (node.opacity * node.fill_opacity), layer_blend, self._blend_space(node))
+        if split is not None:
+            canvas.put(split.stroke_colour, split.stroke_alpha * mask * (node.opacity * node.fill_opacity),
+                       layer_blend, self._blend_space(node))
         for part in above:
             put_part(part)
 

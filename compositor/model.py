@@ -70,15 +70,30 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
         # when the shape's fill is off or transparent: then Photoshop's
         # effects trace the shape's outline after its mask -- its vector
         # stroke when that is on, else its path -- not the fill's alpha,
-        # which psd-tools' strokes follow.
+        # which psd-tools' strokes follow. Ours too when the shape's vector
+        # stroke must be drawn apart from its fill (see `_stroke_apart`).
         ties = len(ours_missing) == len(psd_tools_missing)
         if len(ours_missing) < len(psd_tools_missing) or \
-                (ties and (_fill_off(layer) or traces_path_for_effects(layer))):
+                (ties and (_fill_off(layer) or traces_path_for_effects(layer) or _stroke_apart(layer, names))):
             return "ours", ours_missing
         return "psd-tools", psd_tools_missing
     if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
+
+
+# Effects drawn over the layer's own pixels, under a shape's vector stroke.
+OVERLAY_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay"})
+
+
+def _stroke_apart(layer, effect_names: list[str]) -> bool:
+    """Whether a shape's vector stroke must be drawn apart from its fill:
+    Photoshop draws it over the fill's overlays and over the layers clipped
+    to the shape, which both reach the fill alone."""
+    stroke = getattr(layer, "stroke", None)
+    if stroke is None or not stroke.enabled or layer.vector_mask is None:
+        return False
+    return bool(OVERLAY_EFFECTS.intersection(effect_names)) or bool(getattr(layer, "clip_layers", None))
 
 
 def _vector_mask_feather(layer) -> float:
