@@ -796,6 +796,10 @@ class Renderer:
         from psd_tools.constants import Tag  # noqa: PLC0415
 
         layer = node.layer
+        if _has_vector_stroke(node):
+            dashes = layer.stroke._data.get(b"strokeStyleLineDashSet") or []
+            self._notes.append(f"layer {node.name!r}: {'dashed ' if dashes else ''}vector stroke not drawn "
+                               f"(the file caches no pixels for the shape)")
         descriptor = layer.tagged_blocks.get_data(Tag.GRADIENT_FILL_SETTING)
         if descriptor is None or pt_utils.is_fill_disabled(layer):
             return paint.create_fill(layer, layer.bbox)

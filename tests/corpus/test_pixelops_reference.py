@@ -661,3 +661,20 @@ def test_render_path_applies_a_curves_smart_filter_to_new_artwork():
     left, top, right, bottom = so.box
     centre = pixels[(top + bottom) // 2, (left + right) // 2]
     assert abs(int(centre[0]) - 196) <= 1 and abs(int(centre[2]) - 196) <= 1
+
+
+def test_a_vector_stroke_with_no_cached_pixels_is_named_as_not_drawn():
+    # A shape Photoshop cached no pixels for is drawn from its fill and path
+    # alone; its (dashed) vector stroke must show up in the report.
+    from compositor.composite import Renderer
+    from compositor.model import load_template
+
+    path = CORPUS / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2634/foldersAndFigures.psd"
+    if not path.is_file():
+        pytest.skip("foldersAndFigures.psd not in the corpus")
+    template = load_template(path)
+    shape = next(node for node in template.walk() if node.name == "Ellipse 1")
+    shape.layer.has_pixels = lambda: False
+    shape.layer.numpy = lambda *args, **kwargs: None
+    notes = Renderer(template).render().unsupported
+    assert "layer 'Ellipse 1': dashed vector stroke not drawn (the file caches no pixels for the shape)" in notes
