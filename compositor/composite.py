@@ -577,6 +577,8 @@ class Renderer:
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]
+        if stack.shown is not None:
+            layer_shape = stack.shown[dy:dy + h, dx:dx + w]  # what its strokes leave of the layer
 
         def put_part(part) -> None:
             part_alpha = part.alpha[dy:dy + h, dx:dx + w] * node.opacity

@@ -685,6 +685,9 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     # strokes listed before it leave free (Photoshop draws the first listed
     # innermost), so they never blend into each other.
     stroked = np.zeros_like(alpha)
+    # With `shown`: the strokes (effect, colour, area) and the share of the
+    # layer's pixels they leave to it.
+    strokes_on_path, kept = [], np.ones_like(alpha)
     for effect in sorted(effects, key=lambda e: order.index(e.kind)):
         colour = np.float32(effect.color).reshape(1, 1, 3)
         if effect.kind == "drop_shadow":
@@ -733,26 +736,40 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
                 stroke_box = (base[0] - grow, base[1] - grow, base[2] + grow, base[3] + grow)
                 colour, gradient_alpha = _gradient_fill(effect, alpha.shape, stroke_box)
                 outer, inner = outer * gradient_alpha[..., 0], inner * gradient_alpha[..., 0]
+            if shown is not None:
+                # A shape traced from its path: the stroke takes its area of
+                # each pixel from the fill (measured: an inside stroke on an
+                # edge pixel of a fading fill shows the stroke alone, at the
+                # path's coverage). Drawn under the layer once what the layer
+                # keeps is known, below.
+                strokes_on_path.append((effect, colour, outer + inner))
+                taken = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
+                kept = kept * np.clip(1 - taken * effect.opacity, 0, 1)
+                continue
             # Outside the layer's pixels the stroke and the layer share each
             # pixel without overlapping (a half-transparent layer pixel shows
             # alpha x its colour + the rest in stroke): that is the stroke
-            # drawn under the layer with outer / (1 - alpha), alpha what the
-            # layer shows. Inside, it covers the layer.
-            under = np.divide(outer, 1 - shown_alpha, out=np.zeros_like(outer), where=shown_alpha < 1)
+            # drawn under the layer with outer / (1 - alpha). Inside, it covers the layer.
+            under = np.divide(outer, 1 - alpha, out=np.zeros_like(outer), where=alpha < 1)
             if under.any():
                 stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
                                               effect.mode))
             if not inner.any():
                 continue
-            within = None
-            if shown is None:
-                # The layer shows all of the traced alpha: the stroke can be
-                # painted into its pixels. Otherwise (a shape's transparent
-                # fill) it covers the path whatever the fill shows: drawn above.
-                within = np.clip(np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0),
-                                 0, 1)[..., None] * effect.opacity
+            within = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
             stack.above.append(EffectPart("stroke", colour, inner[..., None] * effect.opacity, effect.mode,
-                                          within=within))
+                                          within=np.clip(within, 0, 1)[..., None] * effect.opacity))
+    if shown is not None:
+        # The layer shows what its strokes leave of it; each stroke fills its
+        # own area beside that, without overlapping it: drawn under the
+        # layer with area / (1 - what the layer shows).
+        shown_alpha = shown_alpha * kept
+        stack.shown = shown_alpha[..., None]
+        for effect, colour, area in strokes_on_path:
+            under = np.divide(area, 1 - shown_alpha, out=np.zeros_like(area), where=shown_alpha < 1)
+            if under.any():
+                stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
+                                              effect.mode))
     return stack
 
 

@@ -469,3 +469,29 @@ def test_inside_stroke_traced_from_a_path_is_opaque_over_a_transparent_fill():
     np.testing.assert_allclose(colour[reach, reach], [0, 1, 0], atol=1e-6)
     assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.25)
     np.testing.assert_allclose(colour[reach + 1, reach + 1], [1, 0, 0], atol=1e-6)
+
+
+def test_inside_stroke_traced_from_a_path_takes_its_area_from_a_transparent_fill():
+    # The path's edge runs half-way across column 0 (coverage 0.5); the fill
+    # shows alpha 0.5 (shown: 0.25 there, 0.5 inside). A 1 px inside stroke
+    # covers [0.5, 1.5]: all of column 0's path, half of column 1. Each
+    # stroke takes its area from the fill without overlapping it:
+    # column 0 shows the stroke alone at 0.5; column 1 shows 0.5 stroke +
+    # the fill's 0.5 x 0.5 on the rest (alpha 0.75).
+    path = np.zeros((7, 7, 4), np.float32)
+    path[..., :3] = (1, 0, 0)
+    path[:, 0, 3] = 0.5
+    path[:, 1:, 3] = 1.0
+    shown = path[..., 3:] * 0.5
+    stack = render_effects(path, (0, 0, 7, 7), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
+                           shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    row = reach + 3
+    assert alpha[row, reach, 0] == pytest.approx(0.5)
+    np.testing.assert_allclose(colour[row, reach], [0, 1, 0], atol=1e-6)
+    assert alpha[row, reach + 1, 0] == pytest.approx(0.75)
+    np.testing.assert_allclose(colour[row, reach + 1] * alpha[row, reach + 1, 0], [0.25, 0.5, 0], atol=1e-6)
+    assert alpha[row, reach + 3, 0] == pytest.approx(0.5)  # the fill alone
