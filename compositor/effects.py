@@ -37,8 +37,8 @@ Interface for the renderer
 Measured against Photoshop (mean error in 8-bit levels over the effects'
 box; tests/corpus/test_pixelops_reference.py): colour overlays in all 27
 modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
-0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.3 (four nested
-strokes 0.3), gradient stroke 4.5, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
+0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.1 (four nested
+strokes 0.1), gradient stroke 4.1, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
 perceptual interpolation, pattern overlay 1.9-6.6.
 Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
 pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
@@ -685,9 +685,9 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     # strokes listed before it leave free (Photoshop draws the first listed
     # innermost), so they never blend into each other.
     stroked = np.zeros_like(alpha)
-    # With `shown`: the strokes (effect, colour, area) and the share of the
-    # layer's pixels they leave to it.
-    strokes_on_path, kept = [], np.ones_like(alpha)
+    # The strokes' rings (effect, colour, area beside the layer) and, with
+    # `shown`, the share of the layer's pixels they leave to it.
+    rings, kept = [], np.ones_like(alpha)
     for effect in sorted(effects, key=lambda e: order.index(e.kind)):
         colour = np.float32(effect.color).reshape(1, 1, 3)
         if effect.kind == "drop_shadow":
@@ -742,34 +742,39 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
                 # edge pixel of a fading fill shows the stroke alone, at the
                 # path's coverage). Drawn under the layer once what the layer
                 # keeps is known, below.
-                strokes_on_path.append((effect, colour, outer + inner))
+                rings.append((effect, colour, outer + inner))
                 taken = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
                 kept = kept * np.clip(1 - taken * effect.opacity, 0, 1)
                 continue
-            # Outside the layer's pixels the stroke and the layer share each
-            # pixel without overlapping (a half-transparent layer pixel shows
-            # alpha x its colour + the rest in stroke): that is the stroke
-            # drawn under the layer with outer / (1 - alpha). Inside, it covers the layer.
-            under = np.divide(outer, 1 - alpha, out=np.zeros_like(outer), where=alpha < 1)
-            if under.any():
-                stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
-                                              effect.mode))
+            # Outside the layer's pixels the stroke shares each pixel with the
+            # layer and the other strokes' rings (drawn under the layer, below).
+            # Inside, it covers the layer.
+            rings.append((effect, colour, outer))
             if not inner.any():
                 continue
             within = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
             stack.above.append(EffectPart("stroke", colour, inner[..., None] * effect.opacity, effect.mode,
                                           within=np.clip(within, 0, 1)[..., None] * effect.opacity))
     if shown is not None:
-        # The layer shows what its strokes leave of it; each stroke fills its
-        # own area beside that, without overlapping it: drawn under the
-        # layer with area / (1 - what the layer shows).
+        # The layer shows what its strokes leave of it.
         shown_alpha = shown_alpha * kept
         stack.shown = shown_alpha[..., None]
-        for effect, colour, area in strokes_on_path:
-            under = np.divide(area, 1 - shown_alpha, out=np.zeros_like(area), where=shown_alpha < 1)
-            if under.any():
-                stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
-                                              effect.mode))
+    # The strokes' rings and the layer share each pixel without overlapping:
+    # a half-transparent layer pixel shows alpha x its colour + the rest in
+    # stroke; a pixel on the edge between two rings shows each ring's colour
+    # by its area (measured on a multiply ring inside a normal one: not the
+    # outer ring composited over the inner). Drawn bottom to top -- innermost
+    # ring first, the layer last -- a ring of area a under layer and rings
+    # that cover c of the pixel above it takes alpha a / (1 - c).
+    above_ring = shown_alpha.copy()
+    unders = []
+    for effect, colour, area in reversed(rings):
+        unders.append(np.divide(area, 1 - above_ring, out=np.zeros_like(area), where=above_ring < 1))
+        above_ring = above_ring + area
+    for (effect, colour, _), under in zip(rings, reversed(unders)):
+        if under.any():
+            stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
+                                          effect.mode))
     return stack
 
 

@@ -495,3 +495,23 @@ def test_inside_stroke_traced_from_a_path_takes_its_area_from_a_transparent_fill
     assert alpha[row, reach + 1, 0] == pytest.approx(0.75)
     np.testing.assert_allclose(colour[row, reach + 1] * alpha[row, reach + 1, 0], [0.25, 0.5, 0], atol=1e-6)
     assert alpha[row, reach + 3, 0] == pytest.approx(0.5)  # the fill alone
+
+
+def test_two_strokes_share_the_pixel_between_their_rings_by_area():
+    # The layer's edge runs half-way across column 2, so a 1 px red ring
+    # covers [2.5, 3.5] and a 2 px blue one [3.5, 4.5]: column 3 is half red,
+    # half blue -- not blue composited over half red (0.25 red).
+    layer = np.zeros((5, 3, 4), np.float32)
+    layer[..., :3] = 1.0
+    layer[:, :2, 3] = 1.0
+    layer[:, 2, 3] = 0.5
+    first = Effect("stroke", color=(1, 0, 0), size=1)
+    second = Effect("stroke", color=(0, 0, 1), size=2)
+    stack = render_effects(layer, (0, 0, 3, 5), [first, second])
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    row = reach + 2
+    assert alpha[row, reach + 3, 0] == pytest.approx(1.0)
+    np.testing.assert_allclose(colour[row, reach + 3], [0.5, 0, 0.5], atol=1e-6)
