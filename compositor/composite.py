@@ -542,11 +542,13 @@ class Renderer:
         # The effects trace the layer as it shows, vector stroke included.
         shape = alpha * mask
         split = None
-        if _has_vector_stroke(node) and (node.clip_layers or any(
-                effect.kind in OVERLAY_KINDS for effect in self._cache[key])):
+        overlaid = any(effect.kind in OVERLAY_KINDS for effect in self._cache[key])
+        if _has_vector_stroke(node) and (node.clip_layers or overlaid):
             # Photoshop draws a shape's vector stroke over its overlays and
             # clipped layers, which reach its fill alone.
             split = self._split_vector_stroke(node, color, alpha, canvas.box)
+            if split is None and overlaid:
+                self._notes.append(f"layer {node.name!r}: vector stroke drawn under its overlays")
         if split is not None:
             color, layer_shape = split.fill_colour, split.fill_alpha * mask
             if node.clip_layers:

@@ -708,3 +708,23 @@ def test_stroked_documents_match_photoshop(relative_path):
     if not path.is_file():
         pytest.skip(f"{relative_path} not in the corpus")
     assert check_file(path).document_psnr >= STROKE_DOCUMENTS[relative_path]
+
+
+def test_a_vector_stroke_that_cannot_be_split_from_its_fill_is_named_under_the_overlays(monkeypatch):
+    # Over a gradient overlay the vector stroke is split from the fill's
+    # cached pixels; a stroke we cannot split (here: its colours made
+    # unreadable) stays merged with the fill, under the overlay, and says so.
+    import compositor.shapes
+    from compositor.errors import UnsupportedFeature
+    from compositor.fidelity import check_file
+
+    path = CORPUS / "psd-tools+psd-tools/tests/psd_files/effects/stroke-composite.psd"
+    if not path.is_file():
+        pytest.skip("stroke-composite.psd not in the corpus")
+    assert not [n for n in check_file(path).unsupported if "under its overlays" in n]
+
+    def unreadable(layer):
+        raise UnsupportedFeature("vector stroke", "not a solid colour")
+
+    monkeypatch.setattr(compositor.shapes, "stroke_and_fill_colours", unreadable)
+    assert "layer 'Plain+Effects': vector stroke drawn under its overlays" in check_file(path).unsupported
