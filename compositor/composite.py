@@ -466,6 +466,11 @@ class Renderer:
                     # The pixels cannot tell the stroke from the fill: draw it
                     # from the path, within what the layer shows.
                     stroke_alpha = np.minimum(draw_vector_stroke(layer, box), alpha)
+                    cap = getattr(layer.stroke._data.get(b"strokeStyleLineCapType"), "enum", b"strokeStyleButtCap")
+                    if cap != b"strokeStyleButtCap" and (layer.stroke._data.get(b"strokeStyleLineDashSet") or not all(
+                            subpath.is_closed() for subpath in layer.vector_mask.paths)):
+                        self._notes.append(f"layer {node.name!r}: vector stroke's round or square ends "
+                                           f"drawn square-cut (butt)")
                     split = SplitShape(np.broadcast_to(fill_colour, color.shape).astype(np.float32), path,
                                        np.broadcast_to(stroke_colour, color.shape).astype(np.float32),
                                        stroke_alpha)

@@ -728,3 +728,22 @@ def test_a_vector_stroke_that_cannot_be_split_from_its_fill_is_named_under_the_o
 
     monkeypatch.setattr(compositor.shapes, "stroke_and_fill_colours", unreadable)
     assert "layer 'Plain+Effects': vector stroke drawn under its overlays" in check_file(path).unsupported
+
+
+def test_round_ends_of_a_vector_stroke_drawn_from_its_path_are_named():
+    # Polygon 3's dashed stroke is in the fill's colour, so it is drawn from
+    # the path; we cut dashes square (butt). Round ends must be reported.
+    from types import SimpleNamespace
+
+    from compositor.composite import Renderer
+    from compositor.model import load_template
+
+    path = CORPUS / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2634/foldersAndFigures.psd"
+    if not path.is_file():
+        pytest.skip("foldersAndFigures.psd not in the corpus")
+    template = load_template(path)
+    note = "layer 'Polygon 3': vector stroke's round or square ends drawn square-cut (butt)"
+    assert note not in Renderer(template).render().unsupported
+    shape = next(node for node in template.walk() if node.name == "Polygon 3")
+    shape.layer.stroke._data[b"strokeStyleLineCapType"] = SimpleNamespace(enum=b"strokeStyleRoundCap")
+    assert note in Renderer(template).render().unsupported
