@@ -1,7 +1,8 @@
 """Which stored channel holds a layer's user (pixel) mask.
 
-A layer record has up to two mask channels. When a pixel layer has a vector
-mask, Photoshop writes its composite mask into channel -2: the user mask
+A layer record has up to two mask channels. When a layer has a vector mask
+(pixel, shape or fill layer alike; the mask flags say so), Photoshop may
+write its composite mask into channel -2: the user mask
 times the rasterised path ("user mask came from rendering other data"). The
 user mask itself then sits in channel -3, the "real user mask", with its own
 box and background. Measured on the corpus: channel -2 equals channel -3
@@ -35,14 +36,37 @@ def _channel_ids(layer) -> list:
     return [info.id for info in layer._record.channel_info]
 
 
-def _path_rendered_into_mask(layer) -> bool:
-    # A shape or fill layer draws its own path into its pixels; its mask
-    # channels are the user's. Only a pixel-like layer with an enabled path
-    # has that path rendered into channel -2.
+def fill_path_is_softened(layer) -> bool:
+    """Whether a shape or fill layer's enabled path has a density below 100 %
+    or a feather.
+
+    Its cached pixels are cut by the sharp path at full density, but
+    Photoshop draws the fill over the whole canvas and applies the softened
+    path at composite time (measured: a density of 80 % shows the fill at
+    20 % across the canvas; a 2 px path feather blurs the edge like a raster
+    mask feather), so the renderer applies the path itself.
+    """
     from psd_tools.composite import utils as pt_utils  # noqa: PLC0415
 
+    if not pt_utils.has_fill(layer) or layer.mask is None:
+        return False
     vector_mask = layer.vector_mask
-    if vector_mask is None or vector_mask.disabled or pt_utils.has_fill(layer):
+    if vector_mask is None or vector_mask.disabled:
+        return False
+    parameters = layer.mask.parameters
+    if parameters is None:
+        return False
+    density, feather = parameters.vector_mask_density, parameters.vector_mask_feather
+    return (density is not None and density < 255) or bool(feather)
+
+
+def _path_rendered_into_mask(layer) -> bool:
+    # Any layer with an enabled path, shape and fill layers included, may
+    # have that path rendered into channel -2; the flag says so. (A shape
+    # layer's cached pixels carry the path as well: its channel -2 is then
+    # never the user mask, which sits in channel -3 when there is one.)
+    vector_mask = layer.vector_mask
+    if vector_mask is None or vector_mask.disabled:
         return False
     return bool(layer.mask._data.flags.user_mask_from_render)
 

@@ -96,14 +96,6 @@ def _stroke_apart(layer, effect_names: list[str]) -> bool:
     return bool(OVERLAY_EFFECTS.intersection(effect_names)) or bool(getattr(layer, "clip_layers", None))
 
 
-def _vector_mask_feather(layer) -> float:
-    """The feather radius of an enabled vector mask, 0 when none."""
-    if layer.vector_mask is None or layer.vector_mask.disabled or layer.mask is None \
-            or layer.mask.parameters is None:
-        return 0.0
-    return float(layer.mask.parameters.vector_mask_feather or 0.0)
-
-
 def _fill_off(layer) -> bool:
     """Whether a shape's fill is switched off (its vector stroke settings say so)."""
     stroke = getattr(layer, "stroke", None)
@@ -418,11 +410,6 @@ def _read_node(layer, unsupported: list[str]) -> LayerNode:
         if isinstance(layer, Artboard):
             _read_artboard(layer, node)
     if node.visible:
-        if node.mask is not None and node.mask.feather > 0 and not node.mask.disabled:
-            unsupported.append(f"{where}: mask feather ({node.mask.feather:g} px) approximated by a blur")
-        vector_feather = _vector_mask_feather(layer)
-        if vector_feather:
-            unsupported.append(f"{where}: vector mask feather ({vector_feather:g} px) not drawn")
         for effect in missing_effects:
             unsupported.append(f"{where}: {effect} not rendered")
         if node.effects_renderer == "ours":

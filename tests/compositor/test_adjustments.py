@@ -89,6 +89,29 @@ def test_curves_per_channel_then_master():
     np.testing.assert_allclose(curves.apply(px(0.25, 0.25, 0.25)), px(0.75, 0.25, 0.25), atol=2e-3)
 
 
+def test_curves_are_tables_of_whole_levels():
+    # Two points make a straight line: level 100 -> 100 * 128 / 255 = 50.2,
+    # stored as level 50; the input 100.4 / 255 is read as level 100 first.
+    curves = Curves({0: [(0, 0), (255, 128)]})
+    np.testing.assert_array_equal(curves.apply(px(100 / 255, 100.4 / 255, 255 / 255)) * 255,
+                                  px(50, 50, 128).astype(np.float32))
+    # Channel table, then the master table on its whole-level output:
+    # red 200 -> 100 (halving line), then 100 -> 50.
+    curves = Curves({1: [(0, 0), (255, 127.5)], 0: [(0, 0), (255, 127.5)]})
+    assert round(float(curves.apply(px(200 / 255, 0.0, 0.0))[0, 0] * 255)) == 50
+
+
+def test_curves_on_cmyk_and_grayscale_channels():
+    # CMYK as stored: channel 4 is the fourth value; the master curve acts on
+    # all four. Grayscale stores its curve as channel 1.
+    curves = Curves({4: [(0, 255), (255, 0)], 0: [(0, 0), (255, 255)]})
+    cmyk = np.array([[0.2, 0.4, 0.6, 0.8]], np.float32)
+    np.testing.assert_allclose(curves.apply(cmyk), [[0.2, 0.4, 0.6, 51 / 255]], atol=1e-6)
+    gray = Curves({1: [(0, 0), (255, 127.5)]})
+    np.testing.assert_allclose(gray.apply(np.array([[[200 / 255]]], np.float32)), [[[100 / 255]]], atol=1e-6)
+    assert Curves.per_channel
+
+
 def test_natural_spline_of_a_line_is_the_line():
     lut = natural_cubic_spline([0, 0.3, 1], [0, 0.3, 1], samples=11)
     np.testing.assert_allclose(lut, np.linspace(0, 1, 11), atol=1e-6)

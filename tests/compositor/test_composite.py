@@ -324,6 +324,26 @@ def test_vector_mask_already_in_shape_layer_pixels():
     assert Renderer._vector_mask_not_in_pixels(_FakeLayer(has_pixels=False, tags=[Tag.SOLID_COLOR_SHEET_SETTING]))
 
 
+def _shape_with_path(density, feather):
+    from types import SimpleNamespace
+
+    from psd_tools.constants import Tag
+    layer = _FakeLayer(has_pixels=True, tags=[Tag.SOLID_COLOR_SHEET_SETTING],
+                       mask=SimpleNamespace(parameters=SimpleNamespace(vector_mask_density=density,
+                                                                       vector_mask_feather=feather)))
+    layer.vector_mask = SimpleNamespace(disabled=False)
+    return layer
+
+
+def test_softened_path_of_a_shape_layer_is_applied_at_composite_time():
+    # The cached pixels carry the path sharp and at full density; a path
+    # with a density below 100 % or a feather is applied by the renderer.
+    assert not Renderer._vector_mask_not_in_pixels(_shape_with_path(density=None, feather=None))
+    assert not Renderer._vector_mask_not_in_pixels(_shape_with_path(density=255, feather=0.0))
+    assert Renderer._vector_mask_not_in_pixels(_shape_with_path(density=204, feather=None))
+    assert Renderer._vector_mask_not_in_pixels(_shape_with_path(density=None, feather=2.0))
+
+
 def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
     # Fill off: the layer shows its vector stroke, or nothing (then its
     # effects follow its path); Photoshop's effects trace that, after the mask.
@@ -380,3 +400,17 @@ def test_clipped_layer_keeps_its_own_weight_on_a_soft_edge_of_its_base():
     base.clip_layers = [solid(BLUE, opacity=0.4, name="clipped", clipping=True)]
     color, _ = rendered([solid(WHITE), base])
     np.testing.assert_allclose(color[0, 0], [0.8, 0.5, 0.7], atol=1e-6)
+
+
+def test_feather_radius_is_the_gaussian_sigma():
+    # Measured on Photoshop's composite of a 6 px feathered mask: the edge
+    # profile is a step blurred by a Gaussian whose sigma equals the feather
+    # radius. Pixel centres sit 0.5 and 1.5 px inside the edge, so a step
+    # blurred with sigma 2 reads Phi(0.25) = 0.599 and Phi(0.75) = 0.773.
+    layer = solid(BLUE, box=(0, 0, 4, 2))
+    layer.mask = RasterMask(box=(-20, -20, 2, 22), background=1.0, density=1.0, feather=2.0,
+                            disabled=False)
+    layer.mask_pixels = np.zeros((42, 22, 1), np.float32)
+    coverage = Renderer(template([layer]))._mask(layer, CANVAS)[0, :, 0]
+    assert coverage[2] == pytest.approx(0.599, abs=0.01)
+    assert coverage[3] == pytest.approx(0.773, abs=0.01)
