@@ -143,6 +143,10 @@ def composite_over(cb: np.ndarray, ab: np.ndarray, cs: np.ndarray, as_: np.ndarr
 TEXT_BLEND_GAMMA = 1.45
 
 
+# Effects drawn over a layer's own pixels (`compositor.effects` kinds).
+OVERLAY_KINDS = frozenset({"color_overlay", "gradient_overlay", "pattern_overlay"})
+
+
 def _has_vector_stroke(node: LayerNode) -> bool:
     layer = node.layer
     return node.kind == "shape" and layer is not None and layer.vector_mask is not None \
@@ -464,6 +468,11 @@ class Renderer:
                     # The pixels cannot tell the stroke from the fill: draw it
                     # from the path, within what the layer shows.
                     stroke_alpha = np.minimum(draw_vector_stroke(layer, box), alpha)
+                    cap = getattr(layer.stroke._data.get(b"strokeStyleLineCapType"), "enum", b"strokeStyleButtCap")
+                    if cap != b"strokeStyleButtCap" and (layer.stroke._data.get(b"strokeStyleLineDashSet") or not all(
+                            subpath.is_closed() for subpath in layer.vector_mask.paths)):
+                        self._notes.append(f"layer {node.name!r}: vector stroke's round or square ends "
+                                           f"drawn square-cut (butt)")
                     split = SplitShape(np.broadcast_to(fill_colour, color.shape).astype(np.float32), path,
                                        np.broadcast_to(stroke_colour, color.shape).astype(np.float32),
                                        stroke_alpha)
@@ -526,34 +535,59 @@ class Renderer:
         overlays, then inner effects and strokes. Opacity scales everything;
         fill only the layer's own pixels.
         """
-        from compositor.effects import paint_within_layer, read_effects, render_effects  # noqa: PLC0415
+        from compositor.effects import effects_reach, paint_within_layer, read_effects, render_effects  # noqa: PLC0415
         from compositor.model import traces_path_for_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
         if source is None:
             return
         color, alpha = source
-        if node.clip_layers:
-            self._note_stroke_under_clipped(node)
-            color = self._draw_clipped(node, color, alpha, canvas.box)
-        shape = alpha * self._mask(node, canvas.box)
         key = ("effects", id(node))
         if key not in self._cache:
             self._cache[key] = read_effects(node.layer)
+        mask = self._mask(node, canvas.box)
+        # The effects trace the layer as it shows, vector stroke included.
+        shape = alpha * mask
+        split = None
+        overlaid = any(effect.kind in OVERLAY_KINDS for effect in self._cache[key])
+        if _has_vector_stroke(node) and (node.clip_layers or overlaid):
+            # Photoshop draws a shape's vector stroke over its overlays and
+            # clipped layers, which reach its fill alone.
+            split = self._split_vector_stroke(node, color, alpha, canvas.box)
+            if split is None and overlaid:
+                self._notes.append(f"layer {node.name!r}: vector stroke drawn under its overlays")
+        if split is not None:
+            color, layer_shape = split.fill_colour, split.fill_alpha * mask
+            if node.clip_layers:
+                color = self._draw_clipped(node, color, split.fill_alpha, canvas.box)
+        else:
+            layer_shape = shape
+            if node.clip_layers:
+                self._note_stroke_under_clipped(node)
+                color = self._draw_clipped(node, color, alpha, canvas.box)
         bounds = None if is_empty(node.box) else node.box
-        traced = shape
+        traced, shown, traced_box, traced_color = shape, None, canvas.box, color
         if node.kind in ("shape", "fill") and node.layer is not None and traces_path_for_effects(node.layer):
-            # Nothing of its own to trace: the effects follow the path. The
-            # rasteriser leaves float residue (~1e-16) along the rows right of
-            # a path, which a stroke would outline; no coverage that small is real.
-            path = vector.draw_vector_mask(node.layer, canvas.box)
-            traced = self._mask(node, canvas.box) * np.where(path > 1e-6, path, 0.0)
-            traced = np.broadcast_to(traced, shape.shape).astype(np.float32)
-        stack = render_effects(np.concatenate([color, traced], axis=-1), canvas.box, self._cache[key],
-                               bounds=bounds, document=self.template.canvas_box)
+            # The effects follow the path (see `traces_path_for_effects`),
+            # traced past the canvas by the effects' reach: a shape running
+            # off the canvas goes on there, so its inside stroke must not
+            # outline the canvas's edge. The rasteriser leaves float residue
+            # (~1e-16) along the rows right of a path, which a stroke would
+            # outline; no coverage that small is real.
+            reach = effects_reach(self._cache[key])
+            traced_box = (canvas.box[0] - reach, canvas.box[1] - reach, canvas.box[2] + reach, canvas.box[3] + reach)
+            path = vector.draw_vector_mask(node.layer, traced_box)
+            traced = self._mask(node, traced_box) * np.where(path > 1e-6, path, 0.0)
+            traced = np.broadcast_to(traced, path.shape).astype(np.float32)
+            shown = paste(traced_box, canvas.box, shape)
+            traced_color = paste(traced_box, canvas.box, color, 1.0)
+        stack = render_effects(np.concatenate([traced_color, traced], axis=-1), traced_box, self._cache[key],
+                               bounds=bounds, document=self.template.canvas_box, shown=shown)
         # The stack is grown by the effects' reach; only our box is drawn.
         dx, dy = canvas.box[0] - stack.box[0], canvas.box[1] - stack.box[1]
         h, w = shape.shape[:2]
+        if stack.shown is not None:
+            layer_shape = stack.shown[dy:dy + h, dx:dx + w]  # what its strokes leave of the layer
 
         def put_part(part) -> None:
             part_alpha = part.alpha[dy:dy + h, dx:dx + w] * node.opacity
@@ -564,8 +598,13 @@ class Renderer:
         for part in stack.below:
             put_part(part)
         mode = BlendMode.NORMAL if node.blend_mode == BlendMode.PASS_THROUGH else node.blend_mode
-        color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
+        if split is None:
+            color, above = paint_within_layer(stack, color, node.fill_opacity, lambda a: a[dy:dy + h, dx:dx + w])
+        else:
+            # Inside strokes cover the vector stroke too: drawn above it.
+            above = list(stack.above)
         layer_blend = _blend_function(mode, self.template.color_mode)
+        shape = layer_shape
         window = support(shape) if stack.overlays else None
         if window is not None:
             # The layer and its overlays share the layer's coverage: drawn as
@@ -588,6 +627,9 @@ class Renderer:
             inside.mix_in(full, shape[window] * node.opacity)
         elif not stack.overlays:
             canvas.put(color, shape * (node.opacity * node.fill_opacity), layer_blend, self._blend_space(node))
+        if split is not None:
+            canvas.put(split.stroke_colour, split.stroke_alpha * mask * (node.opacity * node.fill_opacity),
+                       layer_blend, self._blend_space(node))
         for part in above:
             put_part(part)
 
@@ -771,6 +813,10 @@ class Renderer:
         from psd_tools.constants import Tag  # noqa: PLC0415
 
         layer = node.layer
+        if _has_vector_stroke(node):
+            dashes = layer.stroke._data.get(b"strokeStyleLineDashSet") or []
+            self._notes.append(f"layer {node.name!r}: {'dashed ' if dashes else ''}vector stroke not drawn "
+                               f"(the file caches no pixels for the shape)")
         box = tuple(layer.bbox) if box is None else box
         descriptor = layer.tagged_blocks.get_data(Tag.GRADIENT_FILL_SETTING)
         if descriptor is None or pt_utils.is_fill_disabled(layer):

@@ -37,8 +37,8 @@ Interface for the renderer
 Measured against Photoshop (mean error in 8-bit levels over the effects'
 box; tests/corpus/test_pixelops_reference.py): colour overlays in all 27
 modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
-0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.3 (four nested
-strokes 0.3), gradient stroke 4.5, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
+0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.1 (four nested
+strokes 0.1), gradient stroke 4.1, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
 perceptual interpolation, pattern overlay 1.9-6.6.
 Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
 pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
@@ -119,6 +119,9 @@ class EffectStack:
     below: list[EffectPart] = field(default_factory=list)
     overlays: list[EffectPart] = field(default_factory=list)
     above: list[EffectPart] = field(default_factory=list)
+    # What the layer itself shows, padded like `layer_rgba`, when its effects
+    # trace another outline (see `render_effects`); None: its own alpha.
+    shown: np.ndarray | None = None
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -637,13 +640,19 @@ def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
 
 
 def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=None,
-                   document=None) -> EffectStack:
+                   document=None, shown: np.ndarray | None = None) -> EffectStack:
     """Render `effects` from the layer's pixels; see the module docstring.
 
     `bounds` is the layer's own box in canvas pixels when `layer_rgba` covers
     another region (a crop or the canvas): gradients aligned with the layer
     span it (default: `box`). `document` is the canvas box that gradients
     not aligned with the layer span (default: `bounds`).
+
+    `shown` (h, w, 1) is the alpha the layer itself shows when the effects
+    trace another outline (`layer_rgba`'s alpha): a shape layer's path, whose
+    fill may be transparent or switched off. A stroke's geometry follows the
+    traced outline; how it shares a pixel with the layer follows what the
+    layer shows there (default: the traced alpha).
     """
     layer_rgba = np.asarray(layer_rgba, np.float32)
     if layer_rgba.ndim != 3 or layer_rgba.shape[-1] != 4:
@@ -656,6 +665,12 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     stack = EffectStack(box=(left - reach, top - reach, right + reach, bottom + reach),
                         layer_rgba=padded)
     alpha = np.ascontiguousarray(padded[..., 3])
+    if shown is None:
+        shown_alpha = alpha
+    else:
+        shown = np.asarray(shown, np.float32)
+        shown_alpha = np.pad(shown[..., 0] if shown.ndim == 3 else shown, ((reach, reach), (reach, reach)))
+        stack.shown = shown_alpha[..., None]
     layer_box = (reach, reach, reach + right - left, reach + bottom - top)
 
     def in_stack(canvas_box):
@@ -670,6 +685,9 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
     # strokes listed before it leave free (Photoshop draws the first listed
     # innermost), so they never blend into each other.
     stroked = np.zeros_like(alpha)
+    # The strokes' rings (effect, colour, area beside the layer) and, with
+    # `shown`, the share of the layer's pixels they leave to it.
+    rings, kept = [], np.ones_like(alpha)
     for effect in sorted(effects, key=lambda e: order.index(e.kind)):
         colour = np.float32(effect.color).reshape(1, 1, 3)
         if effect.kind == "drop_shadow":
@@ -718,19 +736,45 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
                 stroke_box = (base[0] - grow, base[1] - grow, base[2] + grow, base[3] + grow)
                 colour, gradient_alpha = _gradient_fill(effect, alpha.shape, stroke_box)
                 outer, inner = outer * gradient_alpha[..., 0], inner * gradient_alpha[..., 0]
-            # Outside the layer's pixels the stroke and the layer share each
-            # pixel without overlapping (a half-transparent layer pixel shows
-            # alpha x its colour + the rest in stroke): that is the stroke
-            # drawn under the layer with outer / (1 - alpha). Inside, it covers the layer.
-            under = np.divide(outer, 1 - alpha, out=np.zeros_like(outer), where=alpha < 1)
-            if under.any():
-                stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
-                                              effect.mode))
+            if shown is not None:
+                # A shape traced from its path: the stroke takes its area of
+                # each pixel from the fill (measured: an inside stroke on an
+                # edge pixel of a fading fill shows the stroke alone, at the
+                # path's coverage). Drawn under the layer once what the layer
+                # keeps is known, below.
+                rings.append((effect, colour, outer + inner))
+                taken = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
+                kept = kept * np.clip(1 - taken * effect.opacity, 0, 1)
+                continue
+            # Outside the layer's pixels the stroke shares each pixel with the
+            # layer and the other strokes' rings (drawn under the layer, below).
+            # Inside, it covers the layer.
+            rings.append((effect, colour, outer))
             if not inner.any():
                 continue
             within = np.divide(inner, alpha, out=np.zeros_like(inner), where=alpha > 0)
             stack.above.append(EffectPart("stroke", colour, inner[..., None] * effect.opacity, effect.mode,
                                           within=np.clip(within, 0, 1)[..., None] * effect.opacity))
+    if shown is not None:
+        # The layer shows what its strokes leave of it.
+        shown_alpha = shown_alpha * kept
+        stack.shown = shown_alpha[..., None]
+    # The strokes' rings and the layer share each pixel without overlapping:
+    # a half-transparent layer pixel shows alpha x its colour + the rest in
+    # stroke; a pixel on the edge between two rings shows each ring's colour
+    # by its area (measured on a multiply ring inside a normal one: not the
+    # outer ring composited over the inner). Drawn bottom to top -- innermost
+    # ring first, the layer last -- a ring of area a under layer and rings
+    # that cover c of the pixel above it takes alpha a / (1 - c).
+    above_ring = shown_alpha.copy()
+    unders = []
+    for effect, colour, area in reversed(rings):
+        unders.append(np.divide(area, 1 - above_ring, out=np.zeros_like(area), where=above_ring < 1))
+        above_ring = above_ring + area
+    for (effect, colour, _), under in zip(rings, reversed(unders)):
+        if under.any():
+            stack.below.append(EffectPart("stroke", colour, np.clip(under, 0, 1)[..., None] * effect.opacity,
+                                          effect.mode))
     return stack
 
 
@@ -838,7 +882,7 @@ def composite_with_effects(stack: EffectStack, mode: str, cb: np.ndarray, ab: np
         colour, alpha = composite(part.mode, colour, alpha,
                                   np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
     layer_colour, above = paint_within_layer(stack, stack.layer_rgba[..., :3], fill)
-    shape = stack.layer_rgba[..., 3:]
+    shape = stack.layer_rgba[..., 3:] if stack.shown is None else stack.shown
     if stack.overlays:
         # The layer and its overlays share the layer's coverage: drawn as if
         # it covered the pixel, then mixed in by that coverage once.

@@ -67,16 +67,33 @@ def _effects_plan(layer, kind: str) -> tuple[str, list[str]]:
         ours_missing = [f"effects ({type(exc).__name__}: {exc})"]
     if kind in ("shape", "fill"):
         # psd-tools traces the vector path; ours only when it draws more, or
-        # when the shape's fill is off: then Photoshop's effects trace what
-        # the layer shows after its mask -- its vector stroke when that is
-        # on, else its path -- which psd-tools does not.
+        # when the shape's fill is off or transparent: then Photoshop's
+        # effects trace the shape's outline after its mask -- its vector
+        # stroke when that is on, else its path -- not the fill's alpha,
+        # which psd-tools' strokes follow. Ours too when the shape's vector
+        # stroke must be drawn apart from its fill (see `_stroke_apart`).
+        ties = len(ours_missing) == len(psd_tools_missing)
         if len(ours_missing) < len(psd_tools_missing) or \
-                (len(ours_missing) == len(psd_tools_missing) and _fill_off(layer)):
+                (ties and (_fill_off(layer) or traces_path_for_effects(layer) or _stroke_apart(layer, names))):
             return "ours", ours_missing
         return "psd-tools", psd_tools_missing
     if kind in ("smartobject", "group") or len(ours_missing) <= len(psd_tools_missing):
         return "ours", ours_missing
     return "psd-tools", psd_tools_missing
+
+
+# Effects drawn over the layer's own pixels, under a shape's vector stroke.
+OVERLAY_EFFECTS = frozenset({"ColorOverlay", "GradientOverlay", "PatternOverlay"})
+
+
+def _stroke_apart(layer, effect_names: list[str]) -> bool:
+    """Whether a shape's vector stroke must be drawn apart from its fill:
+    Photoshop draws it over the fill's overlays and over the layers clipped
+    to the shape, which both reach the fill alone."""
+    stroke = getattr(layer, "stroke", None)
+    if stroke is None or not stroke.enabled or layer.vector_mask is None:
+        return False
+    return bool(OVERLAY_EFFECTS.intersection(effect_names)) or bool(getattr(layer, "clip_layers", None))
 
 
 def _fill_off(layer) -> bool:
@@ -85,10 +102,32 @@ def _fill_off(layer) -> bool:
     return stroke is not None and not bool(stroke._data.get(b"fillEnabled", True))
 
 
+def _fill_has_transparency(layer) -> bool:
+    """Whether a shape or fill layer's gradient fill has stops below 100 %
+    opacity, so its pixels' alpha is not the shape's outline."""
+    for tag in (Tag.VECTOR_STROKE_CONTENT_DATA, Tag.GRADIENT_FILL_SETTING):
+        content = layer.tagged_blocks.get_data(tag)
+        gradient = content.get(b"Grad") if content is not None else None
+        if gradient is not None:
+            return any(float(stop.get(b"Opct", 100.0)) < 100.0 for stop in gradient.get(b"Trns", []))
+    return False
+
+
 def traces_path_for_effects(layer) -> bool:
-    """Whether a shape shows nothing of its own (fill and vector stroke off)
-    while its effects still follow its path, as Photoshop draws them."""
-    return _fill_off(layer) and not layer.stroke.enabled and layer.vector_mask is not None
+    """Whether a shape's effects follow its path rather than its pixels.
+
+    Photoshop's effects trace the shape (its path, after the masks), not how
+    opaque its fill is there. The pixels show that outline as they are when
+    the fill is opaque -- drawn by Photoshop itself, so they are kept then --
+    but not when the fill is off (the shape shows nothing) or has transparent
+    parts (a gradient fading out: measured, its 1 px stroke stays opaque
+    along the faded side). A shape with its vector stroke on shows the
+    stroke, which its effects trace instead.
+    """
+    stroke = getattr(layer, "stroke", None)
+    if layer.vector_mask is None or (stroke is not None and stroke.enabled):
+        return False
+    return _fill_off(layer) or _fill_has_transparency(layer)
 
 
 class TemplateError(ValueError):

@@ -156,6 +156,22 @@ def _draw_pen(canvas: np.ndarray, points: np.ndarray, pen: float) -> None:
                    lineType=cv2.LINE_8, shift=shift)
 
 
+def dash_pattern(stroke: dict, width: float, alignment: bytes) -> tuple[list[float], float]:
+    """A vector stroke's dash pattern (lengths on, off, ... in pixels; empty:
+    solid) and how far into it the path's start is, in pixels."""
+    # Dash lengths are in stroke widths.
+    pattern = [float(d) * width for d in stroke.get(b"strokeStyleLineDashSet", [])]
+    offset = float(stroke.get(b"strokeStyleLineDashOffset", 0.0)) * width
+    if alignment == b"strokeStyleAlignInside" and pattern:
+        # Photoshop starts an inside stroke's dashes half a period later than
+        # a centred one's (measured against its cached pixels: centred
+        # strokes fit best unshifted, an inside one of width 1.47 best
+        # shifted by 3.0 of its 6-width period, mean error 0.019 against
+        # 0.068 unshifted). Outside strokes: not measured.
+        offset += sum(pattern * (2 if len(pattern) % 2 else 1)) / 2.0
+    return pattern, offset
+
+
 def draw_vector_stroke(layer, box) -> np.ndarray:
     """Coverage (h, w, 1) over `box` of a shape's vector stroke: its width,
     alignment (inside / centre / outside the path) and dash pattern; joins
@@ -169,9 +185,7 @@ def draw_vector_stroke(layer, box) -> np.ndarray:
     alignment = getattr(stroke.get(b"strokeStyleLineAlignment"), "enum", b"strokeStyleAlignCenter")
     sided = alignment in (b"strokeStyleAlignInside", b"strokeStyleAlignOutside")
     pen = 2.0 * width if sided else width
-    # Dash lengths are in stroke widths.
-    pattern = [float(d) * width for d in stroke.get(b"strokeStyleLineDashSet", [])]
-    offset = float(stroke.get(b"strokeStyleLineDashOffset", 0.0)) * width
+    pattern, offset = dash_pattern(stroke, width, alignment)
     w, h = box[2] - box[0], box[3] - box[1]
     canvas = np.zeros((h * _SUPERSAMPLE, w * _SUPERSAMPLE), np.uint8)
     origin = np.array([box[0], box[1]], np.float64)

@@ -351,9 +351,14 @@ def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
 
     from compositor.model import _fill_off, traces_path_for_effects
 
-    def shape(stroke_on: bool, fill_on: bool):
+    from psd_tools.constants import Tag
+
+    def shape(stroke_on: bool, fill_on: bool, fill_opacities=None):
+        blocks = {}
+        if fill_opacities is not None:
+            blocks[Tag.GRADIENT_FILL_SETTING] = {b"Grad": {b"Trns": [{b"Opct": o} for o in fill_opacities]}}
         return SimpleNamespace(stroke=SimpleNamespace(enabled=stroke_on, _data={b"fillEnabled": fill_on}),
-                               vector_mask=object())
+                               vector_mask=object(), tagged_blocks=SimpleNamespace(get_data=blocks.get))
 
     assert _fill_off(shape(stroke_on=True, fill_on=False))
     assert not _fill_off(shape(stroke_on=True, fill_on=True))
@@ -361,6 +366,10 @@ def test_effects_of_a_shape_with_its_fill_off_trace_what_it_shows():
     assert traces_path_for_effects(shape(stroke_on=False, fill_on=False))
     assert not traces_path_for_effects(shape(stroke_on=True, fill_on=False))
     assert not traces_path_for_effects(shape(stroke_on=False, fill_on=True))
+    # A gradient fill fading out: its pixels' alpha is not the outline, the path is.
+    assert traces_path_for_effects(shape(stroke_on=False, fill_on=True, fill_opacities=[100.0, 0.0]))
+    assert not traces_path_for_effects(shape(stroke_on=False, fill_on=True, fill_opacities=[100.0, 100.0]))
+    assert not traces_path_for_effects(shape(stroke_on=True, fill_on=True, fill_opacities=[100.0, 0.0]))
 
 
 def test_unmatting_white_recovers_the_colour_under_the_alpha():

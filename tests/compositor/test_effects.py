@@ -428,3 +428,90 @@ def test_shrunk_pattern_averages_its_pixels():
     tiled = _tiled_pattern(pattern, (2, 2), (0, 0))
     np.testing.assert_allclose(tiled[..., 0], 1 / 3, atol=1e-6)
     np.testing.assert_allclose(tiled[..., 3], 1, atol=1e-6)
+
+
+def test_stroke_traced_from_a_path_covers_what_the_fill_leaves_transparent():
+    # A shape whose effects follow its path (1 on the left 2 columns, 0.5 on
+    # the third) but whose fill shows nothing (fill switched off): a 1 px
+    # outside stroke covers the half of the third column the path leaves
+    # free -- 0.5, not the whole pixel -- and nothing inside the path.
+    path = np.zeros((3, 3, 4), np.float32)
+    path[:, :2, 3] = 1.0
+    path[:, 2, 3] = 0.5
+    shown = np.zeros((3, 3, 1), np.float32)
+    stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1)], shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    assert alpha[reach + 1, reach + 2, 0] == pytest.approx(0.5)
+    assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.0)
+    # The path ends half-way across the third column: 1 px further is half-way
+    # across the fourth.
+    assert alpha[reach + 1, reach + 3, 0] == pytest.approx(0.5)
+    assert alpha[reach + 1, reach + 4, 0] == pytest.approx(0.0)
+
+
+def test_inside_stroke_traced_from_a_path_is_opaque_over_a_transparent_fill():
+    # A path covering 3x3 px filled at alpha 0.25 (a transparent gradient):
+    # a 1 px inside stroke covers the path's outer ring whatever the fill
+    # shows (Photoshop's stroke is opaque there); the centre keeps the fill.
+    path = np.zeros((3, 3, 4), np.float32)
+    path[...] = (1, 0, 0, 1)
+    shown = np.full((3, 3, 1), 0.25, np.float32)
+    stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
+                           shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    assert alpha[reach, reach, 0] == pytest.approx(1.0)
+    np.testing.assert_allclose(colour[reach, reach], [0, 1, 0], atol=1e-6)
+    assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.25)
+    np.testing.assert_allclose(colour[reach + 1, reach + 1], [1, 0, 0], atol=1e-6)
+
+
+def test_inside_stroke_traced_from_a_path_takes_its_area_from_a_transparent_fill():
+    # The path's edge runs half-way across column 0 (coverage 0.5); the fill
+    # shows alpha 0.5 (shown: 0.25 there, 0.5 inside). A 1 px inside stroke
+    # covers [0.5, 1.5]: all of column 0's path, half of column 1. Each
+    # stroke takes its area from the fill without overlapping it:
+    # column 0 shows the stroke alone at 0.5; column 1 shows 0.5 stroke +
+    # the fill's 0.5 x 0.5 on the rest (alpha 0.75).
+    path = np.zeros((7, 7, 4), np.float32)
+    path[..., :3] = (1, 0, 0)
+    path[:, 0, 3] = 0.5
+    path[:, 1:, 3] = 1.0
+    shown = path[..., 3:] * 0.5
+    stack = render_effects(path, (0, 0, 7, 7), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
+                           shown=shown)
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    row = reach + 3
+    assert alpha[row, reach, 0] == pytest.approx(0.5)
+    np.testing.assert_allclose(colour[row, reach], [0, 1, 0], atol=1e-6)
+    assert alpha[row, reach + 1, 0] == pytest.approx(0.75)
+    np.testing.assert_allclose(colour[row, reach + 1] * alpha[row, reach + 1, 0], [0.25, 0.5, 0], atol=1e-6)
+    assert alpha[row, reach + 3, 0] == pytest.approx(0.5)  # the fill alone
+
+
+def test_two_strokes_share_the_pixel_between_their_rings_by_area():
+    # The layer's edge runs half-way across column 2, so a 1 px red ring
+    # covers [2.5, 3.5] and a 2 px blue one [3.5, 4.5]: column 3 is half red,
+    # half blue -- not blue composited over half red (0.25 red).
+    layer = np.zeros((5, 3, 4), np.float32)
+    layer[..., :3] = 1.0
+    layer[:, :2, 3] = 1.0
+    layer[:, 2, 3] = 0.5
+    first = Effect("stroke", color=(1, 0, 0), size=1)
+    second = Effect("stroke", color=(0, 0, 1), size=2)
+    stack = render_effects(layer, (0, 0, 3, 5), [first, second])
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    reach = -stack.box[0]
+    row = reach + 2
+    assert alpha[row, reach + 3, 0] == pytest.approx(1.0)
+    np.testing.assert_allclose(colour[row, reach + 3], [0.5, 0, 0.5], atol=1e-6)

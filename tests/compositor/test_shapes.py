@@ -63,3 +63,14 @@ def test_pen_paints_butt_ended_segments_of_its_width():
     assert painted[2:4, 3:7].all()
     assert not painted[:1].any() and not painted[5:].any()
     assert not painted[:, :1].any() and not painted[:, 10:].any()
+
+
+def test_an_inside_strokes_dashes_start_half_a_period_later():
+    from compositor.shapes import dash_pattern
+    stroke = {b"strokeStyleLineDashSet": [4.0, 2.0], b"strokeStyleLineDashOffset": 0.0}
+    # Lengths in widths: [4, 2] at width 1.5 is 6 px on, 3 off.
+    assert dash_pattern(stroke, 1.5, b"strokeStyleAlignCenter") == ([6.0, 3.0], 0.0)
+    assert dash_pattern(stroke, 1.5, b"strokeStyleAlignInside") == ([6.0, 3.0], 4.5)
+    # An odd pattern repeats with on and off swapped: [3] is 3 on, 3 off.
+    assert dash_pattern({b"strokeStyleLineDashSet": [3.0]}, 1.0, b"strokeStyleAlignInside") == ([3.0], 3.0)
+    assert dash_pattern({}, 2.0, b"strokeStyleAlignInside") == ([], 0.0)
