@@ -607,6 +607,16 @@ def test_renderer_draws_a_colour_overlay_over_soft_edges_as_photoshop():
     assert check_file(path).document_psnr >= 70
 
 
+def assert_document_reaches(relative_path: str, floor: float) -> None:
+    """Our composite of a corpus file against Photoshop's reaches `floor` dB."""
+    from compositor.fidelity import check_file
+
+    path = CORPUS / relative_path
+    if not path.is_file():
+        pytest.skip(f"{relative_path} not in the corpus")
+    assert check_file(path).document_psnr >= floor
+
+
 # Photoshop stores a transparent composite matted over white; read the same
 # way (matted in the document's space, profile, white taken out in RGB) our
 # render is this close to it (converting the unmatted colour: 36.6, 31.8, 31.7).
@@ -619,12 +629,7 @@ MATTED_TRANSPARENT = {
 
 @pytest.mark.parametrize("relative_path", sorted(MATTED_TRANSPARENT))
 def test_transparent_documents_are_read_through_their_profile_from_colour_matted_over_white(relative_path):
-    from compositor.fidelity import check_file
-
-    path = CORPUS / relative_path
-    if not path.is_file():
-        pytest.skip(f"{relative_path} not in the corpus")
-    assert check_file(path).document_psnr >= MATTED_TRANSPARENT[relative_path]
+    assert_document_reaches(relative_path, MATTED_TRANSPARENT[relative_path])
 
 
 # Clipped layers over a base with soft or anti-aliased edges: drawn over the
@@ -638,12 +643,7 @@ SOFT_EDGED_CLIPPING = {
 
 @pytest.mark.parametrize("relative_path", sorted(SOFT_EDGED_CLIPPING))
 def test_clipped_layers_on_soft_edges_match_photoshop(relative_path):
-    from compositor.fidelity import check_file
-
-    path = CORPUS / relative_path
-    if not path.is_file():
-        pytest.skip(f"{relative_path} not in the corpus")
-    assert check_file(path).document_psnr >= SOFT_EDGED_CLIPPING[relative_path]
+    assert_document_reaches(relative_path, SOFT_EDGED_CLIPPING[relative_path])
 
 
 def test_render_path_applies_a_curves_smart_filter_to_new_artwork():
@@ -683,12 +683,7 @@ SOFTENED_SHAPE_PATHS = {
 
 @pytest.mark.parametrize("relative_path", sorted(SOFTENED_SHAPE_PATHS))
 def test_shape_paths_with_density_or_feather_and_their_masks_match_photoshop(relative_path):
-    from compositor.fidelity import check_file
-
-    path = CORPUS / relative_path
-    if not path.is_file():
-        pytest.skip(f"{relative_path} not in the corpus")
-    assert check_file(path).document_psnr >= SOFTENED_SHAPE_PATHS[relative_path]
+    assert_document_reaches(relative_path, SOFTENED_SHAPE_PATHS[relative_path])
 
 
 # Curves as Photoshop's 8-bit tables of whole levels, per channel then master,
@@ -704,12 +699,7 @@ CURVES_DOCUMENTS = {
 
 @pytest.mark.parametrize("relative_path", sorted(CURVES_DOCUMENTS))
 def test_curves_documents_match_photoshop(relative_path):
-    from compositor.fidelity import check_file
-
-    path = CORPUS / relative_path
-    if not path.is_file():
-        pytest.skip(f"{relative_path} not in the corpus")
-    assert check_file(path).document_psnr >= CURVES_DOCUMENTS[relative_path]
+    assert_document_reaches(relative_path, CURVES_DOCUMENTS[relative_path])
 
 
 def test_a_vector_stroke_with_no_cached_pixels_is_named_as_not_drawn():
@@ -748,12 +738,7 @@ STROKE_DOCUMENTS = {
 
 @pytest.mark.parametrize("relative_path", sorted(STROKE_DOCUMENTS))
 def test_stroked_documents_match_photoshop(relative_path):
-    from compositor.fidelity import check_file
-
-    path = CORPUS / relative_path
-    if not path.is_file():
-        pytest.skip(f"{relative_path} not in the corpus")
-    assert check_file(path).document_psnr >= STROKE_DOCUMENTS[relative_path]
+    assert_document_reaches(relative_path, STROKE_DOCUMENTS[relative_path])
 
 
 def test_a_vector_stroke_that_cannot_be_split_from_its_fill_is_named_under_the_overlays(monkeypatch):
