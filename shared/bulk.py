@@ -77,17 +77,24 @@ def record_items(parent_key: str, items: list[BulkItem | dict[str, Any]]) -> Ite
             return ItemRecords(all_done=True)
         if parent["items_total"] is not None and parent["items_total"] != len(items):
             raise ValueError(f"task {parent_key} already has {parent['items_total']} items, not {len(items)}")
-        rows = []
-        for index, item in enumerate(items):
-            failed = item.error is not None
-            rows.append((item_key(parent_key, index), item.kind, Jsonb(item.params), parent["account_id"],
-                         parent_key, index, "failed" if failed else "pending", item.error,
-                         failed))
-        cur.executemany(
-            """INSERT INTO tasks (key, kind, params, account_id, parent_key, item_index, status, error, finished_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
-               ON CONFLICT (key) DO NOTHING""", rows)
         if parent["items_total"] is None:
+            # The items and the total are written in this one transaction, so a
+            # parent with a total has all its items already. A repeated call must
+            # not touch them again: an item finishing locks its own row and then
+            # the parent's, so inserting over its row while holding the parent's
+            # lock would deadlock (the insert waits for the item's transaction,
+            # which waits for the parent's row).
+            rows = []
+            for index, item in enumerate(items):
+                failed = item.error is not None
+                rows.append((item_key(parent_key, index), item.kind, Jsonb(item.params), parent["account_id"],
+                             parent_key, index, "failed" if failed else "pending", item.error,
+                             failed))
+            cur.executemany(
+                """INSERT INTO tasks (key, kind, params, account_id, parent_key, item_index, status, error,
+                                      finished_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
+                   ON CONFLICT (key) DO NOTHING""", rows)
             # Items failed from the start are finished already: they count now.
             failed_now = sum(1 for item in items if item.error is not None)
             cur.execute(

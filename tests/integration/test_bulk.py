@@ -36,6 +36,33 @@ def solid(color: str, width: int = 32, height: int = 24) -> dict:
     return {"width": width, "height": height, "color": color}
 
 
+def test_recording_the_items_again_while_one_finishes_does_not_deadlock(api_url):
+    # An item finishing locks its own row, then its parent's (to count itself). A
+    # redelivered parent step recording the same items must not wait for that
+    # item's row while it holds the parent's lock: PostgreSQL would find the
+    # deadlock and fail one of the two.
+    import threading
+
+    from shared.db import get_pool
+
+    parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+    items = [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid"),
+             bulk.BulkItem(params=solid("#00ff00"), kind="render.solid")]
+    bulk.record_items(parent.key, items)
+    first_item = bulk.item_key(parent.key, 0)
+    with get_pool().connection() as finishing:
+        finishing.execute("UPDATE tasks SET updated_at = now() WHERE key = %s", (first_item,))
+        outcome = {}
+        again = threading.Thread(target=lambda: outcome.update(records=bulk.record_items(parent.key, items)))
+        again.start()
+        again.join(timeout=5)
+        # It did not wait for the finishing item's row ...
+        assert not again.is_alive(), "recording the items again waited for an item's row lock"
+        # ... so the item's transaction can go on to its parent's row.
+        finishing.execute("UPDATE tasks SET items_done = items_done WHERE key = %s", (parent.key,))
+    assert [record.key for record in outcome["records"].created] == [first_item, bulk.item_key(parent.key, 1)]
+
+
 def test_fan_out_runs_every_item_counts_them_once_and_finishes_the_parent_with_a_zip(api_url):
     parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
     items = [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid"),
