@@ -129,11 +129,10 @@ def rendered_error(so, cached_rgba, cached_box) -> float:
 
     For choices made at ingest (presets.py's formula against a fitted
     mesh); both sides over the union of their boxes, nothing cropped to
-    a canvas (the map is built over a canvas reaching past the cached box).
+    a canvas: the map covers the whole outline, also where it lies left
+    of or above the canvas origin, as the cached box may.
     """
-    right = max(int(cached_box[2]), 1)
-    bottom = max(int(cached_box[3]), 1)
-    warp_map = build_warp_map(so, (2 * right + 64, 2 * bottom + 64))
+    warp_map = build_warp_map(so, None)
     ours = warp_content(warp_map, so.content, is_raster_file(so.filetype))
     return compare_boxes(ours, warp_map.box, cached_rgba, tuple(cached_box))[0]
 

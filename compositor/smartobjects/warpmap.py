@@ -176,9 +176,11 @@ def warp_surface(so):
 def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     """Inverse map of a smart object's geometry over its canvas box.
 
-    canvas_size: (w, h) of the document. content_size: (w, h) of the artwork
-    that will be warped (default: the smart object's own content); the
-    geometry is kept, only the content pixel scale changes.
+    canvas_size: (w, h) of the document, or None for no canvas: the box
+    then holds the whole outline, negative coordinates included (as the
+    layer pixels Photoshop keeps beyond the canvas). content_size: (w, h)
+    of the artwork that will be warped (default: the smart object's own
+    content); the geometry is kept, only the content pixel scale changes.
     """
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
@@ -187,11 +189,14 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     pad = filter_padding(so.smart_filters)
 
     outline = _outline(surface)
-    canvas_w, canvas_h = canvas_size
-    left = max(int(np.floor(outline[:, 0].min())) - 1 - pad, 0)
-    top = max(int(np.floor(outline[:, 1].min())) - 1 - pad, 0)
-    right = min(int(np.ceil(outline[:, 0].max())) + 1 + pad, canvas_w)
-    bottom = min(int(np.ceil(outline[:, 1].max())) + 1 + pad, canvas_h)
+    left = int(np.floor(outline[:, 0].min())) - 1 - pad
+    top = int(np.floor(outline[:, 1].min())) - 1 - pad
+    right = int(np.ceil(outline[:, 0].max())) + 1 + pad
+    bottom = int(np.ceil(outline[:, 1].max())) + 1 + pad
+    if canvas_size is not None:
+        canvas_w, canvas_h = canvas_size
+        left, top = max(left, 0), max(top, 0)
+        right, bottom = min(right, canvas_w), min(bottom, canvas_h)
     if right <= left or bottom <= top:
         empty = np.zeros((0, 0), np.float32)
         return WarpMap((left, top, left, top), empty, empty, empty, (cw, ch), (1.0, 1.0), so.smart_filters)

@@ -587,3 +587,31 @@ def test_outline_cause_names_grown_and_displaced_layers():
     partial = outline_cause({"left": -0.58, "top": None, "right": None, "bottom": 0.35})
     assert "left -0.58 px, bottom +0.35 px" in partial
     assert "displaced" not in partial and "only" not in partial
+
+
+def test_rendered_error_counts_the_layer_left_of_and_above_the_canvas():
+    import compositor.smartobjects.fidelity as fidelity
+
+    # 4x4 opaque white content placed at unit scale on (-2, -2)-(2, 2): three
+    # quarters of it lie left of or above the canvas origin, where Photoshop
+    # keeps the cached pixels too (box (-2, -2, 2, 2)).
+    white = np.ones((4, 4, 4), np.float32)
+    so = make_so((4, 4), [-2, -2, 2, -2, 2, 2, -2, 2], content=white)
+    # Without a canvas the map covers the whole outline: pixel (-2, -2)
+    # (centre -1.5, -1.5) samples content pixel (0, 0) (remap coordinate 0).
+    wm = build_warp_map(so, None)
+    left, top = wm.box[:2]
+    assert left <= -2 and top <= -2
+    assert wm.map_x[-2 - top, -2 - left] == pytest.approx(0.0, abs=1e-4)
+    assert wm.map_y[-2 - top, -2 - left] == pytest.approx(0.0, abs=1e-4)
+    assert wm.coverage[-2 - top, -2 - left] == pytest.approx(1.0)
+    # Rendered exactly, so no error. Clipped at the origin as a document's
+    # canvas clips it, only the 2x2 quarter inside would be drawn: the 12
+    # cached pixels outside it, 1.0 in all four channels, would count as
+    # 12 * 4 * 255 / (25 pixels * 4 channels) = 122.4 over the union box
+    # (-2, -2, 3, 3).
+    assert fidelity.rendered_error(so, white, (-2, -2, 2, 2)) == pytest.approx(0.0, abs=0.01)
+    clipped = build_warp_map(so, (10, 10))
+    assert clipped.box[:2] == (0, 0)
+    ours = warp_content(clipped, white)
+    assert fidelity.compare_boxes(ours, clipped.box, white, (-2, -2, 2, 2))[0] == pytest.approx(122.4, abs=0.01)
