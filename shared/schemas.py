@@ -376,6 +376,36 @@ class PrintAreaPresetInfo(Schema):
     position = fields.Dict(metadata={"description": "{top, left} in content pixels"})
 
 
+# PSNR and MAE are numbers, or the string "inf" where the pixels are identical.
+FIDELITY_NUMBER = {"description": 'a number, or "inf" where the pixels are identical'}
+
+
+class SmartObjectFidelity(Schema):
+    name = fields.String()
+    mae = fields.Raw(allow_none=True, metadata={
+        "description": "mean absolute error (0-255) of the smart object re-rendered from its own content "
+                       "against the pixels Photoshop cached for it; " + FIDELITY_NUMBER["description"]})
+    psnr = fields.Raw(allow_none=True, metadata=FIDELITY_NUMBER)
+    skipped = fields.String(allow_none=True, metadata={"description": "why it was not compared"})
+    cause = fields.String(allow_none=True, metadata={
+        "description": "for a notable error: which sides of the outline Photoshop draws elsewhere"})
+
+
+class RenderPathInfo(Schema):
+    name = fields.String()
+    method = fields.String(metadata={"description": "how renders draw this smart object"})
+    reason = fields.String(allow_none=True)
+
+
+class FidelityReport(Schema):
+    document_psnr = fields.Raw(allow_none=True, metadata={
+        "description": "PSNR (dB) of our composite against the one Photoshop saved, RGB over white, 8-bit; "
+                       + FIDELITY_NUMBER["description"]})
+    smart_objects = fields.List(fields.Nested(SmartObjectFidelity))
+    skipped = fields.List(fields.String(), metadata={"description": "comparisons that could not be made, and why"})
+    render_paths = fields.List(fields.Nested(RenderPathInfo))
+
+
 class SmartObjectInfo(Schema):
     uuid = fields.String(metadata={"description": "give it in a render's smart_objects[].uuid"})
     name = fields.String()
@@ -406,9 +436,9 @@ class MockupInfo(Schema):
     width = fields.Integer(allow_none=True)
     height = fields.Integer(allow_none=True)
     smart_objects = fields.List(fields.Nested(SmartObjectInfo))
-    fidelity = fields.Dict(allow_none=True, metadata={
-        "description": "how closely mockfarm re-renders the template: document PSNR against the composite "
-                       "Photoshop saved, per smart object mean absolute error (0-255)"})
+    fidelity = fields.Nested(FidelityReport, allow_none=True, metadata={
+        "description": "how closely mockfarm re-renders the template, measured at ingest against "
+                       "Photoshop's own pixels"})
     unsupported = fields.List(fields.String(), metadata={
         "description": "Photoshop features of the template mockfarm does not reproduce"})
     created_at = fields.DateTime()
