@@ -24,7 +24,8 @@ from PIL import Image, ImageCms
 
 from compositor.errors import InvalidOption
 from compositor.limits import MAX_OUTPUT_PIXELS, MAX_OUTPUT_WIDTH, MIN_OUTPUT_WIDTH
-from compositor.placement import ColorOverlay, premultiplied, resize_premultiplied, unpremultiply_in_place
+from compositor.placement import ColorOverlay, resize_premultiplied, unpremultiply_in_place
+from compositor.smartobjects.warpmap import premultiplied
 
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}

@@ -40,6 +40,7 @@ from compositor.artwork import Artwork, load_artwork
 from compositor.blend import BLEND_MODES, blend, composite, dissolve_alpha
 from compositor.errors import InvalidOption
 from compositor.limits import MAX_ARTWORK_PIXELS, MAX_CONTENT_PIXELS, MAX_CONTENT_SIDE
+from compositor.smartobjects.warpmap import premultiplied
 
 FITS = ("fill", "contain", "cover")
 
@@ -367,19 +368,6 @@ def required_artwork_size(content_size, options: PlacementOptions | None = None)
 
 
 # --- pixels ---------------------------------------------------------------------------
-
-
-def premultiplied(rgba: np.ndarray) -> np.ndarray:
-    """Straight float32 RGBA -> premultiplied. Opaque images are returned as
-    they are (premultiplying changes nothing); otherwise a new array, so the
-    input (perhaps a shared, read-only artwork) is never written to."""
-    alpha = np.ascontiguousarray(rgba[..., 3], dtype=np.float32)
-    if alpha.min() >= 1:
-        return rgba
-    # One whole-array multiply by (a, a, a, 1): about 3x faster than
-    # multiplying the strided colour channels in numpy.
-    factor = cv2.merge([alpha, alpha, alpha, np.ones_like(alpha)])
-    return cv2.multiply(np.asarray(rgba, np.float32), factor)
 
 
 def unpremultiply_in_place(premultiplied: np.ndarray) -> np.ndarray:

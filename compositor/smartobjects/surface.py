@@ -225,11 +225,6 @@ def subdivision_depth(net: np.ndarray, tolerance=FLATNESS_TOLERANCE, max_depth=S
     return max_depth
 
 
-def _bernstein_basis(t):
-    u = 1.0 - t
-    return np.stack([u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t], axis=-1)
-
-
 def chord_sag(net: np.ndarray, cells: int, along: str) -> float:
     """Largest distance (canvas pixels) of a 4x4 patch's iso-curves from their chords.
 
@@ -237,14 +232,7 @@ def chord_sag(net: np.ndarray, cells: int, along: str) -> float:
     net's columns, or 't', its rows); each piece of each iso-curve in that
     direction is compared with the straight segment between its ends.
     """
-    net = np.asarray(net, dtype=np.float64)
-    if along == "t":
-        net = np.swapaxes(net, 0, 1)
-    u = np.linspace(0.0, 1.0, cells * SAG_SAMPLES + 1)
-    other = np.linspace(0.0, 1.0, SAG_CURVES)
-    # points[c, k]: iso-curve c (fixed other parameter), point k along the direction
-    points = np.einsum("ca,abx,kb->ckx", _bernstein_basis(other), net, _bernstein_basis(u))
-    return _pieces_sag(points, cells)
+    return surface_chord_sag(BezierSurface(net), cells, along)
 
 
 def surface_chord_sag(surface, cells: int, along: str) -> float:
@@ -269,28 +257,28 @@ def _pieces_sag(points: np.ndarray, cells: int) -> float:
     return float(distance.max())
 
 
+def _sag_depths(surface, start: int, sag_tolerance: float, max_depth: int) -> tuple[int, int]:
+    """(halvings along s, along t), from `start`, until every cell's iso-curves lie
+    within `sag_tolerance` of their chords (or `max_depth`)."""
+    depths = []
+    for along in ("s", "t"):
+        depth = start
+        while depth < max_depth and surface_chord_sag(surface, 1 << depth, along) > sag_tolerance:
+            depth += 1
+        depths.append(depth)
+    return depths[0], depths[1]
+
+
 def subdivision_depths(net: np.ndarray, sag_tolerance=SAG_TOLERANCE, flatness_tolerance=FLATNESS_TOLERANCE,
                        max_depth=SUBDIVISION_MAX_DEPTH):
     """(halvings along s, halvings along t) of a 4x4 net as Photoshop subdivides it (see SAG_TOLERANCE)."""
-    depths = []
     flat = subdivision_depth(net, flatness_tolerance, max_depth)
-    for along in ("s", "t"):
-        depth = flat
-        while depth < max_depth and chord_sag(net, 1 << depth, along) > sag_tolerance:
-            depth += 1
-        depths.append(depth)
-    return tuple(depths)
+    return _sag_depths(BezierSurface(net), flat, sag_tolerance, max_depth)
 
 
 def surface_subdivision_depths(surface, sag_tolerance=SAG_TOLERANCE, max_depth=SUBDIVISION_MAX_DEPTH):
     """(halvings along s, halvings along t) of a surface over the unit square, by the chord sag alone."""
-    depths = []
-    for along in ("s", "t"):
-        depth = 0
-        while depth < max_depth and surface_chord_sag(surface, 1 << depth, along) > sag_tolerance:
-            depth += 1
-        depths.append(depth)
-    return tuple(depths)
+    return _sag_depths(surface, 0, sag_tolerance, max_depth)
 
 
 class SubdividedSurface:

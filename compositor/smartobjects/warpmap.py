@@ -520,12 +520,11 @@ def resample_content(content: np.ndarray, map_x: np.ndarray, map_y: np.ndarray,
     is 0.021 premultiplied, 0.037 this way: enlargement stays premultiplied.
     """
     content = np.ascontiguousarray(content, np.float32)
-    alpha = np.ascontiguousarray(content[..., 3])
-    if alpha.min() >= 1.0:  # opaque: premultiplied and straight are the same
-        return resample(content, map_x, map_y, map_size, content_scale, affine, lod)
     if not straight_over_white(raster_file, affine, content.shape, map_size, content_scale):
-        premultiplied = cv2.multiply(content, cv2.merge([alpha, alpha, alpha, np.ones_like(alpha)]))
-        return resample(premultiplied, map_x, map_y, map_size, content_scale, affine, lod)
+        return resample(premultiplied(content), map_x, map_y, map_size, content_scale, affine, lod)
+    alpha = np.ascontiguousarray(content[..., 3])
+    if alpha.min() >= 1.0:  # opaque: nothing to premultiply, resampled as such
+        return resample(content, map_x, map_y, map_size, content_scale, affine, lod)
     # Colour minus white, zero (white) where transparent: resample's zero
     # border then stands for transparent white beyond the edges too.
     visible = (alpha > 0).astype(np.float32)
@@ -642,6 +641,19 @@ def prefilter(premultiplied: np.ndarray, scale_x: float, scale_y: float) -> np.n
     # this changes (22 shrunk affine ones): mean MAE 0.99 -> 0.87, 19
     # better, the worst +0.09.
     return cv2.sepFilter2D(premultiplied, -1, kx, ky, borderType=cv2.BORDER_CONSTANT)
+
+
+def premultiplied(rgba: np.ndarray) -> np.ndarray:
+    """Straight float32 RGBA -> premultiplied. Opaque images are returned as
+    they are (premultiplying changes nothing); otherwise a new array, so the
+    input (perhaps a shared, read-only artwork) is never written to."""
+    alpha = np.ascontiguousarray(rgba[..., 3], dtype=np.float32)
+    if alpha.min() >= 1:
+        return rgba
+    # One whole-array multiply by (a, a, a, 1): about 3x faster than
+    # multiplying the strided colour channels in numpy.
+    factor = cv2.merge([alpha, alpha, alpha, np.ones_like(alpha)])
+    return cv2.multiply(np.asarray(rgba, np.float32), factor)
 
 
 def unpremultiply(premultiplied: np.ndarray) -> np.ndarray:
