@@ -78,8 +78,7 @@ class Effect:
     distance: float = 0.0  # px
     angle: float = 120.0  # degrees, where the light comes from
     position: str = "outside"  # stroke: "outside", "inside", "center"
-    gradient: list | None = None  # [(location 0..1, (r, g, b), alpha 0..1)]
-    # The same gradient as Photoshop stores it: (colour stops, opacity stops,
+    # The gradient as Photoshop stores it: (colour stops, opacity stops,
     # smoothness), with midpoints; see `compositor.fills`.
     gradient_stops: tuple | None = None
     gradient_type: str = "linear"  # "linear", "radial", "reflected", "angle"
@@ -194,31 +193,6 @@ def descriptor_color(colour) -> tuple[float, float, float]:
         return tuple((1 - float(_value(colour, k)) / 100) * (1 - black)
                      for k in (b"Cyn ", b"Mgnt", b"Ylw "))
     raise UnsupportedFeature("effect colour", f"colour model with keys {sorted(keys)}")
-
-
-def descriptor_gradient(gradient) -> list:
-    """[(location, (r, g, b), alpha)] from a gradient descriptor, merging the
-    colour and transparency stops on one set of locations."""
-    if gradient is None or b"Clrs" not in gradient:
-        raise UnsupportedFeature("gradient", "no colour stops (noise gradient?)")
-    colour_stops = [
-        (float(_value(s, b"Lctn")) / 4096, descriptor_color(s.get(b"Clr ")))
-        for s in gradient[b"Clrs"]
-    ]
-    alpha_stops = [
-        (float(_value(s, b"Lctn")) / 4096, float(_value(s, b"Opct")) / 100)
-        for s in gradient.get(b"Trns", [])
-    ] or [(0.0, 1.0), (1.0, 1.0)]
-    colour_stops.sort(key=lambda s: s[0])
-    alpha_stops.sort(key=lambda s: s[0])
-    locations = sorted({s[0] for s in colour_stops} | {s[0] for s in alpha_stops})
-    xs = [s[0] for s in colour_stops]
-    stops = []
-    for location in locations:
-        rgb = tuple(float(np.interp(location, xs, [s[1][c] for s in colour_stops])) for c in range(3))
-        alpha = float(np.interp(location, [s[0] for s in alpha_stops], [s[1] for s in alpha_stops]))
-        stops.append((location, rgb, alpha))
-    return stops
 
 
 def _effect_kind(effect) -> str:
@@ -420,8 +394,10 @@ def _read_gradient_settings(settings: Effect, d) -> None:
     overlay or a gradient-filled stroke."""
     from compositor.fills import read_stops  # noqa: PLC0415
 
-    settings.gradient = descriptor_gradient(d.get(b"Grad"))
-    settings.gradient_stops = read_stops(d.get(b"Grad"))
+    grad = d.get(b"Grad")
+    if grad is None or b"Clrs" not in grad:
+        raise UnsupportedFeature("gradient", "no colour stops (noise gradient?)")
+    settings.gradient_stops = read_stops(grad)
     settings.gradient_type = {"Lnr": "linear", "Rdl": "radial", "Rflc": "reflected",
                               "Angl": "angle"}.get(_enum(d, b"Type", "Lnr"))
     if settings.gradient_type is None:
@@ -577,14 +553,11 @@ def _gradient_fill(effect: Effect, shape: tuple[int, int], layer_box_in_stack):
     position = np.clip(position, 0, 1)
     if effect.reverse:
         position = 1 - position
-    if effect.gradient_stops is not None:
-        # Midpoints and smoothness, as Photoshop's gradient engine bends
-        # every gradient (measured on fill layers; see compositor.fills).
-        from compositor.fills import sample_gradient as sample_stops  # noqa: PLC0415
-        colour_stops, opacity_stops, smoothness = effect.gradient_stops
-        return sample_stops(colour_stops, opacity_stops, smoothness, effect.gradient_method, position)
-    colour, alpha = sample_gradient(effect.gradient, position, effect.gradient_method)
-    return colour, alpha[..., None]
+    # Midpoints and smoothness, as Photoshop's gradient engine bends every
+    # gradient (measured on fill layers; see compositor.fills).
+    from compositor.fills import sample_gradient  # noqa: PLC0415
+    colour_stops, opacity_stops, smoothness = effect.gradient_stops
+    return sample_gradient(colour_stops, opacity_stops, smoothness, effect.gradient_method, position)
 
 
 def _srgb_to_linear(c):
@@ -621,22 +594,6 @@ def from_mixing_space(values, method):
         lms = (values @ np.linalg.inv(_OKLAB_FROM_LMS).T) ** 3
         values = lms @ np.linalg.inv(_LMS_FROM_LINEAR).T
     return _linear_to_srgb(values)
-
-
-def sample_gradient(stops, position: np.ndarray, method: str = "classic"):
-    """Colour (..., 3) and alpha (...) of a gradient at positions in [0, 1], straight
-    between stops (a gradient read with its midpoints and smoothness is sampled by
-    `compositor.fills.sample_gradient` instead).
-    `stops` = [(location, (r, g, b), alpha)]; `method` as Effect.gradient_method."""
-    locations = [s[0] for s in stops]
-    mixed = to_mixing_space(np.array([s[1] for s in stops], np.float64), method)
-    # Sample a fine table, then look it up: cheap for whole images.
-    table_positions = np.linspace(0, 1, 1024)
-    table = np.stack([np.interp(table_positions, locations, mixed[:, c]) for c in range(3)], axis=-1)
-    table = np.clip(from_mixing_space(table, method), 0, 1).astype(np.float32)
-    alpha_table = np.interp(table_positions, locations, [s[2] for s in stops]).astype(np.float32)
-    index = np.clip(np.round(np.asarray(position) * 1023), 0, 1023).astype(np.int32)
-    return table[index], alpha_table[index]
 
 
 def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=None,
@@ -729,7 +686,7 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
             share = np.divide(np.clip(own - stroked, 0, 1), own, out=np.zeros_like(own), where=own > 0)
             stroked = np.maximum(stroked, own)
             outer, inner = outer * share, inner * share
-            if effect.gradient is not None:
+            if effect.gradient_stops is not None:
                 # The gradient spans the stroke's outer edge, not the layer's.
                 grow = {"outside": effect.size, "center": effect.size / 2}.get(effect.position, 0)
                 base = bounds_box if effect.gradient_align else document_box

@@ -5,13 +5,26 @@ import math
 import numpy as np
 import pytest
 
+from compositor import fills
 from compositor.effects import (
     SIZE_TO_SIGMA,
     Effect,
     composite_with_effects,
     render_effects,
-    sample_gradient,
 )
+
+
+def straight(stops):
+    """Effect.gradient_stops of [(location, (r, g, b), alpha)]: midpoints in the
+    middle, no smoothness, so colour and alpha run straight between stops."""
+    colour = [fills.GradientStop(location, 0.5, rgb) for location, rgb, _ in stops]
+    opacity = [fills.GradientStop(location, 0.5, (alpha,)) for location, _, alpha in stops]
+    return colour, opacity, 0.0
+
+
+def sample_gradient(stops, position, method):
+    colour, alpha = fills.sample_gradient(*straight(stops), method, position)
+    return colour, alpha[..., 0]
 
 
 def square(size=4, pad=0):
@@ -256,7 +269,7 @@ def test_inner_shadow_stays_inside_on_the_side_away_from_the_light():
 
 def test_linear_gradient_overlay_runs_across_the_layer_box():
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    gradient = Effect("gradient_overlay", gradient=stops, gradient_angle=0)  # left to right
+    gradient = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_angle=0)  # left to right
     stack = render_effects(np.ones((2, 10, 4), np.float32), (0, 0, 10, 2), [gradient])
     colour = stack.overlays[0].colour[0, :, 0]
     # Pixel centres at 0.5 .. 9.5 over a 10 px span.
@@ -301,12 +314,12 @@ def test_pattern_overlay_tiles_from_the_layer_corner():
 
 def test_reflected_and_angle_gradients():
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    reflected = Effect("gradient_overlay", gradient=stops, gradient_type="reflected", gradient_angle=0)
+    reflected = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_type="reflected", gradient_angle=0)
     stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [reflected])
     row = stack.overlays[0].colour[0, :, 0]
     # Centre black, both ends white: |x - 5| / 5 at pixel centres.
     np.testing.assert_allclose(row, np.abs(np.arange(10) + 0.5 - 5) / 5, atol=2e-3)
-    angle = Effect("gradient_overlay", gradient=stops, gradient_type="angle", gradient_angle=0)
+    angle = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_type="angle", gradient_angle=0)
     stack = render_effects(np.ones((2, 2, 4), np.float32), (0, 0, 2, 2), [angle])
     colour = stack.overlays[0].colour[..., 0]
     # Pixel (1, 0) is up-right of the centre: 45 degrees -> 1/8 of the sweep.
@@ -316,7 +329,7 @@ def test_reflected_and_angle_gradients():
 
 def test_gradient_stroke_runs_across_the_strokes_outer_box():
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    stroke = Effect("stroke", size=2, position="outside", gradient=stops, gradient_angle=0)
+    stroke = Effect("stroke", size=2, position="outside", gradient_stops=straight(stops), gradient_angle=0)
     stack = render_effects(square(4), (0, 0, 4, 4), [stroke])
     part = stack.below[0]
     reach = -stack.box[0]
@@ -339,21 +352,21 @@ def test_gradient_overlay_spans_the_layer_bounds_not_the_drawn_region():
     # The renderer passes pixels covering the canvas (0..20); the layer itself
     # spans x = 5..15: its gradient runs black to white across those 10 px.
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    gradient = Effect("gradient_overlay", gradient=stops, gradient_angle=0)
+    gradient = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_angle=0)
     pixels = np.zeros((1, 20, 4), np.float32)
     pixels[:, 5:15] = 1.0
     stack = render_effects(pixels, (0, 0, 20, 1), [gradient], bounds=(5, 0, 15, 1))
     row = stack.overlays[0].colour[0, 5:15, 0]
     np.testing.assert_allclose(row, (np.arange(10) + 0.5) / 10, atol=2e-3)
     # Not aligned with the layer: it spans the document instead.
-    loose = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_align=False)
+    loose = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_angle=0, gradient_align=False)
     stack = render_effects(pixels, (0, 0, 20, 1), [loose], bounds=(5, 0, 15, 1), document=(0, 0, 20, 1))
     np.testing.assert_allclose(stack.overlays[0].colour[0, :, 0], (np.arange(20) + 0.5) / 20, atol=2e-3)
 
 
 def test_gradient_offset_moves_its_centre_by_a_share_of_the_box():
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    shifted = Effect("gradient_overlay", gradient=stops, gradient_angle=0, gradient_offset=(0.2, 0.0))
+    shifted = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_angle=0, gradient_offset=(0.2, 0.0))
     stack = render_effects(np.ones((1, 10, 4), np.float32), (0, 0, 10, 1), [shifted])
     row = stack.overlays[0].colour[0, :, 0]
     # Centre moved from 5 to 7: black until x = 2, white from x = 12.
@@ -365,7 +378,7 @@ def test_slanted_linear_gradient_ends_where_its_line_leaves_the_box():
     # through the right edge 7.07 px away, so pixel (9, 15) -- 6.36 px along
     # the gradient -- sits at 0.5 + 6.36 / 14.14 = 0.95, nearly white.
     stops = [(0.0, (0.0, 0.0, 0.0), 1.0), (1.0, (1.0, 1.0, 1.0), 1.0)]
-    slanted = Effect("gradient_overlay", gradient=stops, gradient_angle=45)
+    slanted = Effect("gradient_overlay", gradient_stops=straight(stops), gradient_angle=45)
     stack = render_effects(np.ones((40, 10, 4), np.float32), (0, 0, 10, 40), [slanted])
     colour = stack.overlays[0].colour[..., 0]
     assert colour[15, 9] == pytest.approx(0.95, abs=5e-3)
