@@ -153,14 +153,6 @@ def _has_vector_stroke(node: LayerNode) -> bool:
         and getattr(layer, "stroke", None) is not None and layer.stroke.enabled
 
 
-def _over(top_color: np.ndarray, top_alpha: np.ndarray, color: np.ndarray, alpha: np.ndarray):
-    """Straight (colour, alpha) of `top` composited normally over (colour, alpha)."""
-    out_alpha = top_alpha + alpha * (1.0 - top_alpha)
-    premultiplied = top_color * top_alpha + color * alpha * (1.0 - top_alpha)
-    out_color = np.where(out_alpha > 0, premultiplied / np.maximum(out_alpha, 1e-12), color)
-    return out_color.astype(np.float32), out_alpha.astype(np.float32)
-
-
 def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
     values = np.clip(values, 0.0, 1.0)
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4).astype(np.float32)
@@ -187,13 +179,15 @@ TEXT_GAMMA_SPACE = (
 FEATHER_SIGMA_PER_PIXEL = 1.0
 
 
-def _feathered(values: np.ndarray, mask, box: Box) -> np.ndarray:
-    """A feathered raster mask over `box`: blurred with the background beyond its edges."""
-    sigma = mask.feather * FEATHER_SIGMA_PER_PIXEL
+def feathered(box: Box, radius: float, draw) -> np.ndarray:
+    """Coverage over `box` (h, w, 1) feathered by `radius` pixels as Photoshop
+    feathers a mask: `draw(box)` gives the sharp coverage of any box, here
+    drawn with a margin so that the blur reaches in from beyond `box`."""
+    sigma = radius * FEATHER_SIGMA_PER_PIXEL
     margin = int(np.ceil(3 * sigma)) + 1
     grown = (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
-    wide = paste(grown, mask.box, values, mask.background)
-    blurred = cv2.GaussianBlur(wide[..., 0], (0, 0), sigmaX=sigma, sigmaY=sigma,
+    wide = draw(grown)
+    blurred = cv2.GaussianBlur(np.ascontiguousarray(wide[..., 0], np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma,
                                borderType=cv2.BORDER_REPLICATE)
     return blurred[margin:-margin, margin:-margin, None].astype(np.float32)
 
@@ -432,7 +426,8 @@ class Renderer:
                 # Clipped to the fill alone; the stroke goes over them, as
                 # Photoshop draws a shape's vector stroke like an effect.
                 clipped = self._draw_clipped(node, split.fill_colour, split.fill_alpha, canvas.box)
-                color, alpha = _over(split.stroke_colour, split.stroke_alpha, clipped, split.fill_alpha)
+                color, alpha = composite_over(clipped, split.fill_alpha, split.stroke_colour,
+                                              split.stroke_alpha, lambda cb, cs: cs)
         shape = _scaled(alpha, self._mask(node, canvas.box))
         if clip_separately:
             # Drawn after the base itself, each inside the base's shape.
@@ -916,7 +911,9 @@ class Renderer:
         if mask is not None and not mask.disabled and not self._mask_repeats_shape(node):
             values = self._mask_values(node)
             if values is not None and mask.feather > 0:
-                coverage = _feathered(values, mask, box)
+                # blurred with the mask's background beyond its edges
+                coverage = feathered(box, mask.feather,
+                                     lambda grown: paste(grown, mask.box, values, mask.background))
             elif values is not None:
                 coverage = paste(box, mask.box, values, mask.background)
             elif mask.background < 1.0:
@@ -943,13 +940,7 @@ class Renderer:
         blur reaches in from beyond the box)."""
         if feather <= 0:
             return vector.draw_vector_mask(layer, box)
-        margin = int(np.ceil(3 * feather * FEATHER_SIGMA_PER_PIXEL)) + 1
-        grown = (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
-        path = vector.draw_vector_mask(layer, grown)
-        sigma = feather * FEATHER_SIGMA_PER_PIXEL
-        blurred = cv2.GaussianBlur(np.ascontiguousarray(path[..., 0], np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma,
-                                   borderType=cv2.BORDER_REPLICATE)
-        return blurred[margin:-margin, margin:-margin, None].astype(np.float32)
+        return feathered(box, feather, lambda grown: vector.draw_vector_mask(layer, grown))
 
     def _mask_values(self, node: LayerNode):
         """A layer's raster mask values over `node.mask.box`, decoded once per Renderer."""
