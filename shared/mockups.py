@@ -45,6 +45,9 @@ class Mockup:
     unsupported: list[str]
     created_at: datetime
     updated_at: datetime
+    # compositor.plan.PLAN_VERSION of `plan_key` when it was compiled; None: compiled
+    # before releases recorded it (or not compiled yet).
+    plan_version: int | None = None
 
     def object_keys(self) -> list[str]:
         """Every S3 object the mockup owns."""
@@ -54,7 +57,7 @@ class Mockup:
 
 _SELECT = """SELECT m.uuid::text AS uuid, m.account_id, m.name, m.status, m.error, m.task_key, m.width,
                     m.height, m.smart_objects, m.thumbnails, m.plan_key, m.psd_key, m.fidelity,
-                    m.unsupported, m.created_at, m.updated_at,
+                    m.unsupported, m.created_at, m.updated_at, m.plan_version,
                     t.status AS task_status, t.error AS task_error
                FROM mockups m LEFT JOIN tasks t ON t.key = m.task_key"""
 
@@ -171,17 +174,17 @@ def delete_mockup(mockup_uuid: str, account_id: int) -> Mockup | None:
 
 
 def mark_ready(mockup_uuid: str, *, width: int, height: int, smart_objects: list[dict], thumbnails: dict,
-               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str]) -> bool:
+               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str], plan_version: int) -> bool:
     """Record a finished ingest; False when the mockup is gone (deleted meanwhile)."""
     with get_pool().connection() as conn:
         cur = conn.execute(
             """UPDATE mockups
                   SET status = 'ready', error = NULL, width = %s, height = %s, smart_objects = %s,
                       thumbnails = %s, plan_key = %s, psd_key = %s, fidelity = %s, unsupported = %s,
-                      updated_at = now()
+                      plan_version = %s, updated_at = now()
                 WHERE uuid = %s""",
             (width, height, Jsonb(smart_objects), Jsonb(thumbnails), plan_key, psd_key, Jsonb(fidelity),
-             Jsonb(unsupported), mockup_uuid))
+             Jsonb(unsupported), plan_version, mockup_uuid))
         return cur.rowcount == 1
 
 

@@ -30,7 +30,7 @@ from minio.error import S3Error
 from PIL import Image
 
 from compositor.model import TemplateError, load_template
-from compositor.plan import compile_template
+from compositor.plan import PLAN_VERSION, compile_template
 from compositor.render import choose_level
 from shared import mockups, safefetch, tasks, webhooks
 from shared.db import is_uuid
@@ -340,7 +340,8 @@ def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
         thumbnail_keys[str(width)] = {"key": key, "width": size[0], "height": size[1]}
     stored = mockups.mark_ready(mockup.uuid, width=assets.width, height=assets.height,
                                 smart_objects=assets.smart_objects, thumbnails=thumbnail_keys, plan_key=plan_key,
-                                psd_key=mockup.psd_key, fidelity=assets.fidelity, unsupported=assets.unsupported)
+                                psd_key=mockup.psd_key, fidelity=assets.fidelity, unsupported=assets.unsupported,
+                                plan_version=PLAN_VERSION)
     if not stored:
         # Deleted while we worked: take our objects with it.
         storage.delete_prefix(prefix)
