@@ -22,6 +22,10 @@ PROCESSING = "processing"
 READY = "ready"
 FAILED = "failed"
 
+# The task kind of `mockfarm templates recompile`: one task per mockup, recorded under
+# the mockup's account (workers/ingest.py, recompile_mockup).
+RECOMPILE_KIND = "template.recompile"
+
 # Columns a client may sort the list by.
 SORTABLE = ("name", "created_at", "updated_at")
 
@@ -174,17 +178,26 @@ def delete_mockup(mockup_uuid: str, account_id: int) -> Mockup | None:
 
 
 def mark_ready(mockup_uuid: str, *, width: int, height: int, smart_objects: list[dict], thumbnails: dict,
-               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str], plan_version: int) -> bool:
-    """Record a finished ingest; False when the mockup is gone (deleted meanwhile)."""
+               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str], plan_version: int,
+               replacing_plan_key: str | None = None) -> bool:
+    """Record a finished ingest; False when the mockup is gone (deleted meanwhile).
+
+    With `replacing_plan_key` (a recompile), the row is only changed while the mockup
+    is still ready with that plan: False too when it changed meanwhile, so that a
+    recompile never overwrites what another one, or a delete, did in between."""
+    condition, values = "uuid = %s", [mockup_uuid]
+    if replacing_plan_key is not None:
+        condition += " AND status = 'ready' AND plan_key = %s"
+        values.append(replacing_plan_key)
     with get_pool().connection() as conn:
         cur = conn.execute(
-            """UPDATE mockups
-                  SET status = 'ready', error = NULL, width = %s, height = %s, smart_objects = %s,
-                      thumbnails = %s, plan_key = %s, psd_key = %s, fidelity = %s, unsupported = %s,
-                      plan_version = %s, updated_at = now()
-                WHERE uuid = %s""",
+            f"""UPDATE mockups
+                   SET status = 'ready', error = NULL, width = %s, height = %s, smart_objects = %s,
+                       thumbnails = %s, plan_key = %s, psd_key = %s, fidelity = %s, unsupported = %s,
+                       plan_version = %s, updated_at = now()
+                 WHERE {condition}""",
             (width, height, Jsonb(smart_objects), Jsonb(thumbnails), plan_key, psd_key, Jsonb(fidelity),
-             Jsonb(unsupported), plan_version, mockup_uuid))
+             Jsonb(unsupported), plan_version, *values))
         return cur.rowcount == 1
 
 
