@@ -201,6 +201,22 @@ def mark_ready(mockup_uuid: str, *, width: int, height: int, smart_objects: list
         return cur.rowcount == 1
 
 
+def mockups_to_recompile(plan_version: int, *, every: bool = False,
+                         mockup_uuids: list[str] | None = None) -> list[Mockup]:
+    """Ready mockups whose plan is older than `plan_version` (or of unknown version);
+    with `every`, all ready mockups; with `mockup_uuids`, only among those. Oldest first."""
+    conditions, values = ["m.status = 'ready'"], []
+    if not every:
+        conditions.append("(m.plan_version IS NULL OR m.plan_version < %s)")
+        values.append(plan_version)
+    if mockup_uuids is not None:
+        conditions.append("m.uuid = ANY(%s::uuid[])")
+        values.append([value.lower() for value in mockup_uuids if is_uuid(value)])
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY m.created_at, m.uuid", values)
+        return [_mockup(row) for row in cur.fetchall()]
+
+
 def mark_failed(mockup_uuid: str, error: str) -> bool:
     with get_pool().connection() as conn:
         cur = conn.execute(
