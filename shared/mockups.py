@@ -22,6 +22,10 @@ PROCESSING = "processing"
 READY = "ready"
 FAILED = "failed"
 
+# The task kind of `mockfarm templates recompile`: one task per mockup, recorded under
+# the mockup's account (workers/ingest.py, recompile_mockup).
+RECOMPILE_KIND = "template.recompile"
+
 # Columns a client may sort the list by.
 SORTABLE = ("name", "created_at", "updated_at")
 
@@ -45,6 +49,9 @@ class Mockup:
     unsupported: list[str]
     created_at: datetime
     updated_at: datetime
+    # compositor.plan.PLAN_VERSION of `plan_key` when it was compiled; None: compiled
+    # before releases recorded it (or not compiled yet).
+    plan_version: int | None = None
 
     def object_keys(self) -> list[str]:
         """Every S3 object the mockup owns."""
@@ -54,7 +61,7 @@ class Mockup:
 
 _SELECT = """SELECT m.uuid::text AS uuid, m.account_id, m.name, m.status, m.error, m.task_key, m.width,
                     m.height, m.smart_objects, m.thumbnails, m.plan_key, m.psd_key, m.fidelity,
-                    m.unsupported, m.created_at, m.updated_at,
+                    m.unsupported, m.created_at, m.updated_at, m.plan_version,
                     t.status AS task_status, t.error AS task_error
                FROM mockups m LEFT JOIN tasks t ON t.key = m.task_key"""
 
@@ -171,18 +178,43 @@ def delete_mockup(mockup_uuid: str, account_id: int) -> Mockup | None:
 
 
 def mark_ready(mockup_uuid: str, *, width: int, height: int, smart_objects: list[dict], thumbnails: dict,
-               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str]) -> bool:
-    """Record a finished ingest; False when the mockup is gone (deleted meanwhile)."""
+               plan_key: str, psd_key: str, fidelity: dict, unsupported: list[str], plan_version: int,
+               replacing_plan_key: str | None = None) -> bool:
+    """Record a finished ingest; False when the mockup is gone (deleted meanwhile).
+
+    With `replacing_plan_key` (a recompile), the row is only changed while the mockup
+    is still ready with that plan: False too when it changed meanwhile, so that a
+    recompile never overwrites what another one, or a delete, did in between."""
+    condition, values = "uuid = %s", [mockup_uuid]
+    if replacing_plan_key is not None:
+        condition += " AND status = 'ready' AND plan_key = %s"
+        values.append(replacing_plan_key)
     with get_pool().connection() as conn:
         cur = conn.execute(
-            """UPDATE mockups
-                  SET status = 'ready', error = NULL, width = %s, height = %s, smart_objects = %s,
-                      thumbnails = %s, plan_key = %s, psd_key = %s, fidelity = %s, unsupported = %s,
-                      updated_at = now()
-                WHERE uuid = %s""",
+            f"""UPDATE mockups
+                   SET status = 'ready', error = NULL, width = %s, height = %s, smart_objects = %s,
+                       thumbnails = %s, plan_key = %s, psd_key = %s, fidelity = %s, unsupported = %s,
+                       plan_version = %s, updated_at = now()
+                 WHERE {condition}""",
             (width, height, Jsonb(smart_objects), Jsonb(thumbnails), plan_key, psd_key, Jsonb(fidelity),
-             Jsonb(unsupported), mockup_uuid))
+             Jsonb(unsupported), plan_version, *values))
         return cur.rowcount == 1
+
+
+def mockups_to_recompile(plan_version: int, *, every: bool = False,
+                         mockup_uuids: list[str] | None = None) -> list[Mockup]:
+    """Ready mockups whose plan is older than `plan_version` (or of unknown version);
+    with `every`, all ready mockups; with `mockup_uuids`, only among those. Oldest first."""
+    conditions, values = ["m.status = 'ready'"], []
+    if not every:
+        conditions.append("(m.plan_version IS NULL OR m.plan_version < %s)")
+        values.append(plan_version)
+    if mockup_uuids is not None:
+        conditions.append("m.uuid = ANY(%s::uuid[])")
+        values.append([value.lower() for value in mockup_uuids if is_uuid(value)])
+    with get_pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY m.created_at, m.uuid", values)
+        return [_mockup(row) for row in cur.fetchall()]
 
 
 def mark_failed(mockup_uuid: str, error: str) -> bool:

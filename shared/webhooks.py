@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from shared import mockups
 from shared.db import get_pool, is_uuid
 
 log = logging.getLogger(__name__)
@@ -272,7 +273,9 @@ def record_task_event(conn: psycopg.Connection, task) -> list[str]:
     from shared.config import load_settings
     from shared.tasks import COMPLETED
 
-    if task.account_id is None:
+    if task.account_id is None or task.kind == mockups.RECOMPILE_KIND:
+        # An operator's recompile runs under the mockup's account, but the account did
+        # not ask for it: its outcome is no event of theirs.
         return []
     event = TASK_COMPLETED if task.status == COMPLETED else TASK_FAILED
     extra_url = (task.params or {}).get("webhook_url")

@@ -40,6 +40,8 @@ RENDER_SOLID_TASK = "workers.render.render_solid"
 RENDER_MOCKUP_TASK = "workers.render.render_mockup"
 RENDER_PRINT_FILES_TASK = "workers.render.render_print_files"
 INGEST_PSD_TASK = "workers.ingest.ingest_psd"
+# Compile a ready mockup's stored PSD again (`mockfarm templates recompile`).
+RECOMPILE_MOCKUP_TASK = "workers.ingest.recompile_mockup"
 # A bulk task's first step (fetch the artwork once, then fan its items out), and its
 # last (join: the ZIP of every result, and the parent's outcome); see workers/bulk.py.
 BULK_RENDER_TASK = "workers.bulk.start_bulk_render"
@@ -64,6 +66,7 @@ TASKS_BY_KIND = {
     "render.mockup": (RENDER_MOCKUP_TASK, RENDER_QUEUE),
     "render.print_files": (RENDER_PRINT_FILES_TASK, RENDER_QUEUE),
     "ingest.psd": (INGEST_PSD_TASK, INGEST_QUEUE),
+    "template.recompile": (RECOMPILE_MOCKUP_TASK, INGEST_QUEUE),
     "bulk.render": (BULK_RENDER_TASK, RENDER_QUEUE),
     "bulk.printful_mockups": (GENERATE_PRINTFUL_MOCKUPS_TASK, RENDER_QUEUE),
 }

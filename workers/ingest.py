@@ -12,6 +12,10 @@ Once per template, so renders never read the PSD again:
 
 Every object key derives from the mockup's uuid, so an ingest run again (its worker
 died) overwrites its own objects; a mockup that is already ready is left alone.
+
+`recompile_mockup` runs the same compile again on a ready mockup's stored PSD (after
+an upgrade, `mockfarm templates recompile`): the new plan goes to a key of its own,
+the row switches to it in one UPDATE, and only then is the old plan deleted.
 """
 from __future__ import annotations
 
@@ -30,13 +34,13 @@ from minio.error import S3Error
 from PIL import Image
 
 from compositor.model import TemplateError, load_template
-from compositor.plan import compile_template
+from compositor.plan import PLAN_VERSION, compile_template
 from compositor.render import choose_level
 from shared import mockups, safefetch, tasks, webhooks
 from shared.db import is_uuid
 from shared.config import Settings, load_settings
 from shared.errors import InvalidInput
-from workers.celery_app import INGEST_PSD_TASK, app
+from workers.celery_app import INGEST_PSD_TASK, RECOMPILE_MOCKUP_TASK, app
 from shared.storage import get_storage
 from workers.render import RecordedTask, run_task
 
@@ -96,8 +100,10 @@ def check_layer_sizes(template, max_pixels: int) -> None:
                                f"(MOCKFARM_MAX_PSD_PIXELS)")
 
 
-def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | None = None) -> TemplateAssets:
-    """Compile, thumbnail and measure a template (no storage, no database)."""
+def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | None = None,
+                          previous_smart_objects: list[dict[str, Any]] | None = None) -> TemplateAssets:
+    """Compile, thumbnail and measure a template (no storage, no database).
+    `previous_smart_objects`: the mockup's from an earlier compile, whose uuids are kept."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     max_pixels = load_settings().max_psd_pixels if max_pixels is None else max_pixels
@@ -128,7 +134,7 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
 
         plan_bytes, timings["serialise"] = serialised.result()
 
-    smart_objects = describe_smart_objects(template, plan, mockup_uuid)
+    smart_objects = describe_smart_objects(template, plan, mockup_uuid, previous_smart_objects)
     unsupported = list(plan.unsupported)
     names = [so["name"] for so in smart_objects]
     for name in sorted({name for name in names if names.count(name) > 1}):
@@ -217,11 +223,43 @@ def _stable_uuid(candidate: str | None, taken: set[str], mockup_uuid: str, index
     return str(uuid.uuid5(_SMART_OBJECT_NAMESPACE, f"{mockup_uuid}/{index}/{name}"))
 
 
-def describe_smart_objects(template, plan, mockup_uuid: str) -> list[dict[str, Any]]:
-    """The mockup's `smart_objects`, in the plan's order (which is the template's)."""
+def _previous_uuids(template, plan, mockup_uuid: str, previous: list[dict[str, Any]]) -> list[str | None]:
+    """Per smart object of the plan, the uuid an earlier compile of the same PSD gave
+    it (None: new). Render requests name smart objects by uuid, and how a release
+    derives them (or which layers it compiles as smart objects) may change; so each
+    layer keeps the uuid it had: its own when that uuid was already its uuid, else the
+    unclaimed earlier entry of the same layer name, in template order."""
+    fresh, taken = [], set()
+    for index, so in enumerate(plan.smart_objects):
+        fresh.append(_stable_uuid(so.uuid, taken, mockup_uuid, index, so.name))
+        taken.add(fresh[-1])
+    earlier = {entry["uuid"] for entry in previous}
+    unclaimed: dict[str, list[str]] = {}
+    for entry in previous:
+        if entry["uuid"] not in fresh:
+            unclaimed.setdefault(entry.get("layer_name"), []).append(entry["uuid"])
+    kept = []
+    for so_uuid, node in zip(fresh, template.smart_objects):
+        if so_uuid in earlier:
+            kept.append(so_uuid)
+        elif unclaimed.get(node.name):
+            kept.append(unclaimed[node.name].pop(0))
+        else:
+            kept.append(None)
+    return kept
+
+
+def describe_smart_objects(template, plan, mockup_uuid: str,
+                           previous: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The mockup's `smart_objects`, in the plan's order (which is the template's);
+    `previous`: the mockup's from an earlier compile (a recompile keeps their uuids)."""
     described, taken = [], set()
+    kept = _previous_uuids(template, plan, mockup_uuid, previous) if previous else []
+    # The kept uuids are reserved first, so that no new smart object derives one of them.
+    taken.update(value for value in kept if value)
     for index, (node, so) in enumerate(zip(template.smart_objects, plan.smart_objects)):
-        so_uuid = _stable_uuid(so.uuid, taken, mockup_uuid, index, so.name)
+        so_uuid = (kept[index] if index < len(kept) else None) or _stable_uuid(so.uuid, taken, mockup_uuid,
+                                                                                index, so.name)
         taken.add(so_uuid)
         quad = np.asarray(so.quad, dtype=np.float64).reshape(4, 2)
         left, top = np.clip(quad.min(axis=0), 0, None)
@@ -316,6 +354,23 @@ def _ingest(record: tasks.TaskRecord) -> dict[str, Any]:
 
 
 def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
+    prefix = mockups.object_prefix(mockup.uuid)
+    stored, assets, timings = _compile_and_store(mockup, prefix + "plan.zip", url=url)
+    if not stored:
+        # Deleted while we worked: take our objects with it.
+        get_storage().delete_prefix(prefix)
+        raise InvalidInput("the mockup was deleted while it was being ingested")
+    log.info("ingested mockup %s (%dx%d) in %.2f s", mockup.uuid, assets.width, assets.height, timings["total"])
+    return {"mockup_uuid": mockup.uuid, "seconds": {k: round(v, 3) for k, v in timings.items()}}
+
+
+def _compile_and_store(mockup: mockups.Mockup, plan_key: str, url: str | None = None,
+                       replacing_plan_key: str | None = None) -> tuple[bool, TemplateAssets, dict[str, float]]:
+    """What an ingest and a recompile share: read and check the mockup's PSD, compile
+    it, store the plan under `plan_key` and the thumbnails, and record them on the
+    mockup (ready, at PLAN_VERSION). False when the row was not changed: the mockup
+    was deleted meanwhile or, with `replacing_plan_key` (a recompile), it is no longer
+    ready with that plan. Smart objects keep the uuids the mockup already has."""
     settings = load_settings()
     started = time.perf_counter()
     psd_bytes = _read_psd(mockup, url)
@@ -325,13 +380,12 @@ def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
     check_psd_header(psd_bytes, settings)
     fetched = time.perf_counter() - started
 
-    assets = build_template_assets(psd_bytes, mockup.uuid)
+    assets = build_template_assets(psd_bytes, mockup.uuid, previous_smart_objects=mockup.smart_objects)
     del psd_bytes
 
     mark = time.perf_counter()
     storage = get_storage()
     prefix = mockups.object_prefix(mockup.uuid)
-    plan_key = prefix + "plan.zip"
     storage.put_bytes(plan_key, assets.plan_bytes, "application/zip")
     thumbnail_keys = {}
     for width, (data, size) in assets.thumbnails.items():
@@ -340,18 +394,88 @@ def _ingest_mockup(mockup: mockups.Mockup, url: str | None) -> dict[str, Any]:
         thumbnail_keys[str(width)] = {"key": key, "width": size[0], "height": size[1]}
     stored = mockups.mark_ready(mockup.uuid, width=assets.width, height=assets.height,
                                 smart_objects=assets.smart_objects, thumbnails=thumbnail_keys, plan_key=plan_key,
-                                psd_key=mockup.psd_key, fidelity=assets.fidelity, unsupported=assets.unsupported)
-    if not stored:
-        # Deleted while we worked: take our objects with it.
-        storage.delete_prefix(prefix)
-        raise InvalidInput("the mockup was deleted while it was being ingested")
+                                psd_key=mockup.psd_key, fidelity=assets.fidelity, unsupported=assets.unsupported,
+                                plan_version=PLAN_VERSION, replacing_plan_key=replacing_plan_key)
     timings = {"fetch": fetched, **assets.timings, "store": time.perf_counter() - mark,
                "total": time.perf_counter() - started}
-    log.info("ingested mockup %s (%dx%d) in %.2f s", mockup.uuid, assets.width, assets.height, timings["total"])
-    return {"mockup_uuid": mockup.uuid, "seconds": {k: round(v, 3) for k, v in timings.items()}}
+    return stored, assets, timings
 
 
 @app.task(name=INGEST_PSD_TASK, base=RecordedTask)
 def ingest_psd(task_key: str) -> str:
     """Turn an uploaded PSD into a ready (or failed) mockup."""
     return run_task(task_key, _ingest)
+
+
+# --------------------------------------------------------------------------- recompiling
+
+def _recompile(record: tasks.TaskRecord) -> dict[str, Any]:
+    """Compile a ready mockup's stored PSD again with this release's compositor.
+
+    Never fails the mockup: until the new plan is recorded, the row and the old plan
+    are untouched, so any failure (PSD gone, compile error, timeout) leaves it ready
+    with what it had, and only this task fails. Announces nothing (no mockup.ready):
+    the template did not change for its owner."""
+    mockup_uuid = record.params["mockup_uuid"]
+    mockup = mockups.get_mockup(mockup_uuid)
+    if mockup is None:
+        return {"mockup_uuid": mockup_uuid, "skipped": "the mockup was deleted before its recompile ran"}
+    if mockup.status != mockups.READY:
+        return {"mockup_uuid": mockup_uuid,
+                "skipped": f"the mockup is {mockup.status}, not ready: only ready mockups are recompiled"}
+    if not record.params.get("force") and mockup.plan_version is not None and mockup.plan_version >= PLAN_VERSION:
+        return {"mockup_uuid": mockup_uuid, "skipped": f"already current (plan version {mockup.plan_version})"}
+
+    storage = get_storage()
+    prefix = mockups.object_prefix(mockup.uuid)
+    # A key of its own (named after this task, so that a redelivery overwrites only its
+    # own object): renders that already read the old key keep it, and the workers'
+    # plan caches, keyed by plan key, cannot serve the old plan for the new key.
+    plan_key = f"{prefix}plan-v{PLAN_VERSION}-{record.key[:8]}.zip"
+    try:
+        stored, assets, timings = _compile_and_store(mockup, plan_key, replacing_plan_key=mockup.plan_key)
+    except InvalidInput as exc:
+        _discard_plan(mockup.uuid, plan_key)
+        raise InvalidInput(f"{exc} (the mockup keeps its current plan)") from None
+    except Exception:
+        _discard_plan(mockup.uuid, plan_key)
+        raise
+    if not stored:
+        current = mockups.get_mockup(mockup.uuid)
+        if current is None:
+            # Deleted while we worked: take our objects with it, never bring the row back.
+            storage.delete_prefix(prefix)
+            raise InvalidInput("the mockup was deleted while it was being recompiled")
+        _discard_plan(mockup.uuid, plan_key)
+        raise InvalidInput(f"the mockup changed while it was being recompiled (now {current.status}, plan "
+                           f"{current.plan_key}); it was left as it is")
+    if mockup.plan_key and mockup.plan_key != plan_key:
+        # Renders accepted before the switch that have not read it yet find the
+        # mockup's new plan instead (workers/render.py, _load_plan).
+        try:
+            storage.delete(mockup.plan_key)
+        except Exception:  # noqa: BLE001 - the recompile is recorded; the old object only wastes space
+            log.warning("could not delete the old plan %s of mockup %s", mockup.plan_key, mockup.uuid,
+                        exc_info=True)
+    log.info("recompiled mockup %s (plan version %s -> %d) in %.2f s", mockup.uuid, mockup.plan_version,
+             PLAN_VERSION, timings["total"])
+    return {"mockup_uuid": mockup.uuid, "plan_key": plan_key, "plan_version": PLAN_VERSION,
+            "previous_plan_key": mockup.plan_key, "previous_plan_version": mockup.plan_version,
+            "unsupported": assets.unsupported, "seconds": {k: round(v, 3) for k, v in timings.items()}}
+
+
+def _discard_plan(mockup_uuid: str, plan_key: str) -> None:
+    """Delete a plan a recompile wrote but did not record, unless the row names it
+    after all. Never raises: it runs while another error is on its way out."""
+    try:
+        current = mockups.get_mockup(mockup_uuid)
+        if current is None or current.plan_key != plan_key:
+            get_storage().delete(plan_key)
+    except Exception:  # noqa: BLE001 - see above; an object left behind only wastes space
+        log.warning("could not delete the unused plan %s of mockup %s", plan_key, mockup_uuid, exc_info=True)
+
+
+@app.task(name=RECOMPILE_MOCKUP_TASK, base=RecordedTask)
+def recompile_mockup(task_key: str) -> str:
+    """Recompile a ready mockup from its stored PSD (`mockfarm templates recompile`)."""
+    return run_task(task_key, _recompile)

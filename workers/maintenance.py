@@ -1,13 +1,13 @@
 """Housekeeping: the periodic cleanup of expired results and the sweep for lost
-webhook deliveries (run by Celery beat), and `mockfarm tasks ...`, operators'
-commands on the task records."""
+webhook deliveries (run by Celery beat), `mockfarm tasks ...`, operators' commands on
+the task records, and `mockfarm templates recompile` after an upgrade."""
 from __future__ import annotations
 
 import logging
 
 import click
 
-from shared import bulk, tasks, webhooks
+from shared import bulk, mockups, tasks, webhooks
 from shared.config import load_settings
 from shared.storage import Storage
 from workers.celery_app import (DELETE_EXPIRED_RESULTS_TASK, REQUEUE_LOST_WEBHOOKS_TASK, SWEEP_BULK_TASKS_TASK, app,
@@ -124,4 +124,46 @@ def requeue_stale_command(older_than: int) -> None:
     click.echo(f"{len(stale)} stale task(s) requeued")
 
 
-commands = [tasks_group]
+@click.group("templates")
+def templates_group() -> None:
+    """Stored templates (mockups)."""
+
+
+@templates_group.command("recompile")
+@click.option("--all", "every", is_flag=True,
+              help="Recompile every ready template, not only those compiled by an earlier release.")
+@click.option("--mockup", "mockup_uuids", multiple=True, metavar="UUID",
+              help="Only this mockup (repeatable).")
+@click.option("--dry-run", is_flag=True, help="List the templates that would be recompiled; queue nothing.")
+def recompile_command(every: bool, mockup_uuids: tuple[str, ...], dry_run: bool) -> None:
+    """Compile stored templates again with this release's compositor.
+
+    By default, the ready templates whose render plan an earlier release compiled
+    (an older plan version, or one not recorded); --all takes every ready template.
+    Each gets a task on the ingest queue, under the template's account; a template
+    whose recompile fails keeps its current plan and stays ready.
+    """
+    # Imported here: the compositor (numpy, OpenCV) is not loaded for every `mockfarm` command.
+    from compositor.plan import PLAN_VERSION  # noqa: PLC0415
+
+    chosen = mockups.mockups_to_recompile(PLAN_VERSION, every=every, mockup_uuids=list(mockup_uuids) or None)
+    if mockup_uuids:
+        found = {mockup.uuid for mockup in chosen}
+        for value in mockup_uuids:
+            if value.lower() not in found:
+                click.echo(f"skipped {value}: no such ready mockup, or its plan is already version "
+                           f"{PLAN_VERSION} (--all recompiles it anyway)")
+    for mockup in chosen:
+        versions = f"plan version {mockup.plan_version or 'unknown'} -> {PLAN_VERSION}"
+        if dry_run:
+            click.echo(f"would recompile {mockup.uuid} ({mockup.name!r}, account {mockup.account_id}, {versions})")
+            continue
+        record = tasks.create_task(mockups.RECOMPILE_KIND, {"mockup_uuid": mockup.uuid, "force": every},
+                                   account_id=mockup.account_id)
+        # If queuing fails the task stays pending, and `mockfarm tasks requeue-stale` queues it later.
+        send_task_key(record.kind, record.key)
+        click.echo(f"queued {record.key} for {mockup.uuid} ({mockup.name!r}, {versions})")
+    click.echo(f"{len(chosen)} template(s) {'would be recompiled' if dry_run else 'queued for recompiling'}")
+
+
+commands = [tasks_group, templates_group]

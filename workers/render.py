@@ -19,7 +19,7 @@ from PIL import Image
 
 from minio.error import S3Error
 
-from shared import safefetch, tasks
+from shared import mockups, safefetch, tasks
 from shared.config import load_settings
 from shared.errors import InvalidInput
 from shared.storage import get_storage
@@ -148,14 +148,35 @@ def _get_plan_cache():
     return _plan_cache
 
 
-def _load_plan(plan_key: str):
-    """The mockup's compiled plan: from this process's cache, else from S3 (never the PSD)."""
+class _PlanGone(Exception):
+    """The plan object is not in S3."""
+
+
+def _load_plan(plan_key: str, mockup_uuid: str | None = None):
+    """The mockup's compiled plan: from this process's cache, else from S3 (never the PSD).
+
+    A render names the plan its mockup had when it was accepted; if a recompile
+    (`mockfarm templates recompile`) replaced and deleted that plan since, the
+    mockup's current plan, compiled from the same PSD, is used instead."""
+    try:
+        return _load_plan_at(plan_key)
+    except _PlanGone:
+        current = mockups.get_mockup(mockup_uuid) if mockup_uuid else None
+    if current is not None and current.status == mockups.READY and current.plan_key not in (None, plan_key):
+        try:
+            return _load_plan_at(current.plan_key)
+        except _PlanGone:
+            pass
+    raise InvalidInput("the mockup was deleted: its render plan is gone")
+
+
+def _load_plan_at(plan_key: str):
     def read() -> bytes:
         try:
             return get_storage().get_bytes(plan_key)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise InvalidInput("the mockup was deleted: its render plan is gone") from None
+                raise _PlanGone(plan_key) from None
             raise
     from compositor.model import TemplateError  # noqa: PLC0415
 
@@ -291,7 +312,7 @@ def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
     seconds = {}
     mark = time.perf_counter()
     params = record.params
-    plan = _load_plan(params["plan_key"])
+    plan = _load_plan(params["plan_key"], params.get("mockup_uuid"))
     seconds["plan"] = time.perf_counter() - mark
     mark = time.perf_counter()
     artwork = {}
