@@ -31,7 +31,7 @@ from psd_tools.constants import BlendMode, ColorMode
 
 from compositor import blend as our_blend
 from compositor.masks import fill_path_is_softened
-from compositor.model import Box, LayerNode, Template, TemplateError
+from compositor.model import ArtworkKey, Box, LayerNode, Template, TemplateError
 
 SMART_OBJECT_MODES = ("cached", "rerender")
 
@@ -353,26 +353,28 @@ class Renderer:
         # Per-template work reused between renders: smart-object descriptors,
         # warp maps, effect settings, the ICC transform.
         self._cache: dict = {}
-        self._artwork: dict[str, np.ndarray] = {}
+        # The artwork of this render, per smart object (by its position in
+        # template.smart_objects, so that objects sharing a name stay apart).
+        self._artwork: dict[int, np.ndarray] = {}
+        self._object_index = {id(node): index for index, node in enumerate(template.smart_objects)}
 
     # public ---------------------------------------------------------------
 
     def render(self, region: Box | None = None,
-               artwork: dict[str, np.ndarray] | None = None) -> RenderResult:
+               artwork: dict[ArtworkKey, np.ndarray] | None = None) -> RenderResult:
         """Composite the whole tree inside `region` (default: the canvas).
 
-        `artwork` maps smart-object names to straight RGBA float32 images that
-        replace the objects' content (re-rendered through their transform).
+        `artwork` maps smart objects (by name or index, see
+        `compositor.model.artwork_targets`: linked instances share it) to
+        straight RGBA float32 images that replace the objects' content
+        (re-rendered through their transform).
         """
         region = intersect(region or self.template.canvas_box, self.template.canvas_box)
         if is_empty(region):
             raise TemplateError(f"render region {region} is empty or outside the canvas")
         self._notes = []
-        self._artwork = dict(artwork or {})
-        known = {n.name for n in self.template.smart_objects}
-        for name in self._artwork:
-            if name not in known:
-                self.template.find(name)  # raises with the list of names
+        artwork = artwork or {}
+        self._artwork = {index: artwork[key] for index, key in self.template.artwork_targets(artwork).items()}
         canvas = Canvas.blank(region, self.channels)
         if not self.template.layers:
             # A flat document (no layer records): its image is the merged data itself.
@@ -629,7 +631,10 @@ class Renderer:
             put_part(part)
 
     def _redraws_smart_object(self, node: LayerNode) -> bool:
-        return node.kind == "smartobject" and (self.smart_objects == "rerender" or node.name in self._artwork)
+        return node.kind == "smartobject" and (self.smart_objects == "rerender" or self._artwork_of(node) is not None)
+
+    def _artwork_of(self, node: LayerNode) -> np.ndarray | None:
+        return self._artwork.get(self._object_index.get(id(node), -1))
 
     def _draw_with_psd_tools_effects(self, node: LayerNode, canvas: Canvas) -> None:
         """A layer with effects, drawn from its own (cached) pixels.
@@ -836,7 +841,7 @@ class Renderer:
         unsupported) when the object cannot be re-rendered; with user artwork
         that would draw the wrong picture, so it raises instead.
         """
-        artwork = self._artwork.get(node.name)
+        artwork = self._artwork_of(node)
 
         def cannot(reason: str):
             if artwork is not None:
@@ -1037,7 +1042,7 @@ def _per_channel_adjustment(node: LayerNode) -> bool:
 
 
 def render(template: Template, *, smart_objects: str = "cached", region: Box | None = None,
-           artwork: dict[str, np.ndarray] | None = None) -> RenderResult:
+           artwork: dict[ArtworkKey, np.ndarray] | None = None) -> RenderResult:
     """One-shot render of a template (see `Renderer` to reuse warp maps between renders)."""
     return Renderer(template, smart_objects).render(region=region, artwork=artwork)
 
@@ -1058,8 +1063,8 @@ def _ancestors(layers: list[LayerNode], target: LayerNode) -> list[LayerNode] | 
 AFFECTED_MARGIN = 2
 
 
-def affected_box(template: Template, name: str) -> Box:
-    """The canvas box a smart object's content can change.
+def affected_box(template: Template, key: ArtworkKey) -> Box:
+    """The canvas box a smart object's content can change (the object by name or index).
 
     The layer's box and its warped outline, plus a small margin. Effects
     (shadows, glows, strokes) on the object or on a group holding it reach
@@ -1067,7 +1072,7 @@ def affected_box(template: Template, name: str) -> Box:
     measured here yet). A render that only swaps this object's artwork
     recomposites this box and pastes it over the ingest-time composite.
     """
-    node = template.find(name)
+    node = template.smart_objects[key] if isinstance(key, int) else template.find(key)
     chain = _ancestors(template.layers, node) or []
     if node.effects or any(group.effects for group in chain):
         return template.canvas_box
@@ -1083,7 +1088,7 @@ def affected_box(template: Template, name: str) -> Box:
     return intersect(grown, template.canvas_box)
 
 
-def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[str, np.ndarray]) -> RenderResult:
+def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[ArtworkKey, np.ndarray]) -> RenderResult:
     """A full-canvas render with new artwork, redrawing only the boxes the artwork can reach.
 
     `base` is the render without artwork (made once, at ingest). Each replaced
@@ -1091,8 +1096,8 @@ def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[str, n
     """
     color, alpha = base.color.copy(), base.alpha.copy()
     notes = list(base.unsupported)
-    for name in artwork:
-        box = affected_box(renderer.template, name)
+    for index in renderer.template.artwork_targets(artwork):
+        box = affected_box(renderer.template, index)
         if is_empty(box):
             continue
         part = renderer.render(region=box, artwork=artwork)

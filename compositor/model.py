@@ -243,6 +243,65 @@ class Template:
             raise TemplateError(f"no smart object named {name!r} (smart objects: {known})")
         return matches[0]
 
+    def artwork_targets(self, keys) -> dict[int, "ArtworkKey"]:
+        """artwork_targets over this template's smart objects (see there)."""
+        objects = self.smart_objects
+        return artwork_targets([n.name for n in objects], [content_id(n) for n in objects], keys)
+
+
+# How artwork names the smart object it is for: the layer's name (every smart
+# object of that name), or its index among the template's smart objects in
+# drawing order (`Template.smart_objects`, `RenderPlan.smart_objects`).
+ArtworkKey = str | int
+
+
+def content_id(node: LayerNode) -> str | None:
+    """The id of the content a smart object shows: the same for Photoshop's linked
+    instances (layers duplicated from one smart object, sharing its embedded file)."""
+    try:
+        value = node.layer.smart_object.unique_id
+    except Exception:  # not a smart object, or a record psd-tools cannot read
+        return None
+    return str(value) if value else None
+
+
+def artwork_targets(names: list[str], content_ids: list[str | None], keys) -> dict[int, ArtworkKey]:
+    """Which smart objects each piece of artwork goes into: {object index: key}.
+
+    `names`, `content_ids`: per smart object, in drawing order; `keys`: how the
+    artwork names its objects (ArtworkKey). A name reaches every object of that
+    name, an index that one object; an index wins over a name. Photoshop's
+    linked instances show one content -- replacing it in one replaces it in all,
+    e.g. a design and its mirrored reflection -- so an object given no artwork
+    of its own takes that of the first linked instance (in drawing order) that
+    has some. Unknown names or indices raise TemplateError naming the objects.
+    """
+    by_index: dict[int, ArtworkKey] = {}
+    for key in keys:
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 0 <= key < len(names):
+                raise TemplateError(f"no smart object number {key} (the template has {len(names)})")
+            by_index[key] = key
+    for key in keys:
+        if isinstance(key, str):
+            matches = [index for index, name in enumerate(names) if name == key]
+            if not matches:
+                known = ", ".join(repr(name) for name in names) or "none"
+                raise TemplateError(f"no smart object named {key!r} (smart objects: {known})")
+            for index in matches:
+                by_index.setdefault(index, key)
+        elif not isinstance(key, int) or isinstance(key, bool):
+            raise TemplateError(f"artwork is given per smart object name or index, not {key!r}")
+    linked: dict[str, ArtworkKey] = {}
+    for index in sorted(by_index):
+        if content_ids[index]:
+            linked.setdefault(content_ids[index], by_index[index])
+    targets = dict(by_index)
+    for index, content in enumerate(content_ids):
+        if index not in targets and content in linked:
+            targets[index] = linked[content]
+    return dict(sorted(targets.items()))
+
 
 def open_psd(source: str | os.PathLike | bytes) -> PSDImage:
     """Open a PSD/PSB from a path or bytes, turning every parse failure into TemplateError."""

@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 import zstandard
 
-from compositor.model import Box, LayerNode, Template, TemplateError
+from compositor.model import Box, LayerNode, Template, TemplateError, artwork_targets, content_id
 from compositor.smartobjects.warpmap import mip_lod
 
 PLAN_VERSION = 10
@@ -159,7 +159,7 @@ class SmartObjectPlan:
     """
 
     name: str
-    uuid: str | None
+    uuid: str | None  # the id of its content, shared by linked instances (model.content_id)
     content_size: tuple[int, int]
     quad: list[float]
     box: Box
@@ -219,6 +219,12 @@ class RenderPlan:
                 return so
         known = ", ".join(repr(so.name) for so in self.smart_objects) or "none"
         raise TemplateError(f"no smart object named {name!r} (smart objects: {known})")
+
+    def artwork_targets(self, keys) -> dict[int, object]:
+        """compositor.model.artwork_targets over the plan's smart objects, whose
+        `uuid` is the id of their content (shared by linked instances)."""
+        objects = self.smart_objects
+        return artwork_targets([so.name for so in objects], [so.uuid for so in objects], keys)
 
     def template(self) -> Template:
         """The parsed template, for objects that fall back (loaded once)."""
@@ -538,7 +544,7 @@ def _place_object(template: Template, node: LayerNode, renderer, geometry: dict 
     no warp map when its geometry cannot be read. `geometry` (a dict) gets
     {id(layer): (layer, smart object, warp map)} (see `RenderPlan.compiled_geometry`)."""
     canvas = template.canvas_box
-    plan = SmartObjectPlan(name=node.name, uuid=_uuid(node), content_size=(0, 0), quad=[],
+    plan = SmartObjectPlan(name=node.name, uuid=content_id(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
     try:
         so, warp_map = _geometry(template, node, renderer)
@@ -638,14 +644,6 @@ def _region_render_is_exact(renderer, base_render, box: Box) -> bool:
     base_color, base_alpha = base_render.color[window], base_render.alpha[window]
     return bool(np.abs(part.color * part.alpha - base_color * base_alpha).max()
                 <= REGION_TOLERANCE and np.abs(part.alpha - base_alpha).max() <= REGION_TOLERANCE)
-
-
-def _uuid(node: LayerNode) -> str | None:
-    try:
-        value = node.layer.smart_object.unique_id
-    except Exception:
-        return None
-    return str(value) if value else None
 
 
 def _why_not_affine(template: Template, node: LayerNode, so) -> str | None:

@@ -2,6 +2,10 @@
 
     render(plan, {"Design": ArtworkInput(png_bytes, options)}, ExportOptions(...)) -> bytes
 
+Artwork names its smart object by layer name or by index among the plan's
+smart objects; linked instances of one smart object (a design and its
+reflection) all show it, as in Photoshop (`compositor.model.artwork_targets`).
+
 Per render and per smart object, at the pyramid level closest above the
 requested width: place the artwork (shrunk for the level), warp it with the
 plan's maps (one `cv2.remap`), apply the plan's per-pixel formula
@@ -17,6 +21,7 @@ import cv2
 import numpy as np
 
 from compositor.errors import InvalidOption
+from compositor.model import ArtworkKey
 from compositor.placement import PlacementOptions, place_artwork_bytes, scaled_options
 from compositor.plan import RenderPlan, SmartObjectPlan, downscale, level_box, level_size
 from compositor.smartobjects import warpmap
@@ -68,21 +73,22 @@ def choose_level(plan: RenderPlan, image_size: int | None) -> int:
 # --- pixels -----------------------------------------------------------------------------
 
 
-def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int) -> np.ndarray:
+def render_level(plan: RenderPlan, contents: dict[ArtworkKey, np.ndarray], factor: int) -> np.ndarray:
     """The mockup at pyramid level `factor`: straight uint8, RGB when the plan
     is opaque, else RGBA.
 
-    `contents` maps smart-object names to their new content: float32 straight
-    RGBA, any size (the object's geometry is kept, as `Renderer` does).
-    Objects not named keep their own content (the base image).
+    `contents` maps smart objects, by name or index (see
+    `compositor.model.artwork_targets`: linked instances share content), to
+    their new content: float32 straight RGBA, any size (the object's geometry
+    is kept, as `Renderer` does). Objects not reached keep their own content
+    (the base image).
     """
     if factor not in plan.base:
         raise InvalidOption("level", f"must be one of {plan.levels}, got {factor!r}")
-    for name in contents:
-        plan.find(name)  # raises naming the known objects
+    by_index = {index: contents[key] for index, key in plan.artwork_targets(contents).items()}
     image = plan.base[factor].copy()
-    given = {index for index, so in enumerate(plan.smart_objects) if so.name in contents}
-    fallback = []  # a list: several objects may share a name (the artwork goes to all)
+    given = set(by_index)
+    fallback = []
     for index in sorted(given):
         so = plan.smart_objects[index]
         if so.method == "hidden":
@@ -92,9 +98,9 @@ def render_level(plan: RenderPlan, contents: dict[str, np.ndarray], factor: int)
             # their cached pixels.
             fallback.append(so)
             continue
-        _paste(image, level_box(so.box, factor), _render_object(so, contents[so.name], factor))
+        _paste(image, level_box(so.box, factor), _render_object(so, by_index[index], factor))
     if fallback:
-        _render_fallback(plan, contents, fallback, factor, image)
+        _render_fallback(plan, by_index, fallback, factor, image)
     return image
 
 
@@ -189,7 +195,8 @@ def _render_fallback(plan: RenderPlan, contents, objects: list[SmartObjectPlan],
     from compositor.plan import _straight_uint8  # noqa: PLC0415
 
     renderer = plan.renderer()
-    artwork = {name: np.asarray(content, np.float32) for name, content in contents.items()}
+    # By index: the plan's smart objects are the template's, in the same order.
+    artwork = {index: np.asarray(content, np.float32) for index, content in contents.items()}
     drawn = {}
     for so in objects:
         region = so.draw_region or so.box
@@ -213,29 +220,45 @@ def place_for_level(so: SmartObjectPlan, artwork: ArtworkInput, factor: int) -> 
     At reduced levels the content is placed smaller (every length option
     scaled with it) instead of placed at full size and shrunk.
     """
+    size, scale = _placed_size(so, factor)
+    if scale == 1.0:
+        return place_artwork_bytes(artwork.data, size, artwork.options)
+    return place_artwork_bytes(artwork.data, size, scaled_options(artwork.options, scale))
+
+
+def _placed_size(so: SmartObjectPlan, factor: int) -> tuple[tuple[int, int], float]:
+    """(content size to place the artwork at, its scale from the object's content size)."""
     cw, ch = so.content_size
     shrink = 1.0
     if factor > 1 and so.method in ("affine", "clipped") and not so.overlaps:
         shrink = max(1.0, min(so.content_scale) * factor)
     if shrink <= 1.0:
-        return place_artwork_bytes(artwork.data, (cw, ch), artwork.options)
+        return (cw, ch), 1.0
     size = (max(1, round(cw / shrink)), max(1, round(ch / shrink)))
-    return place_artwork_bytes(artwork.data, size, scaled_options(artwork.options, size[0] / cw))
+    return size, size[0] / cw
 
 
-def render_pixels(plan: RenderPlan, artwork: dict[str, ArtworkInput], image_size: int | None = None) -> np.ndarray:
+def render_pixels(plan: RenderPlan, artwork: dict[ArtworkKey, ArtworkInput],
+                  image_size: int | None = None) -> np.ndarray:
     """Straight uint8 (RGB or RGBA, see `render_level`) at the level chosen
-    for `image_size` (not yet resized to it)."""
+    for `image_size` (not yet resized to it). Each smart object the artwork
+    reaches gets it placed for its own content size; linked instances (same
+    content size) share one placement."""
     factor = choose_level(plan, image_size)
-    contents = {}
-    for name, item in artwork.items():
+    for key, item in artwork.items():
         if not isinstance(item, ArtworkInput):
-            raise InvalidOption(f"artwork.{name}", f"must be an ArtworkInput, got {type(item).__name__}")
-        contents[name] = place_for_level(plan.find(name), item, factor)
+            raise InvalidOption(f"artwork.{key}", f"must be an ArtworkInput, got {type(item).__name__}")
+    contents, placed = {}, {}
+    for index, key in plan.artwork_targets(artwork).items():
+        so = plan.smart_objects[index]
+        once = (key, _placed_size(so, factor))
+        if once not in placed:
+            placed[once] = place_for_level(so, artwork[key], factor)
+        contents[index] = placed[once]
     return render_level(plan, contents, factor)
 
 
-def render(plan: RenderPlan, artwork: dict[str, ArtworkInput], export: ExportOptions | None = None) -> bytes:
+def render(plan: RenderPlan, artwork: dict[ArtworkKey, ArtworkInput], export: ExportOptions | None = None) -> bytes:
     """The mockup as image file bytes: what the render worker calls per job."""
     from compositor.export import encode_pixels, export_image, output_size  # noqa: PLC0415
 

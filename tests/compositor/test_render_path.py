@@ -293,6 +293,65 @@ def test_a_smart_object_given_nothing_keeps_its_own_content(two_objects_psd):
     assert np.abs(only_left[60:140, 30:110].astype(int) - (255, 0, 0)).max() <= 1
 
 
+@pytest.fixture(scope="module")
+def linked_psd() -> bytes:
+    """A design and a second instance of the same smart object (Photoshop's
+    duplicate, sharing one embedded file), plus an independent object that
+    shares the design's name."""
+    from compositor.fixtures.psd_writer import Document, PixelLayer, SmartObjectLayer, write_psd  # noqa: PLC0415
+
+    background = np.zeros((200, 400, 4), np.uint8)
+    background[...] = (240, 235, 225, 255)
+    grey = _png((128, 128, 128), (100, 100))
+    shared = "5a1c0d3e-0000-4000-8000-00000000beef"
+    return write_psd(Document(width=400, height=200, layers=[
+        PixelLayer("Background", background),
+        SmartObjectLayer("Design", grey, quad=((20, 50), (120, 50), (120, 150), (20, 150)), unique_id=shared),
+        # The reflection: the same content, mirrored (corners swapped left-right).
+        SmartObjectLayer("Reflection", grey, quad=((250, 50), (150, 50), (150, 150), (250, 150)), unique_id=shared),
+        SmartObjectLayer("Design", grey, quad=((280, 50), (380, 50), (380, 150), (280, 150))),
+    ]))
+
+
+def _colour_at(pixels, box) -> np.ndarray:
+    left, top, right, bottom = box
+    return pixels[top + 20:bottom - 20, left + 20:right - 20].reshape(-1, pixels.shape[2])[:, :3].astype(int)
+
+
+def test_linked_instances_show_the_artwork_given_to_one_of_them(linked_psd):
+    # Photoshop: replacing the content of one instance replaces it in all.
+    plan = compile_template(linked_psd)
+    design, reflection, other = ((20, 50, 120, 150), (150, 50, 250, 150), (280, 50, 380, 150))
+    red, blue = _png((255, 0, 0), (60, 60)), _png((0, 0, 255), (60, 60))
+    by_index = render_pixels(plan, {0: ArtworkInput(red)})
+    assert np.abs(_colour_at(by_index, design) - (255, 0, 0)).max() <= 1
+    assert np.abs(_colour_at(by_index, reflection) - (255, 0, 0)).max() <= 1
+    assert np.abs(_colour_at(by_index, other) - 128).max() <= 2  # not linked: keeps its grey
+    # Through the reflection too; and an instance given its own artwork keeps it.
+    assert np.array_equal(render_pixels(plan, {"Reflection": ArtworkInput(red)}), by_index)
+    own = render_pixels(plan, {0: ArtworkInput(red), "Reflection": ArtworkInput(blue)})
+    assert np.abs(_colour_at(own, design) - (255, 0, 0)).max() <= 1
+    assert np.abs(_colour_at(own, reflection) - (0, 0, 255)).max() <= 1
+    # The generic renderer follows the same rule.
+    template = load_template(linked_psd)
+    content = place_artwork_bytes(red, plan.smart_objects[0].content_size)
+    mae, worst = difference(as_rgba(by_index), reference(template, {0: content}, 1))
+    assert worst <= 1 and mae < 0.05, (mae, worst)
+
+
+def test_objects_sharing_a_name_are_told_apart_by_index(linked_psd):
+    plan = compile_template(linked_psd)
+    design, other = (20, 50, 120, 150), (280, 50, 380, 150)
+    red, blue = _png((255, 0, 0), (60, 60)), _png((0, 0, 255), (60, 60))
+    apart = render_pixels(plan, {0: ArtworkInput(red), 2: ArtworkInput(blue)})
+    assert np.abs(_colour_at(apart, design) - (255, 0, 0)).max() <= 1
+    assert np.abs(_colour_at(apart, other) - (0, 0, 255)).max() <= 1
+    by_name = render_pixels(plan, {"Design": ArtworkInput(red)})  # a name reaches every object called so
+    assert np.abs(_colour_at(by_name, other) - (255, 0, 0)).max() <= 1
+    with pytest.raises(TemplateError, match="no smart object number 3"):
+        render_pixels(plan, {3: ArtworkInput(red)})
+
+
 def test_small_templates_keep_only_full_size(demo_psd):
     assert compile_template(demo_psd).levels == (1,)  # 400 px: under MIN_LEVEL_SIDE at 1/2
 
