@@ -53,6 +53,14 @@ class Mockup:
     # before releases recorded it (or not compiled yet).
     plan_version: int | None = None
 
+    def smart_object_index(self, so_uuid: str) -> int:
+        """Where a smart object sits among the render plan's (ingest lists them in the
+        plan's order): how a render names it, since names may repeat."""
+        for index, so in enumerate(self.smart_objects):
+            if so["uuid"] == so_uuid:
+                return index
+        raise KeyError(so_uuid)
+
     def object_keys(self) -> list[str]:
         """Every S3 object the mockup owns."""
         keys = [self.plan_key, self.psd_key, *(thumb["key"] for thumb in self.thumbnails.values())]

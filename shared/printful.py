@@ -282,6 +282,7 @@ def _smart_objects(product: Product, mockup: mockups.Mockup, variant: dict, file
                                       f"are the same smart object of mockup {mockup.name!r}: give only one")
             continue
         item = {"placement": placement["placement"], "uuid": so["uuid"], "name": so["name"],
+                "index": mockup.smart_object_index(so["uuid"]),
                 "content_size": [so["size"]["width"], so["size"]["height"]], "dpi": so.get("dpi")}
         if file is None:
             item["asset"] = {"empty": True}
@@ -293,7 +294,8 @@ def _smart_objects(product: Product, mockup: mockups.Mockup, variant: dict, file
                 item["print_area"] = print_area
         items[so["uuid"]] = item
     if overlay_so is not None and colour:
-        item = items.setdefault(overlay_so["uuid"], {"uuid": overlay_so["uuid"], "name": overlay_so["name"]})
+        item = items.setdefault(overlay_so["uuid"], {"uuid": overlay_so["uuid"], "name": overlay_so["name"],
+                                                     "index": mockup.smart_object_index(overlay_so["uuid"])})
         item["color"] = {"hex": colour, "blending_mode": overlay["blend_mode"], "opacity": overlay["opacity"],
                          "fill_area": overlay["fill_area"]}
     return list(items.values())

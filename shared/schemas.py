@@ -417,6 +417,10 @@ class SmartObjectInfo(Schema):
     blend_mode = fields.String()
     dpi = fields.Float(allow_none=True, metadata={"description": "its content's resolution (print files)"})
     print_area_presets = fields.List(fields.Nested(PrintAreaPresetInfo))
+    linked_uuids = fields.List(fields.String(), metadata={
+        "description": "the other smart objects showing the same content (Photoshop's linked instances, e.g. "
+                       "a design and its reflection): artwork given to this one goes into them too, unless "
+                       "the render gives them their own"})
 
 
 class Thumbnail(Schema):

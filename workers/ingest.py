@@ -136,11 +136,6 @@ def build_template_assets(psd_bytes: bytes, mockup_uuid: str, max_pixels: int | 
 
     smart_objects = describe_smart_objects(template, plan, mockup_uuid, previous_smart_objects)
     unsupported = list(plan.unsupported)
-    names = [so["name"] for so in smart_objects]
-    for name in sorted({name for name in names if names.count(name) > 1}):
-        # The render plan finds smart objects by name: such layers get the same artwork.
-        unsupported.append(f"smart objects: {names.count(name)} layers are named {name!r}; "
-                           f"artwork given to one of them goes into all of them")
     return TemplateAssets(width=plan.width, height=plan.height, plan_bytes=plan_bytes, thumbnails=thumbnails,
                           smart_objects=smart_objects, fidelity=fidelity, unsupported=unsupported,
                           timings=timings)
@@ -271,7 +266,6 @@ def describe_smart_objects(template, plan, mockup_uuid: str,
             dpi = None
         described.append({
             "uuid": so_uuid,
-            # The name renders find it by in the plan.
             "name": so.name,
             "layer_name": node.name,
             "size": {"width": width, "height": height},
@@ -285,6 +279,12 @@ def describe_smart_objects(template, plan, mockup_uuid: str,
                 "uuid": str(uuid.uuid5(uuid.UUID(so_uuid), "full")), "name": "Full print area",
                 "size": {"width": width, "height": height}, "position": {"top": 0, "left": 0}}],
         })
+    # Photoshop's linked instances (duplicates sharing one embedded file) show the
+    # same content: artwork given to one goes into the others (renders'
+    # compositor.model.artwork_targets), unless they are given their own.
+    for entry, so in zip(described, plan.smart_objects):
+        entry["linked_uuids"] = [other["uuid"] for other, other_so in zip(described, plan.smart_objects)
+                                 if other is not entry and so.uuid and other_so.uuid == so.uuid]
     return described
 
 

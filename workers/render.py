@@ -317,7 +317,10 @@ def _render_mockup(record: tasks.TaskRecord) -> dict[str, Any]:
     mark = time.perf_counter()
     artwork = {}
     for index, item, data, options in _inputs(params):
-        artwork[item["name"]] = ArtworkInput(data, options)
+        # By the object's index in the plan (names may repeat); tasks queued before
+        # items carried it name the layer. Linked instances follow (artwork_targets).
+        key = item["index"] if item.get("index") is not None else item["name"]
+        artwork[key] = ArtworkInput(data, options)
     seconds["artwork"] = time.perf_counter() - mark
     mark = time.perf_counter()
     export = params.get("export_options") or {}

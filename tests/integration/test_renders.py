@@ -330,16 +330,18 @@ def test_artwork_over_the_byte_limit_is_refused(api_url, mockup):
     assert task["status"] == "failed" and url in task["error"] and "413" in task["error"]
 
 
-def two_object_template(names=("Left", "Right")) -> bytes:
+def two_object_template(names=("Left", "Right"), linked: bool = False) -> bytes:
+    """Two grey smart objects; `linked`: Photoshop's linked instances (one embedded file)."""
     from compositor.fixtures.psd_writer import Document, PixelLayer, SmartObjectLayer, write_psd
 
     background = np.zeros((200, 300, 4), np.uint8)
     background[...] = (240, 235, 225, 255)
     grey = solid_png((128, 128, 128), (100, 100))
+    shared = "0c0ffee0-0000-4000-8000-000000000001" if linked else None
     return write_psd(Document(width=300, height=200, layers=[
         PixelLayer("Background", background),
-        SmartObjectLayer(names[0], grey, quad=((20, 50), (120, 50), (120, 150), (20, 150))),
-        SmartObjectLayer(names[1], grey, quad=((180, 40), (280, 60), (280, 160), (180, 140))),
+        SmartObjectLayer(names[0], grey, quad=((20, 50), (120, 50), (120, 150), (20, 150)), unique_id=shared),
+        SmartObjectLayer(names[1], grey, quad=((180, 40), (280, 60), (280, 160), (180, 140)), unique_id=shared),
     ]))
 
 
@@ -368,11 +370,41 @@ def test_only_the_smart_objects_given_change(api_url):
     assert np.array_equal(blue_right[:, :150], base[:, :150])
 
 
-def test_smart_objects_sharing_a_name_are_listed_as_a_limitation(api_url):
+def _render_png(api_url, mockup, smart_objects):
+    body = {"mockup_uuid": mockup["uuid"], "smart_objects": smart_objects, "export_options": {"image_format": "png"}}
+    task = finish(api_url, start(api_url, body)["data"]["task_key"])
+    assert task["status"] == "completed", task["error"]
+    return pixels(download(task["print_files"][0]))
+
+
+def test_smart_objects_sharing_a_name_get_their_own_artwork(api_url):
     mockup = wait_for_mockup(api_url, upload_template(api_url, two_object_template(("Design", "Design")))["uuid"])
     assert mockup["status"] == "ready", mockup["error"]
-    assert len({so["uuid"] for so in mockup["smart_objects"]}) == 2
-    assert any("named 'Design'" in note for note in mockup["unsupported"]), mockup["unsupported"]
+    first, second = mockup["smart_objects"]
+    assert first["uuid"] != second["uuid"] and mockup["unsupported"] == []
+    assert first["linked_uuids"] == [] and second["linked_uuids"] == []
+    red = {"base64": b64(solid_png()), "content_type": "image/png"}
+    both = _render_png(api_url, mockup, [{"uuid": first["uuid"], "asset": red},
+                                         {"uuid": second["uuid"], "color": {"hex": "#0000ff"}}])
+    assert np.abs(both[60:140, 30:110] - RED).max() <= 2
+    assert np.abs(both[80:120, 200:260] - (0, 0, 255)).max() <= 2
+
+
+def test_linked_instances_follow_the_artwork_of_one(api_url):
+    # As in Photoshop: a design's linked copy (its reflection, say) shows the same content.
+    template = two_object_template(("Design", "Reflection"), linked=True)
+    mockup = wait_for_mockup(api_url, upload_template(api_url, template)["uuid"])
+    assert mockup["status"] == "ready", mockup["error"]
+    design, reflection = mockup["smart_objects"]
+    assert design["linked_uuids"] == [reflection["uuid"]] and reflection["linked_uuids"] == [design["uuid"]]
+    red = {"base64": b64(solid_png()), "content_type": "image/png"}
+    one = _render_png(api_url, mockup, [{"uuid": design["uuid"], "asset": red}])
+    assert np.abs(one[60:140, 30:110] - RED).max() <= 2
+    assert np.abs(one[80:120, 200:260] - RED).max() <= 2
+    own = _render_png(api_url, mockup, [{"uuid": design["uuid"], "asset": red},
+                                        {"uuid": reflection["uuid"], "color": {"hex": "#0000ff"}}])
+    assert np.abs(own[60:140, 30:110] - RED).max() <= 2
+    assert np.abs(own[80:120, 200:260] - (0, 0, 255)).max() <= 2
 
 
 def test_placement_options_reach_the_compositor(api_url):
