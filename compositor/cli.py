@@ -124,7 +124,9 @@ def _placement_from_flags(flags: dict):
 @click.command("render")
 @click.argument("template", type=click.Path(dir_okay=False))
 @click.option("--art", "arts", multiple=True, metavar='"LAYER NAME=design.png"',
-              help="Replace a smart object's content with an image (repeatable).")
+              help="Replace a smart object's content with an image (repeatable). Every smart object "
+                   "of that name takes it, and so do its linked instances (copies sharing its content), "
+                   "as in Photoshop.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Where to write the render (.jpg, .png or .webp; .png and .webp keep transparency).")
 @click.option("--fit", type=click.Choice(["fill", "stretch", "contain", "cover"]), default="fill",
