@@ -28,7 +28,8 @@ Interface for the renderer
      on colour overlays over anti-aliased strokes: a dark fringe otherwise). Measured: a Difference overlay on a
      Difference layer differences the backdrop twice, as Photoshop shows;
      recolouring the layer before its blend does not match;
-   - `above`: inner glow, inner shadow, stroke -- composited over the layer.
+   - `above`: inner glow, inner shadow, stroke, bevel shadow and highlight
+     -- composited over the layer.
    `effects_reach(effects)` is that margin, for the box a change affects.
 3. `composite_with_effects(...)` does the whole thing for one layer over a
    backdrop crop of `stack.box`; the renderer may use it or reorder the parts.
@@ -39,8 +40,16 @@ box; tests/corpus/test_pixelops_reference.py): colour overlays in all 27
 modes 0-0.5 (vivid/linear light 2.7/1.7), drop shadow 0.4-1.5, inner shadow
 0.7, outer glow 1.1-1.4, inner glow 6.7, solid strokes 0-0.1 (four nested
 strokes 0.1), gradient stroke 4.1, gradient overlays 1.5-1.7 on phone-case mockups and 4.8 with
-perceptual interpolation, pattern overlay 1.9-6.6.
-Not rendered (listed by `unsupported_effects`): bevel & emboss, satin,
+perceptual interpolation, pattern overlay 1.9-6.6; smooth bevels (rms
+inside the shape) 1.0-2.2 for inner bevels, 4.3 for an emboss, ~11 for a
+5 px pillow emboss on text.
+Bevel & emboss (`bevel_shading`): a height map from the layer's alpha, lit
+with Lambert's law; its highlight and shadow are drawn above the inner
+effects, overlays and strokes (a pillow emboss's outer half shades the
+stroke around it in Photoshop's composite). `approximated_effects` names
+every bevel; gloss contours, the contour and texture sub-effects are listed
+as ignored settings.
+Not rendered (listed by `unsupported_effects`): satin,
 pattern strokes, gradient glows, diamond gradients, rotated or indexed-colour patterns.
 
 Blur: Photoshop's "size" is the reach of a soft edge; we use a Gaussian with
@@ -65,11 +74,20 @@ SIZE_TO_SIGMA = 1 / 2.5
 # Smooth bevels: the height map is the layer's alpha blurred with sigma =
 # SMOOTH_BEVEL_SIGMA x the bevel's span (its size; half of it for embosses),
 # and the surface rises BEVEL_SLOPE x depth x span over that height map's
-# 0..1. Fitted on layer_effects.psd's 41 px inner bevel (0.46, 1.05; rms
-# error of the shading 0.032) and its 41 px emboss (0.23 and 0.50 of the
-# whole size: the same profile over half the size on each side).
-SMOOTH_BEVEL_SIGMA = 0.46
-BEVEL_SLOPE = 1.05
+# 0..1. Fitted on layer_effects.psd's 41 px emboss alone (0.23 and 0.50 of
+# the whole size: the same profile over half the size on each side), then
+# jointly on the corpus's smooth inner bevels (41, 100 and 5 px) and that
+# emboss: rms error 2.2, 1.1, 1.5, 1.0 and 4.3 levels inside the shapes
+# (19-33 levels with no bevel drawn).
+SMOOTH_BEVEL_SIGMA = 0.44
+BEVEL_SLOPE = 1.0
+# Colours that leave the backdrop unchanged in the modes where Photoshop
+# fades a bevel's highlight or shadow toward them instead of mixing the
+# blended result by its strength (the "special eight" of fill opacity):
+# measured on layer_comps.psd's linear-dodge highlight and linear-burn
+# shadow, where channels clip as if the colour were faded first (rms 14 ->
+# 1.2 levels inside the shape). Screen and multiply give the same either way.
+FADE_TO_NEUTRAL = {"linear_dodge": 0.0, "color_dodge": 0.0, "linear_burn": 1.0, "color_burn": 1.0}
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -319,7 +337,29 @@ def approximated_effects(layer) -> list[str]:
         if _slanted_band(effect):
             notes.append(f"gradient overlay slanted at {effect.gradient_angle:g} degrees: "
                          f"band angle approximated")
+        if effect.kind == "bevel_emboss":
+            notes.append(_bevel_note(effect))
     return notes
+
+
+_BEVEL_STYLE_NAMES = {"inner": "inner bevel", "outer": "outer bevel", "emboss": "emboss",
+                      "pillow": "pillow emboss", "stroke": "stroke emboss"}
+
+
+def _bevel_note(effect: Effect) -> str:
+    """Every bevel is a fitted model of Photoshop's; the note says which of
+    its settings no corpus file has measured."""
+    unmeasured = []
+    if effect.bevel_style in ("outer", "stroke"):
+        unmeasured.append(_BEVEL_STYLE_NAMES[effect.bevel_style])
+    if effect.bevel_technique != "smooth":
+        unmeasured.append(effect.bevel_technique.replace("_", " ") + " technique")
+    if effect.soften > 0:
+        unmeasured.append("soften")
+    if not effect.direction_up:
+        unmeasured.append("direction down")
+    detail = f"; unmeasured: {', '.join(unmeasured)}" if unmeasured else ""
+    return f"bevel & emboss approximated ({_BEVEL_STYLE_NAMES[effect.bevel_style]}{detail})"
 
 
 def _slanted_band(effect: Effect) -> bool:
@@ -757,11 +797,11 @@ def render_effects(layer_rgba: np.ndarray, box, effects: list[Effect], bounds=No
             relief = alpha
             if effect.bevel_style == "stroke":
                 relief = _stroked_shape(alpha, effects)
-            highlight, shadow = bevel_shading(relief, effect)
-            stack.above.append(EffectPart("bevel shadow", np.float32(effect.shadow_color).reshape(1, 1, 3),
-                                          shadow[..., None] * effect.shadow_opacity, effect.shadow_mode))
-            stack.above.append(EffectPart("bevel highlight", colour, highlight[..., None] * effect.opacity,
-                                          effect.mode))
+            highlight, shadow, cover = _bevel_light(relief, effect)
+            stack.above.append(_bevel_part("bevel shadow", effect.shadow_color, effect.shadow_mode,
+                                           shadow * effect.shadow_opacity, cover))
+            stack.above.append(_bevel_part("bevel highlight", effect.color, effect.mode,
+                                           highlight * effect.opacity, cover))
         elif effect.kind == "stroke":
             outer, inner = _stroke_alpha(alpha, effect)
             own = outer + inner
@@ -858,7 +898,27 @@ def _blur_sigma(alpha: np.ndarray, sigma: float) -> np.ndarray:
 
 def bevel_shading(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.ndarray]:
     """A bevel's highlight and shadow strength (each (h, w), 0..1, before
-    the effect's opacities) over a layer of (h, w) alpha.
+    the effect's opacities) over a layer of (h, w) alpha; see `_bevel_light`."""
+    highlight, shadow, cover = _bevel_light(alpha, effect)
+    return highlight * cover, shadow * cover
+
+
+def _bevel_part(name: str, colour, mode: str, strength: np.ndarray, cover) -> EffectPart:
+    """A bevel's highlight or shadow as a part: its colour at `strength` over
+    the area it `cover`s, or, in the modes of FADE_TO_NEUTRAL, its colour
+    faded toward the mode's neutral colour by `strength` over that area."""
+    colour = np.float32(colour).reshape(1, 1, 3)
+    if mode in FADE_TO_NEUTRAL:
+        neutral = np.float32(FADE_TO_NEUTRAL[mode])
+        faded = neutral + strength[..., None] * (colour - neutral)
+        area = np.broadcast_to(cover, strength.shape) * (strength > 0)
+        return EffectPart(name, faded.astype(np.float32), area[..., None].astype(np.float32), mode)
+    return EffectPart(name, colour, (strength * cover)[..., None].astype(np.float32), mode)
+
+
+def _bevel_light(alpha: np.ndarray, effect: Effect):
+    """A bevel's highlight and shadow strength (each (h, w), 0..1) and the
+    area they are drawn over (the shape's alpha, its outside, or 1).
 
     The surface's height is `bevel_height` x BEVEL_SLOPE x depth x span
     (negated for direction "down"); it is lit from (angle, altitude) with
@@ -881,15 +941,15 @@ def bevel_shading(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.nda
     flat = light[2]
     highlight = np.clip((lit - flat) / max(1 - flat, 1e-6), 0, 1)
     shadow = np.clip((flat - lit) / max(flat, 1e-6), 0, 1)
+    highlight, shadow = highlight.astype(np.float32), shadow.astype(np.float32)
     if effect.bevel_style in ("inner", "stroke"):
-        return highlight * alpha, shadow * alpha
+        return highlight, shadow, alpha
     if effect.bevel_style == "outer":
-        return highlight * (1 - alpha), shadow * (1 - alpha)
+        return highlight, shadow, 1 - alpha
     if effect.bevel_style == "pillow":
         # The outer half sinks where the inner half rises.
-        return (highlight * alpha + shadow * (1 - alpha)).astype(np.float32), \
-            (shadow * alpha + highlight * (1 - alpha)).astype(np.float32)
-    return highlight.astype(np.float32), shadow.astype(np.float32)
+        return highlight * alpha + shadow * (1 - alpha), shadow * alpha + highlight * (1 - alpha), np.float32(1)
+    return highlight, shadow, np.float32(1)
 
 
 def _stroked_shape(alpha: np.ndarray, effects: list[Effect]) -> np.ndarray:
