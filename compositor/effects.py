@@ -82,12 +82,13 @@ SIZE_TO_SIGMA = 1 / 2.5
 SMOOTH_BEVEL_SIGMA = 0.44
 BEVEL_SLOPE = 1.0
 # Colours that leave the backdrop unchanged in the modes where Photoshop
-# fades a bevel's highlight or shadow toward them instead of mixing the
-# blended result by its strength (the "special eight" of fill opacity):
-# measured on layer_comps.psd's linear-dodge highlight and linear-burn
-# shadow, where channels clip as if the colour were faded first (rms 14 ->
-# 1.2 levels inside the shape). Screen and multiply give the same either way.
-FADE_TO_NEUTRAL = {"linear_dodge": 0.0, "color_dodge": 0.0, "linear_burn": 1.0, "color_burn": 1.0}
+# fades a bevel's highlight or shadow toward them by its strength, then
+# blends, instead of mixing the blended result by that strength: measured on
+# layer_comps.psd's linear-dodge highlight and linear-burn shadow, where
+# channels clip as if the colour were faded first (rms 14 -> 1.2 levels
+# inside the shape). Screen and multiply give the same either way; the
+# other "special eight" modes of fill opacity are unmeasured.
+FADE_TO_NEUTRAL = {"linear_dodge": 0.0, "linear_burn": 1.0}
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -145,6 +146,9 @@ class EffectPart:
     # For a part that paints over the layer's own pixels only (an inside
     # stroke, an overlay): its share of the layer's coverage, (h, w, 1) x opacity.
     within: np.ndarray | None = None
+    # For a bevel's part in a mode of FADE_TO_NEUTRAL: its strength (h, w, 1)
+    # (`alpha` is strength x the area it covers); blend with `part_blend`.
+    strength: np.ndarray | None = None
 
 
 @dataclass
@@ -905,15 +909,35 @@ def bevel_shading(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.nda
 
 def _bevel_part(name: str, colour, mode: str, strength: np.ndarray, cover) -> EffectPart:
     """A bevel's highlight or shadow as a part: its colour at `strength` over
-    the area it `cover`s, or, in the modes of FADE_TO_NEUTRAL, its colour
-    faded toward the mode's neutral colour by `strength` over that area."""
+    the area it `cover`s (in the modes of FADE_TO_NEUTRAL, blended as
+    `part_blend` says)."""
     colour = np.float32(colour).reshape(1, 1, 3)
-    if mode in FADE_TO_NEUTRAL:
-        neutral = np.float32(FADE_TO_NEUTRAL[mode])
-        faded = neutral + strength[..., None] * (colour - neutral)
-        area = np.broadcast_to(cover, strength.shape) * (strength > 0)
-        return EffectPart(name, faded.astype(np.float32), area[..., None].astype(np.float32), mode)
-    return EffectPart(name, colour, (strength * cover)[..., None].astype(np.float32), mode)
+    alpha = (strength * cover)[..., None].astype(np.float32)
+    fade = strength[..., None].astype(np.float32) if mode in FADE_TO_NEUTRAL else None
+    return EffectPart(name, colour, alpha, mode, strength=fade)
+
+
+def part_blend(part: EffectPart, window=(slice(None), slice(None))):
+    """B(cb, cs) for compositing `part` (cropped to `window` of its arrays).
+
+    A part with a `strength` is drawn at alpha strength x area, yet over an
+    opaque backdrop Photoshop shows B(cb, its colour faded toward the mode's
+    neutral colour by that strength): the blend returns
+    cb + (B(cb, faded) - cb) / strength, which the compositing equation mixes
+    back by the strength. Over transparency the part shows its own colour at
+    that alpha. In linear dodge and burn B(cb, faded) - cb is at most
+    strength x |colour - neutral|: the quotient stays bounded.
+    """
+    if part.strength is None:
+        return lambda cb, cs: blend(part.mode, cb, cs)
+    strength = part.strength[window]
+    neutral = np.float32(FADE_TO_NEUTRAL[part.mode])
+
+    def fading(cb, cs):
+        change = blend(part.mode, cb, neutral + strength * (cs - neutral)) - cb
+        return cb + np.divide(change, strength, out=np.zeros_like(change), where=strength > 0)
+
+    return fading
 
 
 def _bevel_light(alpha: np.ndarray, effect: Effect):
@@ -1078,9 +1102,21 @@ def composite_with_effects(stack: EffectStack, mode: str, cb: np.ndarray, ab: np
     else:
         colour, alpha = composite(mode, colour, alpha, layer_colour, shape * (opacity * fill))
     for part in above:
+        if part.strength is not None:
+            colour, alpha = _composite_with(part_blend(part), colour, alpha,
+                                            np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
+            continue
         colour, alpha = composite(part.mode, colour, alpha,
                                   np.broadcast_to(part.colour, cb.shape), part.alpha * opacity)
     return colour, alpha
+
+
+def _composite_with(blend_function, cb, ab, cs, as_):
+    """The compositing equation of `compositor.blend.composite` with a given B(cb, cs)."""
+    mixed = (1 - ab) * cs + ab * blend_function(cb, cs)
+    ao = as_ + ab * (1 - as_)
+    co = np.divide(as_ * mixed + ab * (1 - as_) * cb, ao, out=np.zeros_like(mixed), where=ao > 0)
+    return np.clip(co, 0, 1).astype(np.float32), ao.astype(np.float32)
 
 
 def mix_by_coverage(cb: np.ndarray, ab: np.ndarray, cf: np.ndarray, af: np.ndarray, coverage: np.ndarray):

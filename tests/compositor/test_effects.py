@@ -714,3 +714,21 @@ def test_smooth_bevel_slope_at_the_edge_follows_the_blurred_alpha():
         facing, flat = lit_from_above(BEVEL_SLOPE * size * density)
         assert highlight[40 + int(d), 60] == pytest.approx((facing - flat) / (1 - flat), rel=0.03)
     assert shadow[40:50, 60].max() == 0
+
+
+def test_bevel_in_linear_dodge_over_transparency_shows_its_colour_at_its_strength():
+    # Outside the shape an emboss lights a transparent backdrop: nothing to
+    # add to, so the highlight shows its own colour at alpha = its strength.
+    from compositor.effects import bevel_shading
+
+    layer = square(20, pad=6)
+    effect = chisel("emboss", size=4, depth=0.5, mode="linear_dodge", color=(0.5, 0.25, 1.0),
+                    shadow_opacity=0.0)
+    strength = bevel_shading(layer[..., 3], effect)[0][5, 16]  # the row above the square
+    stack = render_effects(layer, (0, 0, 32, 32), [effect])
+    r = (stack.box[2] - stack.box[0] - 32) // 2
+    backdrop = np.zeros((32 + 2 * r, 32 + 2 * r, 3), np.float32)
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.zeros_like(backdrop[..., :1]))
+    assert strength > 0.3
+    assert alpha[r + 5, r + 16, 0] == pytest.approx(strength, abs=1e-5)
+    np.testing.assert_allclose(colour[r + 5, r + 16], [0.5, 0.25, 1.0], atol=1e-5)
