@@ -494,6 +494,19 @@ def test_unsupported_effects_are_named():
     assert named["Drop Shadow"] == []
 
 
+def test_bevel_settings_are_read_with_the_global_light():
+    from compositor.effects import approximated_effects, read_effects
+
+    psd = open_psd("psd-tools+psd-tools/tests/psd_files/layer_params.psd")
+    layer = next(layer for layer in psd.descendants() if layer.name == "Test caption")
+    (bevel,) = [effect for effect in read_effects(layer) if effect.kind == "bevel_emboss"]
+    # "Use global light": the document's angle and altitude, not the effect's 120 / 30.
+    assert (bevel.angle, bevel.altitude) == (-170.0, 40.0)
+    assert (bevel.bevel_style, bevel.bevel_technique, bevel.size, bevel.depth) == ("pillow", "smooth", 5.0, 1.0)
+    assert (bevel.mode, bevel.opacity, bevel.shadow_mode, bevel.shadow_opacity) == ("screen", 0.75, "multiply", 0.75)
+    assert approximated_effects(layer) == ["bevel & emboss approximated (pillow emboss)"]
+
+
 # --- single adjustment layers in other documents ---------------------------------------
 
 
