@@ -468,6 +468,8 @@ EFFECT_CASES = {
                                            1.07, 14.5),
     "5 px inner bevels on shapes": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2449/06-01-2.psd",
                                     None, 0.66, 13.1),
+    # A file the bevel's constants were not fitted on: 5 px on a pixel layer.
+    "inner bevel, 5 px, not fitted": ("Agamnentzar+ag-psd/test/read/effects/src.psd", "bevel", 2.42, 27.3),
     # 5 px on text with a gradient stroke and drop shadow: the box holds them too.
     "pillow emboss": ("psd-tools+psd-tools/tests/psd_files/layer_params.psd", "Test caption", 7.69, 75.3),
 }
