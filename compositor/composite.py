@@ -532,7 +532,8 @@ class Renderer:
         overlays, then inner effects and strokes. Opacity scales everything;
         fill only the layer's own pixels.
         """
-        from compositor.effects import effects_reach, paint_within_layer, read_effects, render_effects  # noqa: PLC0415
+        from compositor.effects import (effects_reach, paint_within_layer, part_blend,  # noqa: PLC0415
+                                        read_effects, render_effects)
         from compositor.model import traces_path_for_effects  # noqa: PLC0415
         if source is None:
             source = self._source(node, canvas)
@@ -589,8 +590,16 @@ class Renderer:
         def put_part(part) -> None:
             part_alpha = part.alpha[dy:dy + h, dx:dx + w] * node.opacity
             part_color = part.colour if part.colour.shape[:2] == (1, 1) else part.colour[dy:dy + h, dx:dx + w]
-            canvas.put(np.broadcast_to(part_color, color.shape).astype(np.float32), part_alpha,
-                       lambda cb, cs, mode=part.mode: our_blend.blend(mode, cb, cs))
+            if part.strength is None:
+                blend_function = lambda cb, cs, mode=part.mode: our_blend.blend(mode, cb, cs)  # noqa: E731
+            else:
+                # Its blend reads the part's strength over the window `put` composites.
+                window = support(part_alpha)
+                if window is None:
+                    return
+                blend_function = part_blend(part, (slice(window[0].start + dy, window[0].stop + dy),
+                                                   slice(window[1].start + dx, window[1].stop + dx)))
+            canvas.put(np.broadcast_to(part_color, color.shape).astype(np.float32), part_alpha, blend_function)
 
         for part in stack.below:
             put_part(part)

@@ -528,3 +528,207 @@ def test_two_strokes_share_the_pixel_between_their_rings_by_area():
     row = reach + 2
     assert alpha[row, reach + 3, 0] == pytest.approx(1.0)
     np.testing.assert_allclose(colour[row, reach + 3], [0.5, 0, 0.5], atol=1e-6)
+
+
+# --- bevel & emboss ------------------------------------------------------------------------
+# A chisel (hard) bevel's height map is a straight ramp of the distance to the
+# edge, so its slope is the same everywhere on the bevel: BEVEL_SLOPE x depth
+# (the surface rises BEVEL_SLOPE x depth x size over the size). The light at
+# (angle, altitude) is L = (cos a cos e, -sin a cos e, sin e), y down; a face
+# of slope t rising away from the light, n = (0, -t, 1) / sqrt(1 + t^2) for a
+# light from above, receives (t cos e + sin e) / sqrt(1 + t^2), a flat one
+# sin e. Highlight = (lit - sin e) / (1 - sin e), shadow = (sin e - lit) / sin e.
+
+
+def chisel(style="inner", size=4, depth=0.5, **settings):
+    values = dict(color=(1, 1, 1), opacity=1.0, mode="screen", shadow_color=(0, 0, 0),
+                  shadow_opacity=1.0, shadow_mode="multiply", angle=90, altitude=30)
+    values.update(settings)
+    return Effect("bevel_emboss", size=size, depth=depth, bevel_style=style, bevel_technique="chisel_hard",
+                  **values)
+
+
+def lit_from_above(slope, altitude=30):
+    """What a face sloping by `slope` toward (+) or away from (-) a light
+    straight above the image's top receives, and a flat face."""
+    e = math.radians(altitude)
+    return (slope * math.cos(e) + math.sin(e)) / math.sqrt(1 + slope * slope), math.sin(e)
+
+
+def test_inner_chisel_bevel_lights_the_top_side_and_shades_the_bottom_by_lamberts_law():
+    from compositor.effects import BEVEL_SLOPE, bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    highlight, shadow = bevel_shading(alpha, chisel(depth=0.5))
+    slope = BEVEL_SLOPE * 0.5
+    facing, flat = lit_from_above(slope)
+    away, _ = lit_from_above(-slope)
+    # Rows 1 and 2 of the square (7 and 8 of the array) lie on the ramp with
+    # both neighbours on it too: the central difference is the ramp's slope.
+    for row in (7, 8):
+        assert highlight[row, 16] == pytest.approx((facing - flat) / (1 - flat), abs=1e-5)
+        assert shadow[row, 16] == 0
+        assert shadow[6 + 19 - (row - 6), 16] == pytest.approx((flat - away) / flat, abs=1e-5)
+        assert highlight[6 + 19 - (row - 6), 16] == 0
+    # By hand, slope 1/2 and altitude 30: facing (0.433 + 0.5) / 1.118 = 0.835,
+    # away (-0.433 + 0.5) / 1.118 = 0.060, flat 0.5.
+    assert BEVEL_SLOPE == 1.0
+    assert highlight[7, 16] == pytest.approx(0.669, abs=1e-3)
+    assert shadow[24, 16] == pytest.approx(0.880, abs=1e-3)
+
+
+def test_inner_bevel_leaves_the_flat_inside_and_the_outside_alone():
+    from compositor.effects import bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    for technique in ("chisel_hard", "smooth"):
+        effect = chisel(size=3)
+        effect.bevel_technique = technique
+        highlight, shadow = bevel_shading(alpha, effect)
+        outside = alpha == 0
+        assert highlight[outside].max() == 0 and shadow[outside].max() == 0
+        # More than the ramp and its blur away from the edge: flat, untouched.
+        assert highlight[14:18, 14:18].max() < 1e-3 and shadow[14:18, 14:18].max() < 1e-3
+        # The lit side is the top one, the shaded side the bottom one.
+        assert highlight[6:9, 16].max() > 0.3 and shadow[6:9, 16].max() == 0
+        assert shadow[23:26, 16].max() > 0.3 and highlight[23:26, 16].max() == 0
+
+
+def test_emboss_reaches_outside_the_shape_and_an_inner_bevel_does_not():
+    from compositor.effects import bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    inner_highlight, _ = bevel_shading(alpha, chisel("inner", size=4))
+    emboss_highlight, emboss_shadow = bevel_shading(alpha, chisel("emboss", size=4))
+    # The row just above the square: outside.
+    assert inner_highlight[5, 16] == 0
+    assert emboss_highlight[5, 16] > 0.3
+    # The emboss's ramp runs half outside, half inside: 2 px on each side.
+    assert emboss_highlight[2, 16] == 0
+    assert emboss_shadow[27, 16] > 0.3
+
+
+def test_pillow_emboss_lights_the_outside_the_other_way():
+    from compositor.effects import bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    emboss_highlight, emboss_shadow = bevel_shading(alpha, chisel("emboss", size=4))
+    pillow_highlight, pillow_shadow = bevel_shading(alpha, chisel("pillow", size=4))
+    inside, outside = alpha == 1, alpha == 0
+    assert np.array_equal(pillow_highlight[inside], emboss_highlight[inside])
+    assert np.array_equal(pillow_highlight[outside], emboss_shadow[outside])
+    assert np.array_equal(pillow_shadow[outside], emboss_highlight[outside])
+
+
+def test_direction_down_swaps_the_lit_and_the_shaded_sides():
+    from compositor.effects import bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    up_highlight, up_shadow = bevel_shading(alpha, chisel(direction_up=True))
+    down_highlight, down_shadow = bevel_shading(alpha, chisel(direction_up=False))
+    # The square is symmetric: sunk in, its bottom side faces the light.
+    np.testing.assert_allclose(down_highlight, np.flipud(up_highlight), atol=1e-6)
+    np.testing.assert_allclose(down_shadow, np.flipud(up_shadow), atol=1e-6)
+    assert down_shadow[7, 16] > 0.3 and down_highlight[7, 16] == 0
+
+
+def test_light_angle_turns_the_lit_side():
+    from compositor.effects import bevel_shading
+
+    alpha = square(20, pad=6)[..., 3]
+    # Light from 0 degrees: from the right.
+    highlight, shadow = bevel_shading(alpha, chisel(angle=0))
+    assert highlight[16, 24] > 0.3 and shadow[16, 24] == 0
+    assert shadow[16, 7] > 0.3 and highlight[16, 7] == 0
+
+
+def test_bevel_parts_composite_as_screen_and_multiply_above_the_layer():
+    from compositor.effects import BEVEL_SLOPE
+
+    layer = square(20, pad=6)
+    layer[..., :3] = (0.4, 0.4, 0.4)
+    layer[..., 3] = np.where(layer[..., 3] > 0, 1, 0)
+    effect = chisel(depth=0.5, opacity=0.5, shadow_opacity=0.75)
+    stack = render_effects(layer, (0, 0, 32, 32), [effect])
+    r = (stack.box[2] - stack.box[0] - 32) // 2
+    backdrop = np.ones((32 + 2 * r, 32 + 2 * r, 3), np.float32)
+    colour, _ = composite_with_effects(stack, "normal", backdrop, np.ones_like(backdrop[..., :1]))
+    facing, flat = lit_from_above(BEVEL_SLOPE * 0.5)
+    away, _ = lit_from_above(-BEVEL_SLOPE * 0.5)
+    highlight = (facing - flat) / (1 - flat)
+    shadow = (flat - away) / flat
+    # Screen with white at 50 % x highlight; multiply with black at 75 % x shadow.
+    assert colour[r + 7, r + 16, 0] == pytest.approx(0.4 + 0.5 * highlight * 0.6, abs=1e-5)
+    assert colour[r + 24, r + 16, 0] == pytest.approx(0.4 * (1 - 0.75 * shadow), abs=1e-5)
+    assert colour[r + 16, r + 16, 0] == pytest.approx(0.4, abs=1e-5)  # the flat inside
+    assert colour[r + 2, r + 16, 0] == pytest.approx(1.0)  # the backdrop outside
+
+
+def test_bevel_in_linear_dodge_adds_its_faded_colour_and_clips():
+    # Photoshop fades the colour toward black by the highlight's strength, then
+    # adds it: a channel clips at 1 where mixing the clipped sum would not.
+    from compositor.effects import bevel_shading
+
+    layer = square(20, pad=6)
+    layer[..., :3] = (0.9, 0.2, 0.2)
+    effect = chisel(depth=0.5, mode="linear_dodge", color=(0.5, 0.5, 0.5), opacity=1.0, shadow_opacity=0.0)
+    strength = bevel_shading(layer[..., 3], effect)[0][7, 16]
+    stack = render_effects(layer, (0, 0, 32, 32), [effect])
+    r = (stack.box[2] - stack.box[0] - 32) // 2
+    backdrop = np.ones((32 + 2 * r, 32 + 2 * r, 3), np.float32)
+    colour, _ = composite_with_effects(stack, "normal", backdrop, np.ones_like(backdrop[..., :1]))
+    assert strength > 0.4
+    np.testing.assert_allclose(colour[r + 7, r + 16], [1.0, 0.2 + 0.5 * strength, 0.2 + 0.5 * strength], atol=1e-5)
+    np.testing.assert_allclose(colour[r + 16, r + 16], [0.9, 0.2, 0.2], atol=1e-5)
+
+
+def test_bevel_at_opacity_zero_draws_nothing():
+    layer = square(20, pad=6)
+    effect = chisel(opacity=0.0, shadow_opacity=0.0)
+    stack = render_effects(layer, (0, 0, 32, 32), [effect])
+    backdrop = np.full((stack.box[3] - stack.box[1], stack.box[2] - stack.box[0], 3), 0.3, np.float32)
+    backdrop_alpha = np.ones_like(backdrop[..., :1])
+    with_bevel = composite_with_effects(stack, "normal", backdrop, backdrop_alpha)
+    plain = composite_with_effects(render_effects(layer, (0, 0, 32, 32), []), "normal",
+                                   backdrop[: 32, : 32], backdrop_alpha[: 32, : 32])
+    r = (stack.box[2] - stack.box[0] - 32) // 2
+    assert all(part.alpha.max() == 0 for part in stack.above)
+    np.testing.assert_allclose(with_bevel[0][r : r + 32, r : r + 32], plain[0], atol=1e-6)
+
+
+def test_smooth_bevel_slope_at_the_edge_follows_the_blurred_alpha():
+    # Smooth: height = alpha blurred with sigma = SMOOTH_BEVEL_SIGMA x size,
+    # whose slope across a long straight edge, at d px from it, is the
+    # Gaussian's density there; lit as above.
+    from compositor.effects import BEVEL_SLOPE, SMOOTH_BEVEL_SIGMA, bevel_shading
+
+    size = 10
+    alpha = np.zeros((120, 120), np.float32)
+    alpha[40:, :] = 1  # a wide shape whose top edge runs along row 40
+    effect = chisel(size=size, depth=1.0)
+    effect.bevel_technique = "smooth"
+    highlight, shadow = bevel_shading(alpha, effect)
+    sigma = SMOOTH_BEVEL_SIGMA * size
+    for d in (0.5, 2.5, 5.5):  # pixel centres 0.5, 2.5, 5.5 px inside the edge
+        density = math.exp(-d * d / (2 * sigma * sigma)) / (sigma * math.sqrt(2 * math.pi))
+        facing, flat = lit_from_above(BEVEL_SLOPE * size * density)
+        assert highlight[40 + int(d), 60] == pytest.approx((facing - flat) / (1 - flat), rel=0.03)
+    assert shadow[40:50, 60].max() == 0
+
+
+def test_bevel_in_linear_dodge_over_transparency_shows_its_colour_at_its_strength():
+    # Outside the shape an emboss lights a transparent backdrop: nothing to
+    # add to, so the highlight shows its own colour at alpha = its strength.
+    from compositor.effects import bevel_shading
+
+    layer = square(20, pad=6)
+    effect = chisel("emboss", size=4, depth=0.5, mode="linear_dodge", color=(0.5, 0.25, 1.0),
+                    shadow_opacity=0.0)
+    strength = bevel_shading(layer[..., 3], effect)[0][5, 16]  # the row above the square
+    stack = render_effects(layer, (0, 0, 32, 32), [effect])
+    r = (stack.box[2] - stack.box[0] - 32) // 2
+    backdrop = np.zeros((32 + 2 * r, 32 + 2 * r, 3), np.float32)
+    colour, alpha = composite_with_effects(stack, "normal", backdrop, np.zeros_like(backdrop[..., :1]))
+    assert strength > 0.3
+    assert alpha[r + 5, r + 16, 0] == pytest.approx(strength, abs=1e-5)
+    np.testing.assert_allclose(colour[r + 5, r + 16], [0.5, 0.25, 1.0], atol=1e-5)

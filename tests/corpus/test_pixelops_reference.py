@@ -460,6 +460,18 @@ EFFECT_CASES = {
     # stroke's own colour on its anti-aliased edge too (before: 1.74, p99 26.6).
     "colour overlay on soft edges": ("Agamnentzar+ag-psd/test/test.psd", None, 0.05, 0.5),
     "colour overlay, glow and shadow on soft edges": ("Agamnentzar+ag-psd/test/read/blend-mode/src.psd", None, 0.35, 4.0),
+    # Smooth bevels (see compositor.effects.bevel_shading), 41 px on text.
+    "inner bevel": ("psd-tools+psd-tools/tests/psd_files/layer_effects.psd", "Bevel", 1.48, 15.0),
+    "emboss": ("psd-tools+psd-tools/tests/psd_files/layer_effects.psd", "Emboss", 1.48, 10.6),
+    # 100 px on a circle, highlight in linear dodge and shadow in linear burn.
+    "inner bevel, linear dodge and burn": ("psd-tools+psd-tools/tests/psd_files/layer_comps.psd", "Фигура 1",
+                                           1.07, 14.5),
+    "5 px inner bevels on shapes": ("aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2449/06-01-2.psd",
+                                    None, 0.66, 13.1),
+    # A file the bevel's constants were not fitted on: 5 px on a pixel layer.
+    "inner bevel, 5 px, not fitted": ("Agamnentzar+ag-psd/test/read/effects/src.psd", "bevel", 2.42, 27.3),
+    # 5 px on text with a gradient stroke and drop shadow: the box holds them too.
+    "pillow emboss": ("psd-tools+psd-tools/tests/psd_files/layer_params.psd", "Test caption", 7.69, 75.3),
 }
 
 
@@ -478,10 +490,23 @@ def test_unsupported_effects_are_named():
 
     psd = open_psd("psd-tools+psd-tools/tests/psd_files/layer_effects.psd")
     named = {layer.name: unsupported_effects(layer) for layer in psd.descendants()}
-    assert named["Bevel"] == ["bevel emboss effect"]
+    assert named["Bevel"] == []  # drawn since bevels are modelled (and named as approximated)
     assert named["Satin"] == ["satin effect"]
     assert named["Pattern Overlay"] == []  # rendered since patterns are read
     assert named["Drop Shadow"] == []
+
+
+def test_bevel_settings_are_read_with_the_global_light():
+    from compositor.effects import approximated_effects, read_effects
+
+    psd = open_psd("psd-tools+psd-tools/tests/psd_files/layer_params.psd")
+    layer = next(layer for layer in psd.descendants() if layer.name == "Test caption")
+    (bevel,) = [effect for effect in read_effects(layer) if effect.kind == "bevel_emboss"]
+    # "Use global light": the document's angle and altitude, not the effect's 120 / 30.
+    assert (bevel.angle, bevel.altitude) == (-170.0, 40.0)
+    assert (bevel.bevel_style, bevel.bevel_technique, bevel.size, bevel.depth) == ("pillow", "smooth", 5.0, 1.0)
+    assert (bevel.mode, bevel.opacity, bevel.shadow_mode, bevel.shadow_opacity) == ("screen", 0.75, "multiply", 0.75)
+    assert approximated_effects(layer) == ["bevel & emboss approximated (pillow emboss)"]
 
 
 # --- single adjustment layers in other documents ---------------------------------------
