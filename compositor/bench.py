@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from compositor.memory import keep_freed_memory
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / ".run" / "bench"
 
@@ -206,7 +208,8 @@ def print_result(result: dict) -> None:
 def print_machine(info: dict) -> None:
     click.echo(f"machine: {info['cpu']}, {info['cores']} cores, load average {info['load_average']}; "
                f"Python {info['python']}, numpy {info['numpy']}, OpenCV {info['opencv']} "
-               f"({info['opencv_default_threads']} threads by default)")
+               f"({info['opencv_default_threads']} threads by default); freed memory "
+               f"{'kept for reuse, as in the workers' if info.get('keeps_freed_memory') else 'returned (allocator defaults)'}")
 
 
 # --- commands -------------------------------------------------------------------------
@@ -235,6 +238,7 @@ def bench_command(template, art, size, format_, runs, baseline_runs, as_json):
     """Time the render path on TEMPLATE with artwork against the naive psd-tools composite."""
     layer, artwork = _parse_art(art)
     info = machine()
+    info["keeps_freed_memory"] = keep_freed_memory()  # as the workers do
     result = run_scenario(Path(template).name, Path(template).read_bytes(), layer, artwork, size, format_,
                           runs, baseline_runs)
     if as_json:
@@ -288,6 +292,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     info = machine()
+    info["keeps_freed_memory"] = keep_freed_memory()  # as the workers do
     results = standard_scenarios(args.runs, args.baseline_runs)
     info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     if args.json:

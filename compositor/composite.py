@@ -1072,29 +1072,55 @@ def _ancestors(layers: list[LayerNode], target: LayerNode) -> list[LayerNode] | 
 AFFECTED_MARGIN = 2
 
 
+def effects_margin(template: Template, node: LayerNode) -> int | None:
+    """How far a smart object's own effects (shadows, glows, strokes, bevels)
+    reach past its box and warped outline, in pixels; None when a group
+    holding it has effects: those follow the whole group's new content, so
+    the whole canvas may change."""
+    chain = _ancestors(template.layers, node) or []
+    if any(group.effects for group in chain):
+        return None
+    if not node.effects:
+        return 0
+    from compositor.effects import effects_reach, read_effects  # noqa: PLC0415
+    try:
+        return effects_reach(read_effects(node.layer))
+    except Exception:  # noqa: BLE001 - effects we cannot read: assume they reach anywhere
+        return None
+
+
 def affected_box(template: Template, key: ArtworkKey) -> Box:
     """The canvas box a smart object's content can change (the object by name or index).
 
-    The layer's box and its warped outline, plus a small margin. Effects
-    (shadows, glows, strokes) on the object or on a group holding it reach
-    further; for those the whole canvas is redrawn (their reach is not
-    measured here yet). A render that only swaps this object's artwork
-    recomposites this box and pastes it over the ingest-time composite.
+    The layer's box and its warped outline, plus a small margin and the
+    reach of the object's own effects (see `affected_box_of`). A render that
+    only swaps this object's artwork recomposites this box and pastes it
+    over the ingest-time composite.
     """
     node = template.smart_objects[key] if isinstance(key, int) else template.find(key)
-    chain = _ancestors(template.layers, node) or []
-    if node.effects or any(group.effects for group in chain):
-        return template.canvas_box
-    left, top, right, bottom = node.box
     try:
         from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
         so = read_smart_object(node.layer, template.psd)
-        wbox = build_warp_map(so, (template.width, template.height)).box
-        left, top, right, bottom = min(left, wbox[0]), min(top, wbox[1]), max(right, wbox[2]), max(bottom, wbox[3])
+        warp_box = build_warp_map(so, (template.width, template.height)).box
     except Exception:  # no geometry for it: it is drawn from its cached pixels, inside its box
-        pass
-    grown = (left - AFFECTED_MARGIN, top - AFFECTED_MARGIN, right + AFFECTED_MARGIN, bottom + AFFECTED_MARGIN)
-    return intersect(grown, template.canvas_box)
+        warp_box = None
+    return affected_box_of(template, node, warp_box)
+
+
+def affected_box_of(template: Template, node: LayerNode, warp_box: Box | None) -> Box:
+    """`affected_box` from the object's warped outline box, when already built:
+    the union of the layer's box and that outline, grown by the resampling
+    margin and by how far the object's own effects reach (`effects_margin`;
+    the whole canvas when a group holding it has effects)."""
+    margin = effects_margin(template, node)
+    if margin is None:
+        return template.canvas_box
+    left, top, right, bottom = node.box
+    if warp_box is not None and warp_box[2] > warp_box[0] and warp_box[3] > warp_box[1]:
+        left, top = min(left, warp_box[0]), min(top, warp_box[1])
+        right, bottom = max(right, warp_box[2]), max(bottom, warp_box[3])
+    grow = AFFECTED_MARGIN + margin
+    return intersect((left - grow, top - grow, right + grow, bottom + grow), template.canvas_box)
 
 
 def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[ArtworkKey, np.ndarray]) -> RenderResult:

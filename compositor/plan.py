@@ -553,7 +553,8 @@ def _place_object(template: Template, node: LayerNode, renderer, geometry: dict 
         return plan, None
     if geometry is not None:
         geometry[id(node.layer)] = (node.layer, so, warp_map)
-    plan.box = aligned_box(_affected_box(template, node, warp_map), canvas)
+    from compositor.composite import affected_box_of  # noqa: PLC0415
+    plan.box = aligned_box(affected_box_of(template, node, warp_map.box), canvas)
     plan.content_size = tuple(int(v) for v in so.content_size)
     plan.quad = [float(v) for v in (so.non_affine or so.transform)]
     plan.reason = _why_not_affine(template, node, so)
@@ -616,22 +617,6 @@ def _geometry(template: Template, node: LayerNode, renderer):
     if warp_map is None:
         warp_map = build_warp_map(so, (template.width, template.height), content_size=size)
     return so, warp_map
-
-
-def _affected_box(template: Template, node: LayerNode, warp_map) -> Box:
-    """`composite.affected_box` from a warp map already built: the layer's box and
-    the warped outline, grown by the resampling margin (effects: the canvas)."""
-    from compositor.composite import AFFECTED_MARGIN, _ancestors, intersect  # noqa: PLC0415
-
-    chain = _ancestors(template.layers, node) or []
-    if node.effects or any(group.effects for group in chain):
-        return template.canvas_box
-    left, top, right, bottom = node.box
-    wl, wt, wr, wb = warp_map.box
-    if wr > wl and wb > wt:
-        left, top, right, bottom = min(left, wl), min(top, wt), max(right, wr), max(bottom, wb)
-    grown = (left - AFFECTED_MARGIN, top - AFFECTED_MARGIN, right + AFFECTED_MARGIN, bottom + AFFECTED_MARGIN)
-    return intersect(grown, template.canvas_box)
 
 
 def _region_render_is_exact(renderer, base_render, box: Box) -> bool:

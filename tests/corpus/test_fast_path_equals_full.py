@@ -99,3 +99,17 @@ def test_fast_path_equals_full_render(corpus, path):
         theirs = _reference(renderer, alone, 1)
         mae = float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean())
         assert mae <= MAX_MAE, (name, mae, plan.find(name).method)
+
+
+def test_an_object_with_effects_redraws_only_as_far_as_they_reach():
+    # The phone case's PLACEHOLDER1 carries a gradient overlay (it reaches no
+    # further than the layer): its renders redraw its own box, not the canvas.
+    path = corpus_dir() / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd"
+    if not path.is_file():
+        pytest.skip("corpus absent")
+    plan = compile_template(path.read_bytes())
+    placeholder = plan.find("PLACEHOLDER1")
+    assert placeholder.method == "fallback" and "GradientOverlay" in placeholder.reason
+    left, top, right, bottom = placeholder.box
+    assert (right - left) * (bottom - top) < 0.6 * plan.width * plan.height, placeholder.box
+    assert placeholder.draw_region is None  # its box renders exactly as the whole canvas does there
