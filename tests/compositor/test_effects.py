@@ -732,3 +732,95 @@ def test_bevel_in_linear_dodge_over_transparency_shows_its_colour_at_its_strengt
     assert strength > 0.3
     assert alpha[r + 5, r + 16, 0] == pytest.approx(strength, abs=1e-5)
     np.testing.assert_allclose(colour[r + 5, r + 16], [0.5, 0.25, 1.0], atol=1e-5)
+
+
+# --- satin ---------------------------------------------------------------------------------
+# With no blur (size 0) and a whole-pixel distance d, the satin of a square is
+# the difference of two copies shifted by +-d: 0 where both cover the pixel,
+# 1 in the bands of width d along the two edges the angle points across.
+
+
+def satin(**settings):
+    base = dict(color=(0, 0, 0), mode="multiply", opacity=0.5, size=0, distance=2, angle=0, invert=False)
+    base.update(settings)
+    return Effect("satin", **base)
+
+
+def satin_share(effect, layer=None):
+    """The satin part's alpha over the layer's own box (10 x 10 square)."""
+    layer = square(10) if layer is None else layer
+    stack = render_effects(layer, (0, 0, 10, 10), [effect])
+    (part,) = stack.overlays
+    r = -stack.box[0]
+    assert part.name == "satin"
+    return part.alpha[..., 0], r
+
+
+def test_satin_paints_bands_of_the_distance_along_the_edges_across_its_angle():
+    alpha, r = satin_share(satin())
+    inside = alpha[r : r + 10, r : r + 10]
+    # Angle 0: copies shifted 2 px left and right; columns 0-1 and 8-9 are
+    # covered by one copy only.
+    np.testing.assert_allclose(inside[:, [0, 1, 8, 9]], 0.5, atol=1e-6)
+    np.testing.assert_allclose(inside[:, 2:8], 0, atol=1e-6)
+    # Nothing outside the layer, though the shifted copies reach there.
+    assert alpha.sum() == pytest.approx(inside.sum())
+
+
+def test_satin_at_90_degrees_bands_the_top_and_bottom_and_180_is_the_same_as_0():
+    alpha, r = satin_share(satin(angle=90))
+    inside = alpha[r : r + 10, r : r + 10]
+    np.testing.assert_allclose(inside[[0, 1, 8, 9], :], 0.5, atol=1e-6)
+    np.testing.assert_allclose(inside[2:8, :], 0, atol=1e-6)
+    np.testing.assert_allclose(satin_share(satin(angle=180))[0], satin_share(satin(angle=0))[0], atol=1e-6)
+
+
+def test_inverted_satin_swaps_the_bands_and_the_middle():
+    alpha, r = satin_share(satin(invert=True))
+    inside = alpha[r : r + 10, r : r + 10]
+    np.testing.assert_allclose(inside[:, [0, 1, 8, 9]], 0, atol=1e-6)
+    np.testing.assert_allclose(inside[:, 2:8], 0.5, atol=1e-6)
+    assert alpha.sum() == pytest.approx(inside.sum())
+
+
+def test_satin_contour_maps_the_difference():
+    # A contour from (0, 0) to (1, 0.4): the bands reach 0.4 x the opacity.
+    alpha, r = satin_share(satin(contour=((0.0, 0.0), (1.0, 0.4))))
+    np.testing.assert_allclose(alpha[r : r + 10, r : r + 10][:, [0, 9]], 0.2, atol=1e-6)
+
+
+def test_satin_is_blended_in_its_mode_over_the_layer_and_opacity_zero_draws_nothing():
+    layer = square(10)
+    backdrop = np.ones((10, 10, 3), np.float32)
+
+    def draw(effect):
+        stack = render_effects(layer, (0, 0, 10, 10), [effect])
+        r = -stack.box[0]
+        cb = np.ones(stack.layer_rgba.shape[:2] + (3,), np.float32)
+        colour, _ = composite_with_effects(stack, "normal", cb, np.ones_like(cb[..., :1]))
+        return colour[r : r + 10, r : r + 10]
+
+    # Grey in multiply at 100 % over red: half red in the bands (normal would
+    # give grey), red elsewhere.
+    colour = draw(satin(color=(0.5, 0.5, 0.5), opacity=1.0))
+    np.testing.assert_allclose(colour[5, 0], [0.5, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(colour[5, 5], [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(draw(satin(opacity=0.0)), np.broadcast_to([1, 0, 0], backdrop.shape), atol=1e-6)
+
+
+def test_satin_blur_uses_its_sigma_and_reach_covers_it():
+    from compositor.effects import SATIN_SIGMA, effects_reach
+
+    effect = satin(size=10, distance=3)
+    assert effects_reach([effect]) >= 3 + 3 * SATIN_SIGMA * 10
+    # A half-plane's edge (column 20 of a wide layer): the blurred alpha is
+    # Phi(x / sigma); the difference of copies shifted +-3 at the layer's
+    # edge pixel centre 0.5 px inside is Phi((3.5) / s) - Phi((-2.5) / s).
+    layer = np.zeros((40, 40, 4), np.float32)
+    layer[:, 20:] = (1, 0, 0, 1)
+    stack = render_effects(layer, (0, 0, 40, 40), [effect])
+    r = -stack.box[0]
+    sigma = SATIN_SIGMA * 10
+    phi = lambda x: 0.5 * (1 + math.erf(x / (sigma * math.sqrt(2))))  # noqa: E731
+    expected = 0.5 * (phi(3.5) - phi(-2.5))
+    assert stack.overlays[0].alpha[r + 20, r + 20, 0] == pytest.approx(expected, abs=0.01)
