@@ -31,7 +31,7 @@ from psd_tools.constants import BlendMode, ColorMode
 
 from compositor import blend as our_blend
 from compositor.masks import fill_path_is_softened
-from compositor.model import ArtworkKey, Box, LayerNode, Template, TemplateError
+from compositor.model import ArtworkKey, Box, LayerNode, Template, TemplateError, artwork_targets, content_id
 
 SMART_OBJECT_MODES = ("cached", "rerender")
 
@@ -356,9 +356,17 @@ class Renderer:
         # The artwork of this render, per smart object (by its position in
         # template.smart_objects, so that objects sharing a name stay apart).
         self._artwork: dict[int, np.ndarray] = {}
-        self._object_index = {id(node): index for index, node in enumerate(template.smart_objects)}
+        objects = template.smart_objects
+        self._object_index = {id(node): index for index, node in enumerate(objects)}
+        # Read once: every render resolves its artwork against them.
+        self._object_names = [node.name for node in objects]
+        self._content_ids = [content_id(node) for node in objects]
 
     # public ---------------------------------------------------------------
+
+    def artwork_targets(self, keys) -> dict[int, ArtworkKey]:
+        """compositor.model.artwork_targets over the template's smart objects."""
+        return artwork_targets(self._object_names, self._content_ids, keys)
 
     def render(self, region: Box | None = None,
                artwork: dict[ArtworkKey, np.ndarray] | None = None) -> RenderResult:
@@ -374,7 +382,7 @@ class Renderer:
             raise TemplateError(f"render region {region} is empty or outside the canvas")
         self._notes = []
         artwork = artwork or {}
-        self._artwork = {index: artwork[key] for index, key in self.template.artwork_targets(artwork).items()}
+        self._artwork = {index: artwork[key] for index, key in self.artwork_targets(artwork).items()}
         canvas = Canvas.blank(region, self.channels)
         if not self.template.layers:
             # A flat document (no layer records): its image is the merged data itself.
@@ -1131,7 +1139,7 @@ def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[Artwor
     """
     color, alpha = base.color.copy(), base.alpha.copy()
     notes = list(base.unsupported)
-    for index in renderer.template.artwork_targets(artwork):
+    for index in renderer.artwork_targets(artwork):
         box = affected_box(renderer.template, index)
         if is_empty(box):
             continue

@@ -408,12 +408,9 @@ def _ignored_settings(descriptor) -> list[str]:
         ignored.append("jitter")
     if _enum(descriptor, b"GlwT") == "PrBL":
         ignored.append("precise technique (rendered as softer)")
-    contour = descriptor.get(b"TrnS") if b"TrnS" in descriptor else None
-    if contour is not None and b"Crv " in contour:
-        points = [(float(_value(p, b"Hrzn", 0)), float(_value(p, b"Vrtc", 0))) for p in contour[b"Crv "]]
-        if points != [(0.0, 0.0), (255.0, 255.0)]:
-            # A bevel's contour under "Shading" bends its gloss.
-            ignored.append("gloss contour" if b"bvlS" in descriptor else "contour")
+    if _contour_points(descriptor.get(b"TrnS") if b"TrnS" in descriptor else None) is not None:
+        # A bevel's contour under "Shading" bends its gloss.
+        ignored.append("gloss contour" if b"bvlS" in descriptor else "contour")
     if bool(_value(descriptor, b"useShape", False)):
         ignored.append("contour")
     if bool(_value(descriptor, b"useTexture", False)):
@@ -639,9 +636,14 @@ def effects_reach(effects: list[Effect]) -> int:
 
 def _blur(alpha: np.ndarray, size: float) -> np.ndarray:
     """Soften a (h, w) alpha the way a shadow or glow of `size` px does."""
-    if size <= 0:
+    return _blur_sigma(alpha, size * SIZE_TO_SIGMA)
+
+
+def _blur_sigma(alpha: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of sigma px (at least 0.1 px; none for sigma <= 0)."""
+    if sigma <= 0:
         return alpha
-    sigma = max(size * SIZE_TO_SIGMA, 0.1)
+    sigma = max(sigma, 0.1)
     return cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma, sigmaY=sigma)
 
 
@@ -965,12 +967,6 @@ def _bevel_span(effect: Effect) -> float:
     if effect.bevel_style in ("emboss", "pillow"):
         return max(effect.size / 2, 0.5)
     return max(effect.size, 0.5)
-
-
-def _blur_sigma(alpha: np.ndarray, sigma: float) -> np.ndarray:
-    if sigma <= 0:
-        return alpha
-    return cv2.GaussianBlur(alpha, (0, 0), sigmaX=max(sigma, 0.1), sigmaY=max(sigma, 0.1))
 
 
 def bevel_shading(alpha: np.ndarray, effect: Effect) -> tuple[np.ndarray, np.ndarray]:

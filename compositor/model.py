@@ -243,11 +243,6 @@ class Template:
             raise TemplateError(f"no smart object named {name!r} (smart objects: {known})")
         return matches[0]
 
-    def artwork_targets(self, keys) -> dict[int, "ArtworkKey"]:
-        """artwork_targets over this template's smart objects (see there)."""
-        objects = self.smart_objects
-        return artwork_targets([n.name for n in objects], [content_id(n) for n in objects], keys)
-
 
 # How artwork names the smart object it is for: the layer's name (every smart
 # object of that name), or its index among the template's smart objects in

@@ -35,6 +35,15 @@ def square(size=4, pad=0):
     return rgba
 
 
+def over_transparency(stack):
+    """The layer and its effects composited over a transparent backdrop:
+    (colour, alpha, how far the stack's box reaches past the layer's)."""
+    h, w = stack.layer_rgba.shape[:2]
+    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
+                                           np.zeros((h, w, 1), np.float32))
+    return colour, alpha, -stack.box[0]
+
+
 def test_hard_drop_shadow_is_the_shape_moved_by_distance_away_from_the_light():
     # Light from 90 degrees (straight above): the shadow falls 3 px down.
     shadow = Effect("drop_shadow", color=(0, 0, 0), opacity=0.5, size=0, distance=3, angle=90)
@@ -169,10 +178,7 @@ def test_outside_stroke_shares_a_half_transparent_pixel_with_the_layer():
     layer = np.zeros((1, 1, 4), np.float32)
     layer[0, 0] = (1, 0, 0, 0.6)
     stack = render_effects(layer, (0, 0, 1, 1), [Effect("stroke", color=(0, 1, 0), size=3)])
-    reach = -stack.box[0]
-    h, w = stack.layer_rgba.shape[:2]
-    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
-                                           np.zeros((h, w, 1), np.float32))
+    colour, alpha, reach = over_transparency(stack)
     np.testing.assert_allclose(colour[reach, reach] * alpha[reach, reach], [0.6, 0.4, 0], atol=1e-5)
     assert alpha[reach, reach, 0] == pytest.approx(1)
 
@@ -453,10 +459,7 @@ def test_stroke_traced_from_a_path_covers_what_the_fill_leaves_transparent():
     path[:, 2, 3] = 0.5
     shown = np.zeros((3, 3, 1), np.float32)
     stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1)], shown=shown)
-    h, w = stack.layer_rgba.shape[:2]
-    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
-                                           np.zeros((h, w, 1), np.float32))
-    reach = -stack.box[0]
+    colour, alpha, reach = over_transparency(stack)
     assert alpha[reach + 1, reach + 2, 0] == pytest.approx(0.5)
     assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.0)
     # The path ends half-way across the third column: 1 px further is half-way
@@ -474,10 +477,7 @@ def test_inside_stroke_traced_from_a_path_is_opaque_over_a_transparent_fill():
     shown = np.full((3, 3, 1), 0.25, np.float32)
     stack = render_effects(path, (0, 0, 3, 3), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
                            shown=shown)
-    h, w = stack.layer_rgba.shape[:2]
-    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
-                                           np.zeros((h, w, 1), np.float32))
-    reach = -stack.box[0]
+    colour, alpha, reach = over_transparency(stack)
     assert alpha[reach, reach, 0] == pytest.approx(1.0)
     np.testing.assert_allclose(colour[reach, reach], [0, 1, 0], atol=1e-6)
     assert alpha[reach + 1, reach + 1, 0] == pytest.approx(0.25)
@@ -498,10 +498,7 @@ def test_inside_stroke_traced_from_a_path_takes_its_area_from_a_transparent_fill
     shown = path[..., 3:] * 0.5
     stack = render_effects(path, (0, 0, 7, 7), [Effect("stroke", color=(0, 1, 0), size=1, position="inside")],
                            shown=shown)
-    h, w = stack.layer_rgba.shape[:2]
-    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
-                                           np.zeros((h, w, 1), np.float32))
-    reach = -stack.box[0]
+    colour, alpha, reach = over_transparency(stack)
     row = reach + 3
     assert alpha[row, reach, 0] == pytest.approx(0.5)
     np.testing.assert_allclose(colour[row, reach], [0, 1, 0], atol=1e-6)
@@ -521,10 +518,7 @@ def test_two_strokes_share_the_pixel_between_their_rings_by_area():
     first = Effect("stroke", color=(1, 0, 0), size=1)
     second = Effect("stroke", color=(0, 0, 1), size=2)
     stack = render_effects(layer, (0, 0, 3, 5), [first, second])
-    h, w = stack.layer_rgba.shape[:2]
-    colour, alpha = composite_with_effects(stack, "normal", np.zeros((h, w, 3), np.float32),
-                                           np.zeros((h, w, 1), np.float32))
-    reach = -stack.box[0]
+    colour, alpha, reach = over_transparency(stack)
     row = reach + 2
     assert alpha[row, reach + 3, 0] == pytest.approx(1.0)
     np.testing.assert_allclose(colour[row, reach + 3], [0.5, 0, 0.5], atol=1e-6)
