@@ -389,6 +389,11 @@ class SmartObjectFidelity(Schema):
     skipped = fields.String(allow_none=True, metadata={"description": "why it was not compared"})
     cause = fields.String(allow_none=True, metadata={
         "description": "for a notable error: which sides of the outline Photoshop draws elsewhere"})
+    edges = fields.Dict(allow_none=True, metadata={
+        "description": "where Photoshop draws this warped object's edges, measured on its cached pixels at "
+                       "ingest and applied to every render: content pixels beyond the warp's own edges "
+                       "{left, top, right, bottom}, and content_moves (the content is stretched with them, "
+                       "else its edge pixels are drawn out); null when the exact warp is drawn"})
 
 
 class RenderPathInfo(Schema):

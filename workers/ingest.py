@@ -200,7 +200,7 @@ def measure_fidelity(template, plan) -> dict[str, Any]:
                 # outline lies elsewhere), named for layers with a notable error
                 report["smart_objects"].append({"name": row["name"], "mae": _json_number(row["mae"]),
                                                 "psnr": _json_number(row["psnr"]), "skipped": row["skipped"],
-                                                "cause": row["cause"]})
+                                                "cause": row["cause"], "edges": row["edges"]})
         except Exception as exc:  # noqa: BLE001 - the report is information, not a requirement
             report["skipped"].append(f"smart objects: the comparison failed ({type(exc).__name__}: {exc})")
     report["render_paths"] = [{"name": so.name, "method": so.method, "reason": so.reason}

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import SmartObjectError
 from .content import is_raster_file
 from .model import read_smart_object
-from .warpmap import build_warp_map, outline_distances, warp_content
+from .warpmap import build_warp_map, outline_geometry, warp_content
 
 OUTLINE_SIDES = ("left", "top", "right", "bottom")
 # Layers above this error get their outline measured against Photoshop's
@@ -124,7 +124,7 @@ def compare_boxes(ours, our_box, theirs, their_box):
     return mae, psnr
 
 
-def rendered_error(so, cached_rgba, cached_box) -> float:
+def rendered_error(so, cached_rgba, cached_box, warp_map=None) -> float:
     """MAE (0..255) of the smart object's own content, warped, against cached layer pixels.
 
     For choices made at ingest (presets.py's formula against a fitted
@@ -132,13 +132,14 @@ def rendered_error(so, cached_rgba, cached_box) -> float:
     a canvas: the map covers the whole outline, also where it lies left
     of or above the canvas origin, as the cached box may.
     """
-    warp_map = build_warp_map(so, None)
+    warp_map = warp_map or build_warp_map(so, None)
     ours = warp_content(warp_map, so.content, is_raster_file(so.filetype))
     return compare_boxes(ours, warp_map.box, cached_rgba, tuple(cached_box))[0]
 
 
-def outline_offsets(distances, content_alpha, cached_alpha, band=1.5, clearance=2.5, min_pixels=20):
-    """How far Photoshop's outline lies beyond ours on each side, in canvas pixels.
+def outline_offsets(distances, content_alpha, cached_alpha, band=1.5, clearance=2.5, min_pixels=20, units=None):
+    """How far Photoshop's outline lies beyond ours on each side, in canvas pixels
+    (in content pixels with `units`, outline_geometry's content pixels per canvas pixel).
 
     distances: {side: (h, w) signed distance of each pixel centre to that
     side of our outline, positive inside} (warpmap.outline_distances);
@@ -166,6 +167,8 @@ def outline_offsets(distances, content_alpha, cached_alpha, band=1.5, clearance=
             offsets[side] = None
             continue
         estimates = cached_alpha[usable] / content_alpha[usable] - 0.5 - d[usable]
+        if units is not None:
+            estimates = estimates * units[side][usable]
         offsets[side] = float(np.median(estimates))
     return offsets
 
@@ -191,8 +194,9 @@ def outline_cause(offsets, tolerance=OUTLINE_TOLERANCE) -> str | None:
     return text
 
 
-def _measure_outline(so, warp_map, cached, cached_box) -> dict:
-    """outline_offsets of one layer: our outline against Photoshop's cached alpha (last channel)."""
+def measure_outline(so, warp_map, cached, cached_box, content_units=False) -> dict:
+    """outline_offsets of one layer: our outline against Photoshop's cached alpha (last channel),
+    in canvas pixels, or content pixels with `content_units`."""
     left, top, right, bottom = warp_map.box
     alpha = np.zeros((bottom - top, right - left), np.float32)
     c_left, c_top = max(left, cached_box[0]), max(top, cached_box[1])
@@ -202,7 +206,17 @@ def _measure_outline(so, warp_map, cached, cached_box) -> dict:
             c_top - cached_box[1] : c_bottom - cached_box[1], c_left - cached_box[0] : c_right - cached_box[0], -1]
     uncovered = dataclasses.replace(warp_map, coverage=np.ones_like(warp_map.coverage))
     content_alpha = warp_content(uncovered, so.content, is_raster_file(so.filetype))[..., 3]
-    return outline_offsets(outline_distances(so, warp_map.box), content_alpha, alpha)
+    distances, units = outline_geometry(so, warp_map.box, warp_map.inverse)
+    return outline_offsets(distances, content_alpha, alpha, units=units if content_units else None)
+
+
+def edges_of(so) -> dict | None:
+    """The edge offsets calibrated at ingest (calibrate.py), for the report: the
+    content pixels each side is drawn beyond the warp's own, and whether the
+    content moves with them; None when the exact warp is drawn."""
+    if so.edge_offsets is None:
+        return None
+    return {**dict(zip(OUTLINE_SIDES, so.edge_offsets)), "content_moves": so.edges_move_content}
 
 
 def layer_fidelity(psd, geometry=None) -> list[dict]:
@@ -212,7 +226,8 @@ def layer_fidelity(psd, geometry=None) -> list[dict]:
     the layer is not compared, or None), unsupported (list of strings),
     note (how the comparison was restricted, or None), and, for layers with
     MAE above OUTLINE_CHECK_ABOVE, outline ({side: how far Photoshop's edge
-    lies beyond ours, px}) and cause (outline_cause's sentence, or None).
+    lies beyond ours, px}) and cause (outline_cause's sentence, or None),
+    and edges (edges_of: the edge offsets measured at ingest, or None).
 
     `geometry(layer)`: (smart object, warp map) a caller already read for the
     layer -- `read_smart_object(layer, psd)` and `build_warp_map(so, canvas)`,
@@ -224,7 +239,7 @@ def layer_fidelity(psd, geometry=None) -> list[dict]:
         if layer.kind != "smartobject":
             continue
         row = {"name": layer.name, "mae": None, "psnr": None, "skipped": None, "unsupported": [], "note": None,
-               "outline": None, "cause": None}
+               "outline": None, "cause": None, "edges": None}
         rows.append(row)
         known = geometry(layer) if geometry is not None else None
         try:
@@ -233,6 +248,7 @@ def layer_fidelity(psd, geometry=None) -> list[dict]:
             row["skipped"] = str(exc)
             continue
         row["unsupported"] = list(so.unsupported)
+        row["edges"] = edges_of(so)
         if so.content is None:
             row["skipped"] = "content not rendered: " + "; ".join(so.unsupported)
             continue
@@ -255,7 +271,7 @@ def layer_fidelity(psd, geometry=None) -> list[dict]:
         if row["mae"] > OUTLINE_CHECK_ABOVE and warp_map.coverage.size:
             try:
                 row["outline"] = {k: None if v is None else round(v, 3)
-                                  for k, v in _measure_outline(so, warp_map, cached, cached_box).items()}
+                                  for k, v in measure_outline(so, warp_map, cached, cached_box).items()}
             except SmartObjectError:
                 pass
             else:

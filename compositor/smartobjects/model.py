@@ -41,6 +41,13 @@ class SmartObject:
     # Preset warps without a known formula: 4x4 Bezier control points in canvas
     # pixels fitted to the layer's cached pixels at ingest (see fit.py).
     fitted_control: np.ndarray | None = None
+    # Warped layers: how far (content pixels, positive outward; left, top,
+    # right, bottom) Photoshop drew the content's edges beyond the warp's own,
+    # measured on the layer's cached pixels at ingest (see calibrate.py), and
+    # whether the content moves with them (stretched over the extended warp)
+    # or stays where the warp puts it, its edge pixels drawn out to them.
+    edge_offsets: tuple[float, float, float, float] | None = None
+    edges_move_content: bool = True
 
 
 
@@ -117,7 +124,21 @@ def read_smart_object(layer, psd=None) -> SmartObject:
     )
     if warp.style not in ("none", "custom", "quilt") and warp.mesh_x is None:
         _fit_preset(so, layer)
+    _calibrate_edges(so, layer)
     return so
+
+
+def _calibrate_edges(so: SmartObject, layer) -> None:
+    """A warped layer's edge offsets, measured on Photoshop's cached pixels (calibrate.py)."""
+    from .calibrate import calibrates, fit_edges
+    from .fidelity import cached_layer_rgba
+
+    if so.fitted_control is not None or not calibrates(so) or not layer.bbox or layer.bbox == (0, 0, 0, 0):
+        return  # a fitted mesh already matches the cached outline
+    cached = cached_layer_rgba(layer)
+    fitted = fit_edges(so, cached, tuple(layer.bbox)) if cached is not None else None
+    if fitted is not None:
+        so.edge_offsets, so.edges_move_content = fitted
 
 
 # A preset's formula mesh is kept outright when it reproduces the cached

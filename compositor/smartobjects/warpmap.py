@@ -14,7 +14,14 @@ import numpy as np
 from .errors import SmartObjectError
 from .filters import apply_smart_filters, filter_padding
 from .presets import preset_mesh
-from .surface import ANALYTIC_STYLES, BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
+from .surface import (
+    ANALYTIC_STYLES,
+    BezierSurface,
+    EdgeOffsetSurface,
+    ProjectiveSurface,
+    cylinder_surface,
+    surface_for,
+)
 
 # Newton iterations to invert a Bezier surface; converges in 3-5 from a seed
 # taken on a forward grid about 2 canvas pixels fine.
@@ -91,6 +98,9 @@ class WarpMap:
     content_scale: tuple[float, float] = (1.0, 1.0)
     smart_filters: list = field(default_factory=list)
     affine: bool = False  # plain placement: sharper shrink prefilter (see prefilter)
+    # (s, t, scale) per pixel, flattened, when build_warp_map was asked to keep
+    # them (calibration measures the outline on them); never saved.
+    inverse: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def shape(self):
@@ -161,7 +171,26 @@ def mesh_for(so):
 
 
 def warp_surface(so):
-    """The content -> canvas surface of a smart object: preset formula, fitted mesh, mesh or placement."""
+    """The content -> canvas surface of a smart object: preset formula, fitted mesh, mesh or placement,
+    with the edge offsets measured at ingest (calibrate.py) when it has some."""
+    surface = _unoffset_surface(so)
+    if so.edge_offsets is not None and so.edges_move_content and not isinstance(surface, ProjectiveSurface):
+        return EdgeOffsetSurface(surface, so.content_size, so.edge_offsets)
+    return surface
+
+
+def outline_bounds(so) -> tuple[float, float, float, float]:
+    """The drawn outline in the surface's parameters (s0, t0, s1, t1): the unit
+    square, or beyond it where the edges are drawn out and the content is not
+    moved (`edges_move_content` False)."""
+    if so.edge_offsets is None or so.edges_move_content:
+        return (0.0, 0.0, 1.0, 1.0)
+    w, h = so.content_size
+    left, top, right, bottom = so.edge_offsets
+    return (-left / w, -top / h, 1.0 + right / w, 1.0 + bottom / h)
+
+
+def _unoffset_surface(so):
     if so.warp.style in ANALYTIC_STYLES and so.warp.mesh_x is None:
         return cylinder_surface(so)
     if so.fitted_control is not None:
@@ -173,7 +202,12 @@ def warp_surface(so):
     return surface_for(so, mesh, slices)
 
 
-def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
+def is_warped(so) -> bool:
+    """The content is drawn through a warp (mesh, quilt or preset), not one homography."""
+    return not isinstance(_unoffset_surface(so), ProjectiveSurface)
+
+
+def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> WarpMap:
     """Inverse map of a smart object's geometry over its canvas box.
 
     canvas_size: (w, h) of the document, or None for no canvas: the box
@@ -181,14 +215,15 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     layer pixels Photoshop keeps beyond the canvas). content_size: (w, h)
     of the artwork that will be warped (default: the smart object's own
     content); the geometry is kept, only the content pixel scale changes.
+    keep_inverse: also keep the surface parameters of each pixel (`inverse`).
     """
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
     surface = warp_surface(so)
     pad = filter_padding(so.smart_filters)
-
-    outline = _outline(surface)
+    bounds = outline_bounds(so)
+    outline = _outline(surface, bounds=bounds)
     left = int(np.floor(outline[:, 0].min())) - 1 - pad
     top = int(np.floor(outline[:, 1].min())) - 1 - pad
     right = int(np.ceil(outline[:, 0].max())) + 1 + pad
@@ -204,6 +239,11 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
     px = np.arange(left, right, dtype=np.float64) + 0.5  # pixel centres
     py = np.arange(top, bottom, dtype=np.float64) + 0.5
     s, t, coverage, scale = _invert_grid(surface, px, py)
+    if bounds != (0.0, 0.0, 1.0, 1.0):  # edges drawn out beyond the warp's (calibrate.py)
+        gx, gy = np.meshgrid(px, py)
+        fx, fy, _ = surface.evaluate(s, t)
+        found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
+        coverage = np.where(found, coverage_within(s, t, scale, bounds), 0.0)
     shape = (len(py), len(px))
     map_x = (s * cw - 0.5).reshape(shape)
     map_y = (t * ch - 0.5).reshape(shape)
@@ -228,6 +268,7 @@ def build_warp_map(so, canvas_size, content_size=None) -> WarpMap:
         content_scale=content_scale,
         smart_filters=list(so.smart_filters),
         affine=is_affine(surface),
+        inverse=(s, t, scale) if keep_inverse else None,
     )
 
 
@@ -242,26 +283,42 @@ def outline_distances(so, box) -> dict[str, np.ndarray]:
     distance d from one side alone has coverage 0.5 + d. NaN where the
     inverse was not found (beyond a fold or a concave outline).
     """
+    return outline_geometry(so, box)[0]
+
+
+def outline_geometry(so, box, inverse=None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """outline_distances, and for each side the content pixels one canvas
+    pixel spans across it there (to turn canvas distances into content ones).
+
+    inverse: a WarpMap's `inverse` over the same box, to save inverting again.
+    """
     left, top, right, bottom = box
     surface = warp_surface(so)
     snapped = _axis_edges_snapped(surface)
     if snapped is not None:  # the outline as drawn: axis-aligned edges on whole pixels
-        surface = snapped
+        surface, inverse = snapped, None
     px = np.arange(left, right, dtype=np.float64) + 0.5
     py = np.arange(top, bottom, dtype=np.float64) + 0.5
     gx, gy = np.meshgrid(px, py)
-    s, t, _, scale = _invert_grid(surface, px, py)
+    if inverse is None:
+        s, t, _, scale = _invert_grid(surface, px, py)
+    else:
+        s, t, scale = inverse
     fx, fy, _ = surface.evaluate(s, t)
     found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
     shape = gx.shape
+    w, h = so.content_size
+    s0, t0, s1, t1 = outline_bounds(so)
     with np.errstate(divide="ignore", invalid="ignore"):
         distances = {
-            "left": s / scale[:, 0],
-            "right": (1.0 - s) / scale[:, 0],
-            "top": t / scale[:, 1],
-            "bottom": (1.0 - t) / scale[:, 1],
+            "left": (s - s0) / scale[:, 0],
+            "right": (s1 - s) / scale[:, 0],
+            "top": (t - t0) / scale[:, 1],
+            "bottom": (t1 - t) / scale[:, 1],
         }
-    return {side: np.where(found, d, np.nan).reshape(shape) for side, d in distances.items()}
+    across = {"left": scale[:, 0] * w, "right": scale[:, 0] * w, "top": scale[:, 1] * h, "bottom": scale[:, 1] * h}
+    distances = {side: np.where(found, d, np.nan).reshape(shape) for side, d in distances.items()}
+    return distances, {side: v.reshape(shape) for side, v in across.items()}
 
 
 def _axis_edges_snapped(surface):
@@ -317,10 +374,10 @@ def is_affine(surface) -> bool:
     return abs(h[2, 0]) < 1e-9 and abs(h[2, 1]) < 1e-9
 
 
-def _outline(surface, n=64):
-    """Canvas points along the surface border (and inside, for folded meshes)."""
-    u = np.linspace(0.0, 1.0, n)
-    s, t = np.meshgrid(u, u)
+def _outline(surface, n=64, bounds=(0.0, 0.0, 1.0, 1.0)):
+    """Canvas points along the surface border (and inside, for folded meshes);
+    `bounds`: the drawn outline's parameters (outline_bounds)."""
+    s, t = np.meshgrid(np.linspace(bounds[0], bounds[2], n), np.linspace(bounds[1], bounds[3], n))
     x, y, _ = surface.evaluate(s.ravel(), t.ravel())
     return np.stack([x, y], axis=-1)
 
@@ -453,13 +510,24 @@ def _coverage(s, t, jac):
     with np.errstate(divide="ignore", invalid="ignore"):
         grad_s = np.hypot(yt, xt) / np.abs(det)
         grad_t = np.hypot(ys, xs) / np.abs(det)
-        dist_s = np.minimum(s, 1.0 - s) / grad_s
-        dist_t = np.minimum(t, 1.0 - t) / grad_t
-    cov = np.clip(0.5 + dist_s, 0.0, 1.0) * np.clip(0.5 + dist_t, 0.0, 1.0)
-    cov = np.nan_to_num(cov, nan=0.0)
     # parameter change per canvas pixel along each content axis (steepest)
     scale = np.stack([np.nan_to_num(grad_s), np.nan_to_num(grad_t)], axis=-1)
-    return cov, scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = _within(s, 0.0, 1.0, grad_s) * _within(t, 0.0, 1.0, grad_t)
+    return np.nan_to_num(cov, nan=0.0), scale
+
+
+def coverage_within(s, t, scale, bounds):
+    """Antialiased coverage of the outline s0..s1 x t0..t1 (outline_bounds), from _coverage's scale."""
+    s0, t0, s1, t1 = bounds
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = _within(s, s0, s1, scale[:, 0]) * _within(t, t0, t1, scale[:, 1])
+    return np.nan_to_num(cov, nan=0.0)
+
+
+def _within(param, low, high, gradient):
+    """Coverage across one axis: 0.5 plus the distance (canvas pixels) inside low..high, clipped."""
+    return np.clip(0.5 + np.minimum(param - low, high - param) / gradient, 0.0, 1.0)
 
 
 def warp_content(warp_map: WarpMap, content_rgba: np.ndarray, raster_file: bool = False) -> np.ndarray:
