@@ -341,7 +341,9 @@ class RenderResult:
 class Renderer:
     """Draws one Template. Keeps what can be reused between renders (warp maps)."""
 
-    def __init__(self, template: Template, smart_objects: str = "cached"):
+    def __init__(self, template: Template, smart_objects: str = "cached", measured: dict | None = None):
+        """`measured`: {smart object index: MeasuredGeometry} a compile measured on
+        Photoshop's pixels (RenderPlan keeps them), taken instead of measuring again."""
         if smart_objects not in SMART_OBJECT_MODES:
             raise ValueError(f"smart_objects must be one of {SMART_OBJECT_MODES}, got {smart_objects!r}")
         self.template = template
@@ -361,6 +363,7 @@ class Renderer:
         # Read once: every render resolves its artwork against them.
         self._object_names = [node.name for node in objects]
         self._content_ids = [content_id(node) for node in objects]
+        self._measured = dict(measured or {})
 
     # public ---------------------------------------------------------------
 
@@ -877,7 +880,8 @@ class Renderer:
         try:
             so = self._cache.get(("so", id(node)))
             if so is None:
-                so = self._cache[("so", id(node))] = read_smart_object(node.layer, self.psd)
+                measured = self._measured.get(self._object_index.get(id(node)))
+                so = self._cache[("so", id(node))] = read_smart_object(node.layer, self.psd, measured)
             content = artwork if artwork is not None else so.content
             if content is None:
                 return cannot("content cannot be decoded (" + "; ".join(so.unsupported or ["unknown format"]) + ")")

@@ -56,15 +56,18 @@ import zstandard
 from compositor.model import Box, LayerNode, Template, TemplateError, artwork_targets, content_id
 from compositor.smartobjects.warpmap import mip_lod
 
-PLAN_VERSION = 10
+PLAN_VERSION = 11
 # Older versions are still read: 6 (zip deflate), 7 (zlib per array) and 8
 # (zstandard per array) differ from 9 in how arrays are compressed and in lacking
 # the objects' per-pixel mip level (mip_lod), which is then derived from their
 # maps on loading. 9 and older hold clipped objects as the ratio formula (see
-# the module docstring), still evaluated; 10 folds them into W and Z. A change
+# the module docstring), still evaluated; 10 folds them into W and Z. 11 keeps
+# what the compile measured of each object's geometry (`measured`; older plans
+# were compiled before warped edges were measured, and their fallback objects
+# measure again when first drawn). A change
 # to what a plan holds that cannot be derived so bumps the version and drops
 # the older ones from this list.
-READABLE_PLAN_VERSIONS = (6, 7, 8, 9, 10)
+READABLE_PLAN_VERSIONS = (6, 7, 8, 9, 10, 11)
 # Smart objects a render gives no artwork keep the pixels Photoshop cached for
 # them (exact, where re-rendering their own content is not always); those
 # given artwork are re-rendered from it in either mode.
@@ -174,6 +177,10 @@ class SmartObjectPlan:
     draw_region: Box | None = None
     # Indices of the objects whose boxes overlap this one's.
     overlaps: list[int] = field(default_factory=list)
+    # What the compile measured of its geometry on Photoshop's pixels
+    # (MeasuredGeometry.to_json), for the generic renderer to take rather than
+    # measure again; None when its geometry was not read (or an older plan).
+    measured: dict | None = None
     levels: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> dict:
@@ -181,7 +188,7 @@ class SmartObjectPlan:
                 "quad": self.quad, "box": list(self.box), "method": self.method, "reason": self.reason,
                 "content_scale": list(self.content_scale), "affine": self.affine,
                 "draw_region": list(self.draw_region) if self.draw_region else None,
-                "overlaps": self.overlaps,
+                "overlaps": self.overlaps, "measured": self.measured,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -239,7 +246,10 @@ class RenderPlan:
         """The generic renderer for fallback objects, kept: it caches their geometry."""
         if self._renderer is None:
             from compositor.composite import Renderer  # noqa: PLC0415
-            self._renderer = Renderer(self.template(), smart_objects=SMART_OBJECT_MODE)
+            from compositor.smartobjects.model import MeasuredGeometry  # noqa: PLC0415
+            measured = {index: MeasuredGeometry.from_json(so.measured)
+                        for index, so in enumerate(self.smart_objects) if so.measured is not None}
+            self._renderer = Renderer(self.template(), smart_objects=SMART_OBJECT_MODE, measured=measured)
         return self._renderer
 
     def compiled_geometry(self, layer):
@@ -334,7 +344,7 @@ class RenderPlan:
                 quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
                 content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
                 draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
-                overlaps=list(entry["overlaps"])))
+                overlaps=list(entry["overlaps"]), measured=entry.get("measured")))
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
 
@@ -553,6 +563,8 @@ def _place_object(template: Template, node: LayerNode, renderer, geometry: dict 
         return plan, None
     if geometry is not None:
         geometry[id(node.layer)] = (node.layer, so, warp_map)
+    from compositor.smartobjects.model import MeasuredGeometry  # noqa: PLC0415
+    plan.measured = MeasuredGeometry.of(so).to_json()
     from compositor.composite import affected_box_of  # noqa: PLC0415
     plan.box = aligned_box(affected_box_of(template, node, warp_map.box), canvas)
     plan.content_size = tuple(int(v) for v in so.content_size)

@@ -10,10 +10,11 @@ Public API (used by the compositor for every smart-object layer):
 
 from .errors import SmartObjectError
 from .fidelity import layer_fidelity
-from .model import SmartObject, read_smart_object
+from .model import MeasuredGeometry, SmartObject, read_smart_object
 from .warpmap import WarpMap, build_warp_map, load_warp_map, save_warp_map, warp_content
 
 __all__ = [
+    "MeasuredGeometry",
     "SmartObject",
     "SmartObjectError",
     "WarpMap",

@@ -51,6 +51,34 @@ class SmartObject:
 
 
 
+@dataclass
+class MeasuredGeometry:
+    """What ingest measured of a smart object's geometry on Photoshop's cached
+    pixels (a preset's fitted mesh, the edge offsets), kept in the render plan so
+    a worker drawing the object later reads it instead of measuring again."""
+
+    fitted_control: np.ndarray | None = None
+    edge_offsets: tuple[float, float, float, float] | None = None
+    edges_move_content: bool = True
+
+    @classmethod
+    def of(cls, so: "SmartObject") -> "MeasuredGeometry":
+        return cls(so.fitted_control, so.edge_offsets, so.edges_move_content)
+
+    def to_json(self) -> dict:
+        control = None if self.fitted_control is None else np.asarray(self.fitted_control).tolist()
+        offsets = None if self.edge_offsets is None else list(self.edge_offsets)
+        return {"fitted_control": control, "edge_offsets": offsets, "edges_move_content": self.edges_move_content}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MeasuredGeometry":
+        control = data.get("fitted_control")
+        offsets = data.get("edge_offsets")
+        return cls(None if control is None else np.asarray(control, dtype=np.float64),
+                   None if offsets is None else tuple(float(v) for v in offsets),
+                   bool(data.get("edges_move_content", True)))
+
+
 def _has_filter_mask(layer) -> bool:
     from psd_tools.constants import Tag
 
@@ -66,12 +94,14 @@ def document_icc(psd) -> bytes | None:
     return psd.image_resources.get_data(Resource.ICC_PROFILE)
 
 
-def read_smart_object(layer, psd=None) -> SmartObject:
+def read_smart_object(layer, psd=None, measured: MeasuredGeometry | None = None) -> SmartObject:
     """Read a psd-tools SmartObjectLayer into a SmartObject.
 
     `psd` (the PSDImage) supplies the document's colour profile, into which
     tagged content is converted as Photoshop does; without it content stays
-    in its own space. Raises SmartObjectError when the geometry cannot be read.
+    in its own space. `measured`: what an earlier read measured on the
+    layer's cached pixels (MeasuredGeometry.of), taken instead of measuring
+    again. Raises SmartObjectError when the geometry cannot be read.
     """
     desc = placed_descriptor(layer)
     transform, non_affine = read_transforms(desc)
@@ -123,8 +153,11 @@ def read_smart_object(layer, psd=None) -> SmartObject:
         layer_bbox=tuple(layer.bbox) if layer.bbox else None,
     )
     if warp.style not in ("none", "custom", "quilt") and warp.mesh_x is None:
-        _fit_preset(so, layer)
-    _calibrate_edges(so, layer)
+        _fit_preset(so, layer, measured)
+    if measured is None:
+        _calibrate_edges(so, layer)
+    else:
+        so.edge_offsets, so.edges_move_content = measured.edge_offsets, measured.edges_move_content
     return so
 
 
@@ -147,12 +180,13 @@ def _calibrate_edges(so: SmartObject, layer) -> None:
 FORMULA_ACCEPT_MAE = 1.0
 
 
-def _fit_preset(so: SmartObject, layer) -> None:
+def _fit_preset(so: SmartObject, layer, measured: MeasuredGeometry | None = None) -> None:
     """Preset warp: its formula (presets.py) or a mesh fitted to Photoshop's cached pixels.
 
     The formula gives Photoshop's own control net; the fit (fit.py) starts
     from it and can only win where our resampling of the template's own
-    artwork differs from Photoshop's more than the geometry does.
+    artwork differs from Photoshop's more than the geometry does. With
+    `measured`, its mesh is taken and only the notes are made here.
     """
     from .fidelity import cached_layer_rgba, rendered_error
     from .fit import fit_preset_mesh
@@ -164,10 +198,12 @@ def _fit_preset(so: SmartObject, layer) -> None:
     formula = preset_mesh(so.warp, so.content_size)
     cached = cached_layer_rgba(layer) if so.content is not None else None
     filtered = any(f.enabled for f in so.smart_filters)
+    if measured is not None:
+        so.fitted_control = measured.fitted_control
     if formula is not None:
         # A smart filter changes the cached pixels, so they no longer show
         # the warp alone: the formula is then the better guide.
-        if cached is None or filtered:
+        if cached is None or filtered or measured is not None:
             return
         box = tuple(layer.bbox)
         formula_error = rendered_error(so, cached, box)
@@ -184,4 +220,5 @@ def _fit_preset(so: SmartObject, layer) -> None:
         return
     if filtered:
         so.unsupported.append(f"warp style {so.warp.style}: fitted through smart filters, approximate")
-    so.fitted_control = fit_preset_mesh(so, cached, tuple(layer.bbox))
+    if measured is None:
+        so.fitted_control = fit_preset_mesh(so, cached, tuple(layer.bbox))

@@ -113,3 +113,33 @@ def test_an_object_with_effects_redraws_only_as_far_as_they_reach():
     left, top, right, bottom = placeholder.box
     assert (right - left) * (bottom - top) < 0.6 * plan.width * plan.height, placeholder.box
     assert placeholder.draw_region is None  # its box renders exactly as the whole canvas does there
+
+
+def test_a_stored_plan_draws_fallback_objects_with_what_the_compile_measured(monkeypatch):
+    # The etikett labels overlap, so given artwork together they are drawn by
+    # the generic renderer; three of them have edge offsets measured on
+    # Photoshop's pixels at compile. A worker loading the stored plan takes
+    # them from the plan: measuring again would cost seconds on its first render.
+    path = corpus_dir() / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2395/etikett var 3d.psd"
+    if not path.is_file():
+        pytest.skip("corpus absent")
+    compiled = compile_template(path.read_bytes())
+    measured = [so.measured for so in compiled.smart_objects]
+    assert all(entry is not None for entry in measured)
+    assert sum(entry["edge_offsets"] is not None for entry in measured) >= 3
+    contents = {so.name: _artwork(*so.content_size, seed=index) for index, so in enumerate(compiled.smart_objects)}
+    expected = render_level(compiled, contents, 1)
+
+    import compositor.smartobjects.calibrate as calibrate
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("the edges were measured again")
+
+    monkeypatch.setattr(calibrate, "fit_edges", no_measuring)
+    from compositor.plan import RenderPlan
+
+    stored = RenderPlan.from_bytes(compiled.to_bytes())
+    assert [so.measured for so in stored.smart_objects] == measured
+    assert any(so.overlaps for so in stored.smart_objects)
+    ours = render_level(stored, contents, 1)
+    assert np.array_equal(ours, expected)

@@ -45,7 +45,7 @@ def test_the_ingest_report_has_the_figures_of_the_fidelity_module(demo_path):
     rows = layer_fidelity(psd_tools.PSDImage.open(demo_path))
     assert report["smart_objects"] == [
         {"name": row["name"], "mae": _json_number(row["mae"]), "psnr": _json_number(row["psnr"]),
-         "skipped": row["skipped"], "cause": row["cause"]} for row in rows]
+         "skipped": row["skipped"], "cause": row["cause"], "edges": row["edges"]} for row in rows]
     assert all(row["mae"] > 0 for row in rows)
 
 
