@@ -11,9 +11,10 @@ content's pixels differently inside the warp, before warping. Nothing we
 read in the file tells how far (warp bounds, `Sz`, content size, `Trnf`
 are alike in files that do and do not show it), but every file carries the
 layer as Photoshop drew it from its own content. So at ingest each side's
-offset is measured there and the content is drawn over the correspondingly
-extended (or shortened) warp, as EdgeOffsetSurface: four numbers per layer,
-which hold for any artwork that replaces the content later.
+offset is measured there, and the outline is drawn that far beyond (or
+inside) the warp's edges, the warp extrapolated (warpmap.outline_bounds),
+the content either moved with its edges or drawn out to them: four numbers
+and a choice per layer, which hold for any artwork replacing the content.
 
 The offsets are kept only when they bring the layer closer to Photoshop's
 pixels than the warp alone does: a layer whose outline already matches, or
@@ -50,13 +51,18 @@ def fit_edges(so, cached: np.ndarray, cached_box) -> tuple[tuple[float, float, f
     draw their edge pixels out by one, an `etikett` label is moved whole).
     """
     from .fidelity import measure_outline, rendered_error
-    from .warpmap import build_warp_map
+    from .warpmap import build_warp_map, with_edges
 
     exact = dataclasses.replace(so, edge_offsets=None, edges_move_content=True)
     try:
-        exact_map = build_warp_map(exact, None, keep_inverse=True)
-        if not exact_map.coverage.size:
+        # One inversion of the warp, over the box the largest offsets could
+        # reach; every candidate below is drawn from its parameters.
+        reach = dataclasses.replace(exact, edge_offsets=(MAX_OFFSET,) * 4)
+        inverted = build_warp_map(reach, None, keep_inverse=True)
+        if not inverted.coverage.size:
             return None
+        exact_map = with_edges(inverted, exact)
+        exact_map.inverse = inverted.inverse
         measured = measure_outline(exact, exact_map, cached, tuple(cached_box), content_units=True)
         offsets = np.array([measured[side] or 0.0 for side in SIDES])
         offsets[np.abs(offsets) < MIN_OFFSET] = 0.0
@@ -65,8 +71,8 @@ def fit_edges(so, cached: np.ndarray, cached_box) -> tuple[tuple[float, float, f
         offsets = tuple(round(float(v), 3) for v in offsets)
         best, best_error = None, rendered_error(exact, cached, cached_box, exact_map) * (1.0 - MIN_GAIN)
         for moves in (True, False):
-            error = rendered_error(dataclasses.replace(exact, edge_offsets=offsets, edges_move_content=moves),
-                                   cached, cached_box)
+            candidate = dataclasses.replace(exact, edge_offsets=offsets, edges_move_content=moves)
+            error = rendered_error(candidate, cached, cached_box, with_edges(inverted, candidate))
             if error < best_error:
                 best, best_error = (offsets, moves), error
     except SmartObjectError:

@@ -84,32 +84,6 @@ class ProjectiveSurface:
         return apply_homography(self.h_inv, x, y)
 
 
-class EdgeOffsetSurface:
-    """A surface whose content reaches past (or stops short of) the inner surface's edges.
-
-    offsets: (left, top, right, bottom) in content pixels, positive outward.
-    Content x in [0, w] lands on the inner surface's parameter range
-    [-left / w, 1 + right / w] (and y likewise), the inner surface extrapolated
-    beyond its edges as its flat cells are: the outline moves by the same
-    number of content pixels from one end of a side to the other, however the
-    warp stretches that side (calibrate.py measures these on Photoshop's pixels).
-    """
-
-    def __init__(self, inner, content_size, offsets):
-        w, h = content_size
-        left, top, right, bottom = offsets
-        self.inner = inner
-        self.offsets = tuple(float(v) for v in offsets)
-        self.s0, self.ds = -left / w, (w + left + right) / w
-        self.t0, self.dt = -top / h, (h + top + bottom) / h
-
-    def evaluate(self, s, t):
-        s = self.s0 + self.ds * np.asarray(s, dtype=np.float64)
-        t = self.t0 + self.dt * np.asarray(t, dtype=np.float64)
-        x, y, (xs, xt, ys, yt) = self.inner.evaluate(s, t)
-        return x, y, (xs * self.ds, xt * self.dt, ys * self.ds, yt * self.dt)
-
-
 def _bernstein(t):
     """Cubic Bernstein basis and its derivative, each (N, 4)."""
     u = 1.0 - t

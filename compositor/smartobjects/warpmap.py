@@ -17,7 +17,6 @@ from .presets import preset_mesh
 from .surface import (
     ANALYTIC_STYLES,
     BezierSurface,
-    EdgeOffsetSurface,
     ProjectiveSurface,
     cylinder_surface,
     surface_for,
@@ -98,8 +97,8 @@ class WarpMap:
     content_scale: tuple[float, float] = (1.0, 1.0)
     smart_filters: list = field(default_factory=list)
     affine: bool = False  # plain placement: sharper shrink prefilter (see prefilter)
-    # (s, t, scale) per pixel, flattened, when build_warp_map was asked to keep
-    # them (calibration measures the outline on them); never saved.
+    # (s, t, scale, found) per pixel, flattened, when build_warp_map was asked
+    # to keep them (calibrate.py measures and redraws the outline on them); never saved.
     inverse: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -171,26 +170,7 @@ def mesh_for(so):
 
 
 def warp_surface(so):
-    """The content -> canvas surface of a smart object: preset formula, fitted mesh, mesh or placement,
-    with the edge offsets measured at ingest (calibrate.py) when it has some."""
-    surface = _unoffset_surface(so)
-    if so.edge_offsets is not None and so.edges_move_content and not isinstance(surface, ProjectiveSurface):
-        return EdgeOffsetSurface(surface, so.content_size, so.edge_offsets)
-    return surface
-
-
-def outline_bounds(so) -> tuple[float, float, float, float]:
-    """The drawn outline in the surface's parameters (s0, t0, s1, t1): the unit
-    square, or beyond it where the edges are drawn out and the content is not
-    moved (`edges_move_content` False)."""
-    if so.edge_offsets is None or so.edges_move_content:
-        return (0.0, 0.0, 1.0, 1.0)
-    w, h = so.content_size
-    left, top, right, bottom = so.edge_offsets
-    return (-left / w, -top / h, 1.0 + right / w, 1.0 + bottom / h)
-
-
-def _unoffset_surface(so):
+    """The content -> canvas surface of a smart object: preset formula, fitted mesh, mesh or placement."""
     if so.warp.style in ANALYTIC_STYLES and so.warp.mesh_x is None:
         return cylinder_surface(so)
     if so.fitted_control is not None:
@@ -204,7 +184,19 @@ def _unoffset_surface(so):
 
 def is_warped(so) -> bool:
     """The content is drawn through a warp (mesh, quilt or preset), not one homography."""
-    return not isinstance(_unoffset_surface(so), ProjectiveSurface)
+    return not isinstance(warp_surface(so), ProjectiveSurface)
+
+
+def outline_bounds(so) -> tuple[float, float, float, float]:
+    """The drawn outline in the surface's parameters (s0, t0, s1, t1): the unit
+    square, moved out (or in) by the edge offsets measured at ingest
+    (calibrate.py; the surface is extrapolated beyond its edges, as its flat
+    cells are, so each side moves by the same content pixels along its length)."""
+    if so.edge_offsets is None:
+        return (0.0, 0.0, 1.0, 1.0)
+    w, h = so.content_size
+    left, top, right, bottom = so.edge_offsets
+    return (-left / w, -top / h, 1.0 + right / w, 1.0 + bottom / h)
 
 
 def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> WarpMap:
@@ -215,15 +207,15 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
     layer pixels Photoshop keeps beyond the canvas). content_size: (w, h)
     of the artwork that will be warped (default: the smart object's own
     content); the geometry is kept, only the content pixel scale changes.
-    keep_inverse: also keep the surface parameters of each pixel (`inverse`).
+    keep_inverse: also keep each pixel's surface parameters (`inverse`), from
+    which `with_edges` draws the same geometry with other edge offsets.
     """
     cw, ch = (int(v) for v in (content_size or so.content_size))
     if cw <= 0 or ch <= 0:
         raise SmartObjectError(f"content size must be positive, got {(cw, ch)}")
     surface = warp_surface(so)
     pad = filter_padding(so.smart_filters)
-    bounds = outline_bounds(so)
-    outline = _outline(surface, bounds=bounds)
+    outline = _outline(surface, bounds=outline_bounds(so))
     left = int(np.floor(outline[:, 0].min())) - 1 - pad
     top = int(np.floor(outline[:, 1].min())) - 1 - pad
     right = int(np.ceil(outline[:, 0].max())) + 1 + pad
@@ -236,15 +228,49 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
         empty = np.zeros((0, 0), np.float32)
         return WarpMap((left, top, left, top), empty, empty, empty, (cw, ch), (1.0, 1.0), so.smart_filters)
 
-    px = np.arange(left, right, dtype=np.float64) + 0.5  # pixel centres
-    py = np.arange(top, bottom, dtype=np.float64) + 0.5
+    box = (left, top, right, bottom)
+    px, py = _pixel_centres(box)
     s, t, coverage, scale = _invert_grid(surface, px, py)
-    if bounds != (0.0, 0.0, 1.0, 1.0):  # edges drawn out beyond the warp's (calibrate.py)
+    found = None
+    if keep_inverse or so.edge_offsets is not None:
         gx, gy = np.meshgrid(px, py)
         fx, fy, _ = surface.evaluate(s, t)
         found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
+    warp_map = _assemble(so, surface, box, (cw, ch), s, t, coverage, scale, found)
+    if keep_inverse:
+        warp_map.inverse = (s, t, scale, found)
+    return warp_map
+
+
+def with_edges(warp_map: WarpMap, so) -> WarpMap:
+    """`so`'s map (its edge offsets) over the box of a map of the same geometry
+    built with keep_inverse: no inversion again (calibrate.py weighs offsets so)."""
+    s, t, scale, found = warp_map.inverse
+    coverage = np.where(found, coverage_within(s, t, scale, (0.0, 0.0, 1.0, 1.0)), 0.0)
+    return _assemble(so, warp_surface(so), warp_map.box, warp_map.content_size, s, t, coverage, scale, found)
+
+
+def _pixel_centres(box):
+    left, top, right, bottom = box
+    return np.arange(left, right, dtype=np.float64) + 0.5, np.arange(top, bottom, dtype=np.float64) + 0.5
+
+
+def _assemble(so, surface, box, content_size, s, t, coverage, scale, found) -> WarpMap:
+    """The WarpMap from each pixel's surface parameters, coverage and scale.
+
+    With edge offsets (calibrate.py) the outline is the unit square moved by
+    them (outline_bounds); when the content moves with its edges, content
+    coordinates are the parameters stretched from those bounds onto 0..1,
+    else they stay and the edge pixels are drawn out to the new outline.
+    """
+    cw, ch = content_size
+    if so.edge_offsets is not None:
+        s0, t0, s1, t1 = bounds = outline_bounds(so)
         coverage = np.where(found, coverage_within(s, t, scale, bounds), 0.0)
-    shape = (len(py), len(px))
+        if so.edges_move_content:
+            s, t = (s - s0) / (s1 - s0), (t - t0) / (t1 - t0)
+            scale = scale / np.array([s1 - s0, t1 - t0])
+    shape = (box[3] - box[1], box[2] - box[0])
     map_x = (s * cw - 0.5).reshape(shape)
     map_y = (t * ch - 0.5).reshape(shape)
     # Beyond the content edge, sample the edge pixel; coverage fades it out.
@@ -255,12 +281,12 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
         content_scale = (float(np.median(scale[covered, 0]) * cw), float(np.median(scale[covered, 1]) * ch))
     else:
         content_scale = (1.0, 1.0)
-    snapped = _axis_edges_snapped(surface)
+    snapped = _axis_edges_snapped(surface) if so.edge_offsets is None else None
     if snapped is not None:
-        gx, gy = np.meshgrid(px, py)
+        gx, gy = np.meshgrid(*_pixel_centres(box))
         coverage = _invert(snapped, gx.ravel(), gy.ravel())[2]
     return WarpMap(
-        box=(left, top, right, bottom),
+        box=tuple(box),
         map_x=map_x.astype(np.float32),
         map_y=map_y.astype(np.float32),
         coverage=coverage.reshape(shape).astype(np.float32),
@@ -268,7 +294,6 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
         content_scale=content_scale,
         smart_filters=list(so.smart_filters),
         affine=is_affine(surface),
-        inverse=(s, t, scale) if keep_inverse else None,
     )
 
 
@@ -303,7 +328,7 @@ def outline_geometry(so, box, inverse=None) -> tuple[dict[str, np.ndarray], dict
     if inverse is None:
         s, t, _, scale = _invert_grid(surface, px, py)
     else:
-        s, t, scale = inverse
+        s, t, scale, _ = inverse
     fx, fy, _ = surface.evaluate(s, t)
     found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
     shape = gx.shape

@@ -8,7 +8,6 @@ import pytest
 from compositor.smartobjects import SmartObject, build_warp_map, warp_content
 from compositor.smartobjects.calibrate import fit_edges
 from compositor.smartobjects.descriptor import WarpSpec
-from compositor.smartobjects.surface import EdgeOffsetSurface, ProjectiveSurface, homography, rect_corners
 
 
 def flat_quilt_so(content=None, size=(20, 20), trnf=(10, 10, 50, 10, 50, 50, 10, 50)):
@@ -22,22 +21,6 @@ def flat_quilt_so(content=None, size=(20, 20), trnf=(10, 10, 50, 10, 50, 50, 10,
                     slices_x=[0.0, float(w)], slices_y=[0.0, float(h)])
     return SmartObject(name="label", content_size=size, content=content, filetype="png",
                        transform=tuple(float(v) for v in trnf), non_affine=tuple(float(v) for v in trnf), warp=warp)
-
-
-def test_edge_offset_surface_extends_the_parameters_by_content_pixels():
-    # inner: (s, t) -> (100 s, 50 t); content 10 x 5. Left 1 and right 2
-    # content pixels put content x = 0 at s = -0.1 (canvas -10) and x = 10 at
-    # s = 1.2 (canvas 120); bottom 0.5 puts y = 5 at t = 1.1 (canvas 55).
-    inner = ProjectiveSurface(homography(rect_corners(0, 0, 1, 1), rect_corners(0, 0, 100, 50)))
-    surface = EdgeOffsetSurface(inner, (10, 5), (1.0, 0.0, 2.0, 0.5))
-    x, y, (xs, xt, ys, yt) = surface.evaluate(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
-    np.testing.assert_allclose(x, [-10.0, 120.0])
-    np.testing.assert_allclose(y, [0.0, 55.0])
-    # the content spans 13 content pixels' worth of the inner surface's 10 along x
-    np.testing.assert_allclose(xs, [130.0, 130.0])
-    np.testing.assert_allclose(yt, [55.0, 55.0])
-    np.testing.assert_allclose(xt, [0.0, 0.0], atol=1e-9)
-    np.testing.assert_allclose(ys, [0.0, 0.0], atol=1e-9)
 
 
 def test_edges_drawn_out_keep_the_content_where_the_warp_puts_it():
