@@ -73,10 +73,20 @@ TASKS_BY_KIND = {
 }
 
 
-def send_task_key(kind: str, task_key: str, celery: Celery | None = None) -> None:
-    """Queue the task recorded under `task_key` (its row must exist already)."""
+# The items of a bulk task go out at this priority, single tasks at the default 0.
+# Over Redis a lower number is served first (kombu keeps one list per priority step,
+# 0/3/6/9, and a worker takes from them in that order): a render sent while a large
+# bulk is queued waits only for the items already running, not for the whole bulk.
+# Items still run whenever no single task waits.
+BULK_ITEM_PRIORITY = 9
+
+
+def send_task_key(kind: str, task_key: str, celery: Celery | None = None, *, bulk_item: bool = False) -> None:
+    """Queue the task recorded under `task_key` (its row must exist already);
+    `bulk_item`: it is an item of a bulk task (queued behind single tasks)."""
     task_name, queue = TASKS_BY_KIND[kind]
-    (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key)
+    priority = BULK_ITEM_PRIORITY if bulk_item else None
+    (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key, priority=priority)
 
 
 def send_bulk_finish(parent_key: str, celery: Celery | None = None) -> None:

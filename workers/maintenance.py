@@ -119,7 +119,7 @@ def requeue_stale_command(older_than: int) -> None:
     """
     stale = tasks.stale_pending_tasks(older_than)
     for record in stale:
-        send_task_key(record.kind, record.key)
+        send_task_key(record.kind, record.key, bulk_item=record.parent_key is not None)
         click.echo(f"requeued {record.key} ({record.kind}, pending since {record.created_at:%Y-%m-%d %H:%M:%S %Z})")
     click.echo(f"{len(stale)} stale task(s) requeued")
 

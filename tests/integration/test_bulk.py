@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from shared import bulk, tasks
-from tests.integration.helpers import (auth, default_account_id, get_task, new_api_key, serve_files, upload_template,
-                                       wait_for_mockup, wait_for_status)
+from tests.integration.helpers import (auth, default_account_id, get_task, new_api_key, serve_files,
+                                       start_solid_render, upload_template, wait_for_mockup, wait_for_status)
 from tests.integration.test_renders import demo_psd, download, pixels, solid_png
 
 pytestmark = pytest.mark.integration
@@ -92,6 +92,27 @@ def test_fan_out_runs_every_item_counts_them_once_and_finishes_the_parent_with_a
         names = opened.namelist()
         assert len(names) == 2 and names[0].startswith("001-") and names[1].startswith("002-")
         assert opened.read(names[0]) == requests.get(task["print_files"][0]["export_path"], timeout=10).content
+
+
+def test_a_render_sent_after_a_bulk_runs_before_its_items(api_url, farm):
+    # The render pool is stopped while a bulk's items and then a single render are
+    # queued. Started again, the pool takes the single render first: a large bulk
+    # does not hold up the renders sent after it (celery_app.BULK_ITEM_PRIORITY).
+    farm.stop_part("worker-render")
+    try:
+        parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+        assert fan_out(parent.key, [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid")
+                                    for _ in range(6)]) == 6
+        single = start_solid_render(api_url)
+    finally:
+        farm.start_part("worker-render")
+        farm.wait_workers()
+    assert get_task(api_url, parent.key, wait=30)["status"] == "completed"
+    assert wait_for_status(api_url, single)["status"] == "completed"
+    started = {record.key: record.started_at for record in (tasks.get_task(bulk.item_key(parent.key, index))
+                                                            for index in range(6))}
+    single_started = tasks.get_task(single).started_at
+    assert all(single_started < at for at in started.values()), (single_started, sorted(started.values()))
 
 
 def test_fan_out_of_items_that_all_fail_fails_the_parent_once(api_url):
