@@ -168,8 +168,14 @@ def _calibrate_edges(so: SmartObject, layer) -> None:
 
     if so.fitted_control is not None or not calibrates(so) or not layer.bbox or layer.bbox == (0, 0, 0, 0):
         return  # a fitted mesh already matches the cached outline
-    cached = cached_layer_rgba(layer)
-    fitted = fit_edges(so, cached, tuple(layer.bbox)) if cached is not None else None
+    try:
+        cached = cached_layer_rgba(layer)
+        fitted = fit_edges(so, cached, tuple(layer.bbox)) if cached is not None else None
+    except (ValueError, IndexError, FloatingPointError) as exc:
+        # Cached pixels that do not fit the layer (a damaged file): the exact warp
+        # is drawn, and the report says the edges were not measured.
+        so.unsupported.append(f"warped edges not measured on Photoshop's pixels ({type(exc).__name__}: {exc})")
+        return
     if fitted is not None:
         so.edge_offsets, so.edges_move_content = fitted
 

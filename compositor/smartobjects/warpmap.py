@@ -14,13 +14,7 @@ import numpy as np
 from .errors import SmartObjectError
 from .filters import apply_smart_filters, filter_padding
 from .presets import preset_mesh
-from .surface import (
-    ANALYTIC_STYLES,
-    BezierSurface,
-    ProjectiveSurface,
-    cylinder_surface,
-    surface_for,
-)
+from .surface import ANALYTIC_STYLES, BezierSurface, ProjectiveSurface, cylinder_surface, surface_for
 
 # Newton iterations to invert a Bezier surface; converges in 3-5 from a seed
 # taken on a forward grid about 2 canvas pixels fine.
@@ -231,11 +225,7 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
     box = (left, top, right, bottom)
     px, py = _pixel_centres(box)
     s, t, coverage, scale = _invert_grid(surface, px, py)
-    found = None
-    if keep_inverse or so.edge_offsets is not None:
-        gx, gy = np.meshgrid(px, py)
-        fx, fy, _ = surface.evaluate(s, t)
-        found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
+    found = _found(surface, px, py, s, t) if keep_inverse or so.edge_offsets is not None else None
     warp_map = _assemble(so, surface, box, (cw, ch), s, t, coverage, scale, found)
     if keep_inverse:
         warp_map.inverse = (s, t, scale, found)
@@ -253,6 +243,14 @@ def with_edges(warp_map: WarpMap, so) -> WarpMap:
 def _pixel_centres(box):
     left, top, right, bottom = box
     return np.arange(left, right, dtype=np.float64) + 0.5, np.arange(top, bottom, dtype=np.float64) + 0.5
+
+
+def _found(surface, px, py, s, t) -> np.ndarray:
+    """Where the inverse lands on its pixel centre (over the grid px x py, flattened):
+    elsewhere the surface does not reach (beyond a fold, inside a concave outline)."""
+    gx, gy = np.meshgrid(px, py)
+    fx, fy, _ = surface.evaluate(s, t)
+    return np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
 
 
 def _assemble(so, surface, box, content_size, s, t, coverage, scale, found) -> WarpMap:
@@ -317,21 +315,17 @@ def outline_geometry(so, box, inverse=None) -> tuple[dict[str, np.ndarray], dict
 
     inverse: a WarpMap's `inverse` over the same box, to save inverting again.
     """
-    left, top, right, bottom = box
     surface = warp_surface(so)
     snapped = _axis_edges_snapped(surface)
     if snapped is not None:  # the outline as drawn: axis-aligned edges on whole pixels
         surface, inverse = snapped, None
-    px = np.arange(left, right, dtype=np.float64) + 0.5
-    py = np.arange(top, bottom, dtype=np.float64) + 0.5
-    gx, gy = np.meshgrid(px, py)
+    px, py = _pixel_centres(box)
     if inverse is None:
         s, t, _, scale = _invert_grid(surface, px, py)
+        found = _found(surface, px, py, s, t)
     else:
-        s, t, scale, _ = inverse
-    fx, fy, _ = surface.evaluate(s, t)
-    found = np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
-    shape = gx.shape
+        s, t, scale, found = inverse
+    shape = (len(py), len(px))
     w, h = so.content_size
     s0, t0, s1, t1 = outline_bounds(so)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -535,10 +529,9 @@ def _coverage(s, t, jac):
     with np.errstate(divide="ignore", invalid="ignore"):
         grad_s = np.hypot(yt, xt) / np.abs(det)
         grad_t = np.hypot(ys, xs) / np.abs(det)
+        cov = _within(s, 0.0, 1.0, grad_s) * _within(t, 0.0, 1.0, grad_t)
     # parameter change per canvas pixel along each content axis (steepest)
     scale = np.stack([np.nan_to_num(grad_s), np.nan_to_num(grad_t)], axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cov = _within(s, 0.0, 1.0, grad_s) * _within(t, 0.0, 1.0, grad_t)
     return np.nan_to_num(cov, nan=0.0), scale
 
 
