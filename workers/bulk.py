@@ -17,7 +17,7 @@ delivery can finish it), and that same transaction adds one to the parent's
 if that message is lost, and fails items still unfinished MOCKFARM_BULK_TIME_LIMIT
 seconds after the bulk started, so that every accepted bulk task ends. The items
 themselves go out as one Celery `group` on the render queue, behind single tasks
-(celery_app.BULK_ITEM_PRIORITY).
+and, for a large bulk, behind small bulks' items (celery_app.bulk_item_priority).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from shared import bulk, safefetch, tasks
 from shared.bulk import BulkItem
 from shared.errors import InvalidInput
 from shared.storage import get_storage
-from workers.celery_app import (BULK_FINISH_TASK, BULK_ITEM_PRIORITY, BULK_RENDER_TASK, TASKS_BY_KIND, app,
+from workers.celery_app import (BULK_FINISH_TASK, BULK_RENDER_TASK, TASKS_BY_KIND, app, bulk_item_priority,
                                 send_bulk_finish)
 from workers.render import RecordedTask, run_task
 
@@ -76,10 +76,11 @@ def fan_out(parent_key: str, items: list[BulkItem | dict[str, Any]], celery: Cel
     celery = celery or app
     records = bulk.record_items(parent_key, items)
     if records.to_send:
-        # Behind single tasks (BULK_ITEM_PRIORITY): a large bulk does not hold up the
-        # renders sent after it.
+        # Behind single tasks, and a large bulk behind small ones (bulk_item_priority):
+        # it does not hold up the renders sent after it.
+        priority = bulk_item_priority(len(items))
         group(celery.signature(TASKS_BY_KIND[record.kind][0], args=[record.key], task_id=record.key,
-                            queue=TASKS_BY_KIND[record.kind][1], priority=BULK_ITEM_PRIORITY, immutable=True)
+                            queue=TASKS_BY_KIND[record.kind][1], priority=priority, immutable=True)
               for record in records.to_send).apply_async()
     if records.all_done:
         # Every item failed when recorded (or had finished already): finish now.

@@ -73,17 +73,30 @@ TASKS_BY_KIND = {
 }
 
 
-# The items of a bulk task go out at this priority, single tasks at the default 0.
+# The items of a bulk task go out at these priorities, single tasks at the default 0.
 # Over Redis a lower number is served first (kombu keeps one list per priority step,
 # 0/3/6/9, and a worker takes from them in that order): a render sent while a large
-# bulk is queued waits only for the items already running, not for the whole bulk.
-# Items still run whenever no single task waits.
+# bulk is queued waits only for the items already running, not for the whole bulk,
+# and so do the items of a small bulk (a Printful create-task for one product, a
+# few colours) sent after a large one. Items still run whenever nothing before
+# them waits; among bulks of one size, first come first served.
+SMALL_BULK_ITEM_PRIORITY = 6
 BULK_ITEM_PRIORITY = 9
+# Bulks of at most this many items count as small.
+SMALL_BULK_ITEMS = 50
+
+
+def bulk_item_priority(items_total: int | None) -> int:
+    """The priority of the items of a bulk task of `items_total` items (None: unknown)."""
+    if items_total is not None and items_total <= SMALL_BULK_ITEMS:
+        return SMALL_BULK_ITEM_PRIORITY
+    return BULK_ITEM_PRIORITY
 
 
 def send_task_key(kind: str, task_key: str, celery: Celery | None = None, *, bulk_item: bool = False) -> None:
     """Queue the task recorded under `task_key` (its row must exist already);
-    `bulk_item`: it is an item of a bulk task (queued behind single tasks)."""
+    `bulk_item`: it is an item of a bulk task (queued behind single tasks and
+    small bulks' items)."""
     task_name, queue = TASKS_BY_KIND[kind]
     priority = BULK_ITEM_PRIORITY if bulk_item else None
     (celery or app).send_task(task_name, args=[task_key], queue=queue, task_id=task_key, priority=priority)

@@ -97,7 +97,7 @@ def test_fan_out_runs_every_item_counts_them_once_and_finishes_the_parent_with_a
 def test_a_render_sent_after_a_bulk_runs_before_its_items(api_url, farm):
     # The render pool is stopped while a bulk's items and then a single render are
     # queued. Started again, the pool takes the single render first: a large bulk
-    # does not hold up the renders sent after it (celery_app.BULK_ITEM_PRIORITY).
+    # does not hold up the renders sent after it (celery_app.bulk_item_priority).
     farm.stop_part("worker-render")
     try:
         parent = tasks.create_task("bulk.render", {}, account_id=default_account_id())
@@ -113,6 +113,32 @@ def test_a_render_sent_after_a_bulk_runs_before_its_items(api_url, farm):
                                                             for index in range(6))}
     single_started = tasks.get_task(single).started_at
     assert all(single_started < at for at in started.values()), (single_started, sorted(started.values()))
+
+
+def test_a_small_bulk_sent_after_a_large_one_runs_first(api_url, farm, monkeypatch):
+    # As above, with a bulk of four items queued after one of six, and small
+    # meaning at most four here: the small bulk's items all start before the
+    # large one's (a Printful create-task for one product need not wait for a
+    # thousand-render bulk).
+    import workers.celery_app
+
+    monkeypatch.setattr(workers.celery_app, "SMALL_BULK_ITEMS", 4)
+    farm.stop_part("worker-render")
+    try:
+        large = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+        fan_out(large.key, [bulk.BulkItem(params=solid("#ff0000"), kind="render.solid") for _ in range(6)])
+        small = tasks.create_task("bulk.render", {}, account_id=default_account_id())
+        fan_out(small.key, [bulk.BulkItem(params=solid("#00ff00"), kind="render.solid") for _ in range(4)])
+    finally:
+        farm.start_part("worker-render")
+        farm.wait_workers()
+    for parent in (large, small):
+        assert get_task(api_url, parent.key, wait=30)["status"] == "completed"
+
+    def starts(parent, count):
+        return [tasks.get_task(bulk.item_key(parent.key, index)).started_at for index in range(count)]
+
+    assert max(starts(small, 4)) < min(starts(large, 6)), (starts(small, 4), starts(large, 6))
 
 
 def test_fan_out_of_items_that_all_fail_fails_the_parent_once(api_url):
