@@ -177,6 +177,11 @@ class SmartObjectPlan:
     draw_region: Box | None = None
     # Indices of the objects whose boxes overlap this one's.
     overlaps: list[int] = field(default_factory=list)
+    # The box around this object and every object overlapping it, directly or
+    # through others, when the compile found it renders exactly as the canvas
+    # does there: a render drawing several of them with the generic renderer
+    # draws it once rather than each object's box (None: each its own box).
+    group_region: Box | None = None
     # What the compile measured of its geometry on Photoshop's pixels
     # (MeasuredGeometry.to_json), for the generic renderer to take rather than
     # measure again; None when its geometry was not read (or an older plan).
@@ -189,6 +194,7 @@ class SmartObjectPlan:
                 "content_scale": list(self.content_scale), "affine": self.affine,
                 "draw_region": list(self.draw_region) if self.draw_region else None,
                 "overlaps": self.overlaps, "measured": self.measured,
+                "group_region": list(self.group_region) if self.group_region else None,
                 "arrays": sorted(self.levels.get(1, {}))}
 
 
@@ -344,7 +350,8 @@ class RenderPlan:
                 quad=entry["quad"], box=tuple(entry["box"]), method=entry["method"], reason=entry["reason"],
                 content_scale=tuple(entry["content_scale"]), affine=entry["affine"], levels=levels,
                 draw_region=tuple(entry["draw_region"]) if entry["draw_region"] else None,
-                overlaps=list(entry["overlaps"]), measured=entry.get("measured")))
+                overlaps=list(entry["overlaps"]), measured=entry.get("measured"),
+                group_region=tuple(entry["group_region"]) if entry.get("group_region") else None))
         return cls(width=manifest["canvas"][0], height=manifest["canvas"][1], opaque=manifest["opaque"],
                    base=base, smart_objects=objects, unsupported=manifest["unsupported"], psd=psd)
 
@@ -464,6 +471,9 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
                          for _, plan, warp_map in placed]
         # Overlaps first: objects that fall back for it are not probed.
         _mark_overlaps(objects)
+        group_checks = [(members, region, pool.submit(_region_render_is_exact,
+                                                      _renderer_sharing(template, renderer), base_render, region))
+                        for members, region in _overlap_groups(objects, template.canvas_box)]
         # Probed over their box alone, as the region checks will most often confirm.
         pending = [(node, plan, warp_map) for node, plan, warp_map in placed if plan.method == "pending"]
         for node, plan, warp_map in pending:
@@ -477,6 +487,10 @@ def compile_template(source, *, levels: tuple[int, ...] = LEVELS,
             if any(plan is probed for _, probed, _ in pending):
                 plan.method, plan.reason, plan.levels = "pending", None, {}
                 _reduce_object(template, node, plan, warp_map, levels, renderer, None)
+        for members, region, check in group_checks:
+            if check.result():
+                for index in members:
+                    objects[index].group_region = region
         for so in objects:
             if so.method in ("affine", "clipped"):
                 opaque = opaque and bool(so.levels[levels[0]].pop("_opaque"))
@@ -546,6 +560,27 @@ def _mark_overlaps(objects: list[SmartObjectPlan]) -> None:
             if "hidden" not in (a.method, b.method) and boxes_overlap(a.box, b.box):
                 a.overlaps.append(j)
                 b.overlaps.append(i)
+
+
+def _overlap_groups(objects: list[SmartObjectPlan], canvas: Box) -> list[tuple[list[int], Box]]:
+    """The objects that overlap, directly or through others, in groups of two or
+    more (indices), each with the box around its members' boxes."""
+    groups, seen = [], set()
+    for start in range(len(objects)):
+        if start in seen or not objects[start].overlaps:
+            continue
+        members, stack = [], [start]
+        while stack:
+            index = stack.pop()
+            if index not in seen:
+                seen.add(index)
+                members.append(index)
+                stack.extend(objects[index].overlaps)
+        boxes = [objects[index].box for index in members]
+        region = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                  max(b[3] for b in boxes))
+        groups.append((sorted(members), aligned_box(region, canvas)))
+    return groups
 
 
 def _place_object(template: Template, node: LayerNode, renderer, geometry: dict | None = None):

@@ -198,8 +198,12 @@ def _render_fallback(plan: RenderPlan, contents, objects: list[SmartObjectPlan],
     # By index: the plan's smart objects are the template's, in the same order.
     artwork = {index: np.asarray(content, np.float32) for index, content in contents.items()}
     drawn = {}
+    # Overlapping objects drawn together: their group's region once, not each box.
+    groups = [so.group_region for so in objects if so.group_region is not None and so.draw_region is None]
     for so in objects:
         region = so.draw_region or so.box
+        if so.draw_region is None and so.group_region is not None and groups.count(so.group_region) > 1:
+            region = so.group_region
         if region not in drawn:
             drawn[region] = renderer.render(region=region, artwork=artwork)
         result = drawn[region]

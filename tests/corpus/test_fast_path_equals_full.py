@@ -143,3 +143,28 @@ def test_a_stored_plan_draws_fallback_objects_with_what_the_compile_measured(mon
     assert any(so.overlaps for so in stored.smart_objects)
     ours = render_level(stored, contents, 1)
     assert np.array_equal(ours, expected)
+
+
+def test_overlapping_objects_given_artwork_together_are_drawn_in_one_region(monkeypatch):
+    # The phone case's two placeholders overlap: given artwork together they
+    # are drawn by the generic renderer, once over the box around both (checked
+    # at compile to render as the whole canvas does there), not once per box.
+    path = corpus_dir() / "aspose-psd+Aspose.PSD-for-Python-Net/Examples/testdata/PSDNET-2565/iphone15snapcase(1).psd"
+    if not path.is_file():
+        pytest.skip("corpus absent")
+    plan = compile_template(path.read_bytes())
+    first, second = plan.find("PLACEHOLDER2"), plan.find("PLACEHOLDER1")
+    assert first.group_region is not None and first.group_region == second.group_region
+    left, top, right, bottom = first.group_region
+    assert left <= min(first.box[0], second.box[0]) and right >= max(first.box[2], second.box[2])
+    contents = {"PLACEHOLDER2": _artwork(*first.content_size, seed=1),
+                "PLACEHOLDER1": _artwork(*second.content_size, seed=2)}
+    renderer = plan.renderer()
+    regions = []
+    draw = renderer.render
+    monkeypatch.setattr(renderer, "render", lambda region=None, artwork=None: regions.append(region) or
+                        draw(region=region, artwork=artwork))
+    ours = as_rgba(render_level(plan, contents, 1))
+    assert regions == [first.group_region]
+    theirs = _reference(Renderer(load_template(path.read_bytes()), smart_objects=SMART_OBJECT_MODE), contents, 1)
+    assert float(np.abs(ours.astype(np.int16) - theirs.astype(np.int16)).mean()) <= MAX_MAE
