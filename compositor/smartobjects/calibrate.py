@@ -40,7 +40,8 @@ MAX_OFFSET = 2.5
 MIN_GAIN = 0.05
 
 
-def fit_edges(so, cached: np.ndarray, cached_box) -> tuple[tuple[float, float, float, float], bool] | None:
+def fit_edges(so, cached: np.ndarray, cached_box,
+              keep_inversion: bool = False) -> tuple[tuple[float, float, float, float], bool] | None:
     """(edge_offsets, edges_move_content) for the smart object, or None to keep the exact warp.
 
     so: a warped smart object with its content; cached: Photoshop's layer
@@ -49,9 +50,11 @@ def fit_edges(so, cached: np.ndarray, cached_box) -> tuple[tuple[float, float, f
     the content moves with them is then read from the pixels inside: both
     are drawn and the one closer to Photoshop's is kept (the werps quilts
     draw their edge pixels out by one, an `etikett` label is moved whole).
+    `keep_inversion`: keep the warp's inversion on `so` (kept_inverse), for
+    build_warp_map to crop instead of inverting the warp again.
     """
     from .fidelity import measure_outline, rendered_error
-    from .warpmap import build_warp_map, with_edges
+    from .warpmap import build_warp_map, kept_inversion, with_edges
 
     exact = dataclasses.replace(so, edge_offsets=None, edges_move_content=True)
     try:
@@ -61,6 +64,8 @@ def fit_edges(so, cached: np.ndarray, cached_box) -> tuple[tuple[float, float, f
         inverted = build_warp_map(reach, None, keep_inverse=True)
         if not inverted.coverage.size:
             return None
+        if keep_inversion:
+            so.kept_inverse = kept_inversion(so, inverted)
         exact_map = with_edges(inverted, exact)
         exact_map.inverse = inverted.inverse
         measured = measure_outline(exact, exact_map, cached, tuple(cached_box), content_units=True)

@@ -48,6 +48,10 @@ class SmartObject:
     # or stays where the warp puts it, its edge pixels drawn out to them.
     edge_offsets: tuple[float, float, float, float] | None = None
     edges_move_content: bool = True
+    # The warp's inversion that measuring the edges made, over the box the
+    # offsets could reach (warpmap.kept_inversion): build_warp_map crops it
+    # rather than inverting the warp again. Held in memory only.
+    kept_inverse: tuple | None = field(default=None, repr=False, compare=False)
 
 
 
@@ -170,7 +174,7 @@ def _calibrate_edges(so: SmartObject, layer) -> None:
         return  # a fitted mesh already matches the cached outline
     try:
         cached = cached_layer_rgba(layer)
-        fitted = fit_edges(so, cached, tuple(layer.bbox)) if cached is not None else None
+        fitted = fit_edges(so, cached, tuple(layer.bbox), keep_inversion=True) if cached is not None else None
     except (ValueError, IndexError, FloatingPointError) as exc:
         # Cached pixels that do not fit the layer (a damaged file): the exact warp
         # is drawn, and the report says the edges were not measured.

@@ -224,8 +224,12 @@ def build_warp_map(so, canvas_size, content_size=None, keep_inverse=False) -> Wa
 
     box = (left, top, right, bottom)
     px, py = _pixel_centres(box)
-    s, t, coverage, scale = _invert_grid(surface, px, py)
-    found = _found(surface, px, py, s, t) if keep_inverse or so.edge_offsets is not None else None
+    kept = _cropped_inversion(so, box)
+    if kept is not None:
+        s, t, scale, found = kept
+        coverage = np.where(found, coverage_within(s, t, scale, (0.0, 0.0, 1.0, 1.0)), 0.0)
+    else:
+        s, t, coverage, scale, found = _invert_grid(surface, px, py)
     warp_map = _assemble(so, surface, box, (cw, ch), s, t, coverage, scale, found)
     if keep_inverse:
         warp_map.inverse = (s, t, scale, found)
@@ -240,17 +244,38 @@ def with_edges(warp_map: WarpMap, so) -> WarpMap:
     return _assemble(so, warp_surface(so), warp_map.box, warp_map.content_size, s, t, coverage, scale, found)
 
 
+def kept_inversion(so, warp_map: WarpMap) -> tuple:
+    """What a SmartObject keeps (kept_inverse) of a map built with keep_inverse:
+    its box and inverse, with the geometry they belong to."""
+    return (_geometry_key(so), warp_map.box, warp_map.inverse)
+
+
+def _geometry_key(so):
+    control = None if so.fitted_control is None else np.asarray(so.fitted_control).tobytes()
+    return (tuple(so.transform), tuple(so.non_affine), repr(so.warp), control)
+
+
+def _cropped_inversion(so, box):
+    """(s, t, scale, found) over `box` from the inversion the object keeps, or
+    None when it keeps none of this geometry, or none covering the box. Each
+    pixel is inverted on its own (coarse seeds only speed Newton up), so a crop
+    is what inverting the box would give."""
+    kept = getattr(so, "kept_inverse", None)
+    if kept is None or kept[0] != _geometry_key(so):
+        return None
+    (left, top, right, bottom), inverse = kept[1], kept[2]
+    if box[0] < left or box[1] < top or box[2] > right or box[3] > bottom:
+        return None
+    width = right - left
+    rows = np.arange(box[1] - top, box[3] - top)[:, None] * width
+    index = (rows + np.arange(box[0] - left, box[2] - left)[None, :]).ravel()
+    s, t, scale, found = inverse
+    return s[index], t[index], scale[index], found[index]
+
+
 def _pixel_centres(box):
     left, top, right, bottom = box
     return np.arange(left, right, dtype=np.float64) + 0.5, np.arange(top, bottom, dtype=np.float64) + 0.5
-
-
-def _found(surface, px, py, s, t) -> np.ndarray:
-    """Where the inverse lands on its pixel centre (over the grid px x py, flattened):
-    elsewhere the surface does not reach (beyond a fold, inside a concave outline)."""
-    gx, gy = np.meshgrid(px, py)
-    fx, fy, _ = surface.evaluate(s, t)
-    return np.hypot(fx - gx.ravel(), fy - gy.ravel()) < NEWTON_TOLERANCE
 
 
 def _assemble(so, surface, box, content_size, s, t, coverage, scale, found) -> WarpMap:
@@ -321,8 +346,7 @@ def outline_geometry(so, box, inverse=None) -> tuple[dict[str, np.ndarray], dict
         surface, inverse = snapped, None
     px, py = _pixel_centres(box)
     if inverse is None:
-        s, t, _, scale = _invert_grid(surface, px, py)
-        found = _found(surface, px, py, s, t)
+        s, t, _, scale, found = _invert_grid(surface, px, py)
     else:
         s, t, scale, found = inverse
     shape = (len(py), len(px))
@@ -401,19 +425,25 @@ def _outline(surface, n=64, bounds=(0.0, 0.0, 1.0, 1.0)):
     return np.stack([x, y], axis=-1)
 
 
-def _invert(surface, x, y, seeds=None):
-    """(s, t), coverage and the content-axis gradients for canvas points x, y.
+def _invert(surface, x, y, seeds=None, seeders=None):
+    """(s, t), coverage, the content-axis gradients, and whether the inverse was
+    found (it lands on the point: elsewhere the surface does not reach it, beyond
+    a fold or inside a concave outline) for canvas points x, y.
 
     seeds: optional (s, t) starting points for Newton's method (else the
-    nearest forward sample).
+    nearest forward sample). seeders: a dict the forward samples are kept in
+    between calls on one surface (they take a million evaluations on a large
+    warp), or None.
     """
     s = np.empty_like(x)
     t = np.empty_like(x)
     coverage = np.empty_like(x)
     scale = np.empty((len(x), 2))
+    found_all = np.ones(len(x), dtype=bool)
     projective = isinstance(surface, ProjectiveSurface)
-    seeder = None if projective or seeds is not None else _Seeder(surface)
-    inside_seeder = None
+    seeders = {} if seeders is None else seeders
+    if not projective and seeds is None and "margin" not in seeders:
+        seeders["margin"] = _Seeder(surface)
     for start in range(0, len(x), CHUNK):
         part = slice(start, start + CHUNK)
         xs, ys = x[part], y[part]
@@ -423,12 +453,13 @@ def _invert(surface, x, y, seeds=None):
             cov, sc = _coverage(ss, tt, jac)
         else:
             if seeds is None:
-                ss, tt = seeder.seed(xs, ys)
+                ss, tt = seeders["margin"].seed(xs, ys)
             else:
                 ss, tt = seeds[0][part].copy(), seeds[1][part].copy()
             ss, tt, jac, found = _newton(surface, xs, ys, ss, tt)
             cov, sc = _coverage(ss, tt, jac)
             cov[~found] = 0.0
+            found_all[part] = found
             # A pixel near an edge may have been solved on the wrong branch:
             # seeds interpolated from coarse points that missed the surface,
             # or a mirror solution beyond a fold (the cylinder's sides, where
@@ -437,16 +468,18 @@ def _invert(surface, x, y, seeds=None):
             # the edge comes out dotted.
             doubtful = np.nonzero(cov < 1.0)[0]
             if len(doubtful):
-                inside_seeder = inside_seeder or _Seeder(surface, margin=False)
-                rs, rt = inside_seeder.seed(xs[doubtful], ys[doubtful])
+                if "inside" not in seeders:
+                    seeders["inside"] = _Seeder(surface, margin=False)
+                rs, rt = seeders["inside"].seed(xs[doubtful], ys[doubtful])
                 rs, rt, rjac, rfound = _newton(surface, xs[doubtful], ys[doubtful], rs, rt)
                 rcov, rsc = _coverage(rs, rt, rjac)
                 rcov[~rfound] = 0.0
                 better = rcov > cov[doubtful]
                 keep = doubtful[better]
                 ss[keep], tt[keep], cov[keep], sc[keep] = rs[better], rt[better], rcov[better], rsc[better]
+                found_all[start + keep] = True  # covering more than nothing: found
         s[part], t[part], coverage[part], scale[part] = ss, tt, cov, sc
-    return s, t, coverage, scale
+    return s, t, coverage, scale, found_all
 
 
 def _invert_grid(surface, px, py):
@@ -462,14 +495,15 @@ def _invert_grid(surface, px, py):
     cx = np.append(px[::COARSE_STEP], px[-1])
     cy = np.append(py[::COARSE_STEP], py[-1])
     cgx, cgy = np.meshgrid(cx, cy)
-    cs, ct, _, _ = _invert(surface, cgx.ravel(), cgy.ravel())
+    seeders: dict = {}
+    cs, ct = _invert(surface, cgx.ravel(), cgy.ravel(), seeders=seeders)[:2]
     cs, ct = cs.reshape(cgx.shape), ct.reshape(cgx.shape)
     seeds = []
     for coarse in (cs, ct):
         rows = np.stack([np.interp(px, cx, row) for row in coarse])  # (len(cy), len(px))
         full = np.stack([np.interp(py, cy, rows[:, j]) for j in range(len(px))], axis=1)
         seeds.append(full.ravel())
-    return _invert(surface, gx.ravel(), gy.ravel(), seeds)
+    return _invert(surface, gx.ravel(), gy.ravel(), seeds, seeders)
 
 
 class _Seeder:

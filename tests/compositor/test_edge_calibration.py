@@ -107,3 +107,29 @@ def test_fit_keeps_the_exact_warp_when_the_cached_pixels_are_another_picture():
     shifted = np.zeros_like(cached)
     shifted[:, 4:] = cached[:, :-4]  # the layer 4 pixels further right
     assert fit_edges(exact, shifted, box) is None
+
+
+def test_the_map_is_cropped_from_the_inversion_the_measurement_made(monkeypatch):
+    import compositor.smartobjects.warpmap as warpmap
+
+    exact = calibration_so()
+    cached, box = _photoshop_pixels(dataclasses.replace(exact, edge_offsets=(0.0, 0.0, 1.0, 0.5),
+                                                        edges_move_content=False))
+    measured = dataclasses.replace(exact)
+    fitted = fit_edges(measured, cached, box, keep_inversion=True)
+    measured.edge_offsets, measured.edges_move_content = fitted
+    inverted_again = build_warp_map(dataclasses.replace(measured, kept_inverse=None), (80, 80))
+
+    def no_inversion(*args, **kwargs):
+        raise AssertionError("the warp was inverted again")
+
+    monkeypatch.setattr(warpmap, "_invert_grid", no_inversion)
+    cropped = build_warp_map(measured, (80, 80))
+    assert cropped.box == inverted_again.box
+    np.testing.assert_array_equal(cropped.coverage, inverted_again.coverage)
+    covered = cropped.coverage > 0
+    np.testing.assert_allclose(cropped.map_x[covered], inverted_again.map_x[covered], atol=1e-4)
+    # another geometry (the placement moved) does not take it
+    moved = dataclasses.replace(measured, transform=tuple(v + 1 for v in measured.transform))
+    with pytest.raises(AssertionError, match="inverted again"):
+        build_warp_map(moved, (80, 80))
