@@ -600,6 +600,9 @@ def _place_object(template: Template, node: LayerNode, renderer, geometry: dict 
         geometry[id(node.layer)] = (node.layer, so, warp_map)
     from compositor.smartobjects.model import MeasuredGeometry  # noqa: PLC0415
     plan.measured = MeasuredGeometry.of(so).to_json()
+    # Its map is built: the inversion its edges were measured on (over a
+    # million pixels on a large warp) need not stay in memory with the plan.
+    so.kept_inverse = None
     from compositor.composite import affected_box_of  # noqa: PLC0415
     plan.box = aligned_box(affected_box_of(template, node, warp_map.box), canvas)
     plan.content_size = tuple(int(v) for v in so.content_size)

@@ -54,7 +54,6 @@ class SmartObject:
     kept_inverse: tuple | None = field(default=None, repr=False, compare=False)
 
 
-
 @dataclass
 class MeasuredGeometry:
     """What ingest measured of a smart object's geometry on Photoshop's cached
