@@ -231,6 +231,10 @@ def test_list_filter_sort_rename_and_delete(api_url):
         response = requests.get(f"{api_url}/api/v1/mockups", headers=auth(key), params=bad, timeout=10)
         assert response.status_code == 422, (bad, response.text)
 
+    # An ingest finishing records its mockup as updated: the rename below must
+    # come after all three, or one of them may finish later and sort first.
+    for mockup in made:
+        assert wait_for_mockup(api_url, mockup["uuid"], api_key=key)["status"] == "ready"
     response = requests.patch(f"{api_url}/api/v1/mockups/{made[0]['uuid']}", headers=auth(key),
                               json={"name": "Mug front (new)"}, timeout=10)
     assert response.status_code == 200 and response.json()["data"]["name"] == "Mug front (new)"
