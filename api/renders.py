@@ -111,7 +111,7 @@ def _task_params(body: dict, mockup: mockups.Mockup, file: tuple[bytes, str | No
             uploads.invalid(f"{where}.uuid", f"mockup {mockup.uuid} has no smart object {requested['uuid']!r} "
                                              f"(it has: {', '.join(known) or 'none'})")
         item = {key: value for key, value in requested.items() if key != "print_area_preset_uuid"}
-        item.update(name=so["name"], index=mockup.smart_object_index(so["uuid"]), content_size=[so["size"]["width"], so["size"]["height"]], dpi=so.get("dpi"))
+        item.update(mockup.render_item(so))
         preset_uuid = requested.get("print_area_preset_uuid")
         if preset_uuid is not None:
             presets = {preset["uuid"]: preset for preset in so.get("print_area_presets", [])}
@@ -261,8 +261,7 @@ def _bulk_item(mockup_uuid: str, mockup: mockups.Mockup | None, smart_objects: l
         return {"params": shown, "error": f"mockup {mockup.uuid} has no smart object to put the artwork in"}
     items = []
     for so in smart_objects:
-        item = {"uuid": so["uuid"], "name": so["name"], "index": mockup.smart_object_index(so["uuid"]),
-                "content_size": [so["size"]["width"], so["size"]["height"]], "dpi": so.get("dpi"), "asset": dict(asset)}
+        item = {**mockup.render_item(so), "asset": dict(asset)}
         if color is not None:
             item["color"] = {**color, "hex": hex_colour}
         items.append(item)

@@ -217,13 +217,14 @@ def _render_generic(template, inputs, export) -> tuple[bytes, list[str]]:
     from compositor.composite import Renderer, to_pil  # noqa: PLC0415
     from compositor.export import export_image  # noqa: PLC0415
     from compositor.placement import place_artwork_bytes  # noqa: PLC0415
-    from compositor.smartobjects import read_smart_object  # noqa: PLC0415
 
+    renderer = Renderer(template, "rerender")
     artwork = {}
     for name, item in inputs.items():
-        so = read_smart_object(template.find(name).layer, template.psd)
+        # Read once: the render below draws the object from the same geometry.
+        so = renderer.smart_object_geometry(template.find(name))[0]
         artwork[name] = place_artwork_bytes(item.data, so.content_size, item.options)
-    result = Renderer(template, "rerender").render(artwork=artwork)
+    result = renderer.render(artwork=artwork)
     rgba = np.asarray(to_pil(template, result).convert("RGBA"), np.float32) / np.float32(255)
     encoded = export_image(rgba, format=export.format, image_size=export.image_size, quality=export.quality,
                            background=export.background)

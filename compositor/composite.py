@@ -854,6 +854,34 @@ class Renderer:
         alignment = fills.alignment_box(layer, document_box, gradient.align_with_layer)
         return fills.draw_gradient(gradient, alignment, box)
 
+    def smart_object_geometry(self, node: LayerNode, content_size: tuple[int, int] | None = None):
+        """(smart object, warp map) of `node` for content of `content_size`
+        (default: its own), read and built once per renderer; raises when its
+        geometry cannot be read."""
+        from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
+
+        so = self._cache.get(("so", id(node)))
+        if so is None:
+            measured = self._measured.get(self._object_index.get(id(node)))
+            so = self._cache[("so", id(node))] = read_smart_object(node.layer, self.psd, measured)
+        size = tuple(int(v) for v in (content_size or so.content_size))
+        warp_map = self._cache.get(("map", id(node), size))
+        if warp_map is None:
+            canvas_size = (self.template.width, self.template.height)
+            warp_map = self._cache[("map", id(node), size)] = build_warp_map(so, canvas_size, content_size=size)
+        return so, warp_map
+
+    def affected_box(self, key: ArtworkKey) -> Box:
+        """The canvas box a smart object's content can change (by name or index):
+        `affected_box_of` its warped outline, from this renderer's geometry."""
+        template = self.template
+        node = template.smart_objects[key] if isinstance(key, int) else template.find(key)
+        try:
+            warp_box = self.smart_object_geometry(node)[1].box
+        except Exception:  # no geometry for it: it is drawn from its cached pixels, inside its box
+            warp_box = None
+        return affected_box_of(template, node, warp_box)
+
     def _smart_object_pixels(self, node: LayerNode, box: Box):
         """The smart object re-rendered from its content (or the user's artwork).
 
@@ -873,24 +901,16 @@ class Renderer:
                 self.template.color_mode == ColorMode.CMYK and self.template.icc_profile):
             return cannot(f"re-rendering in a {self.template.color_mode.name} document is not supported")
         try:
-            from compositor.smartobjects import build_warp_map, read_smart_object, warp_content  # noqa
+            from compositor.smartobjects import warp_content  # noqa
             from compositor.smartobjects.content import is_raster_file  # noqa
         except ImportError:
             return cannot("smart-object re-rendering is not available in this build")
         try:
-            so = self._cache.get(("so", id(node)))
-            if so is None:
-                measured = self._measured.get(self._object_index.get(id(node)))
-                so = self._cache[("so", id(node))] = read_smart_object(node.layer, self.psd, measured)
+            so = self.smart_object_geometry(node)[0]
             content = artwork if artwork is not None else so.content
             if content is None:
                 return cannot("content cannot be decoded (" + "; ".join(so.unsupported or ["unknown format"]) + ")")
-            size = (content.shape[1], content.shape[0])
-            key = ("map", id(node), size)
-            warp_map = self._cache.get(key)
-            if warp_map is None:
-                canvas_size = (self.template.width, self.template.height)
-                warp_map = self._cache[key] = build_warp_map(so, canvas_size, content_size=size)
+            warp_map = self.smart_object_geometry(node, (content.shape[1], content.shape[0]))[1]
             # users' artwork is always an image file (PNG, JPEG...)
             raster_file = artwork is not None or is_raster_file(so.filetype)
             pixels = warp_content(warp_map, content, raster_file)
@@ -1107,16 +1127,10 @@ def affected_box(template: Template, key: ArtworkKey) -> Box:
     The layer's box and its warped outline, plus a small margin and the
     reach of the object's own effects (see `affected_box_of`). A render that
     only swaps this object's artwork recomposites this box and pastes it
-    over the ingest-time composite.
+    over the ingest-time composite. (`Renderer.affected_box` reuses a
+    renderer's geometry.)
     """
-    node = template.smart_objects[key] if isinstance(key, int) else template.find(key)
-    try:
-        from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
-        so = read_smart_object(node.layer, template.psd)
-        warp_box = build_warp_map(so, (template.width, template.height)).box
-    except Exception:  # no geometry for it: it is drawn from its cached pixels, inside its box
-        warp_box = None
-    return affected_box_of(template, node, warp_box)
+    return Renderer(template, "rerender").affected_box(key)
 
 
 def affected_box_of(template: Template, node: LayerNode, warp_box: Box | None) -> Box:
@@ -1144,7 +1158,7 @@ def render_update(renderer: "Renderer", base: RenderResult, artwork: dict[Artwor
     color, alpha = base.color.copy(), base.alpha.copy()
     notes = list(base.unsupported)
     for index in renderer.artwork_targets(artwork):
-        box = affected_box(renderer.template, index)
+        box = renderer.affected_box(index)
         if is_empty(box):
             continue
         part = renderer.render(region=box, artwork=artwork)

@@ -592,7 +592,9 @@ def _place_object(template: Template, node: LayerNode, renderer, geometry: dict 
     plan = SmartObjectPlan(name=node.name, uuid=content_id(node), content_size=(0, 0), quad=[],
                            box=aligned_box(node.box, canvas), method="fallback")
     try:
-        so, warp_map = _geometry(template, node, renderer)
+        # As the base render read them (a warped object's takes seconds: its edges
+        # and preset mesh are measured on its pixels).
+        so, warp_map = renderer.smart_object_geometry(node)
     except Exception as exc:  # geometry the reader does not know
         plan.reason = f"cannot read its geometry ({type(exc).__name__}: {exc})"
         return plan, None
@@ -647,26 +649,6 @@ def _reduce_object(template: Template, node: LayerNode, plan: SmartObjectPlan, w
         # each pixel's mip level for shrunk warped artwork, once here rather than per render
         arrays["mip_lod"] = mip_lod(arrays["map_x"], arrays["map_y"], arrays["coverage"])
         plan.levels[factor] = arrays
-
-
-def _geometry(template: Template, node: LayerNode, renderer):
-    """The smart object and its warp map (at its own content size).
-
-    Reading a warped object's geometry can take seconds (preset warps are
-    fitted to its pixels), so we reuse what the base render just read when
-    the renderer's cache still holds it, and read it ourselves otherwise.
-    """
-    from compositor.smartobjects import build_warp_map, read_smart_object  # noqa: PLC0415
-
-    cache = getattr(renderer, "_cache", {})
-    so = cache.get(("so", id(node)))
-    if so is None:
-        so = read_smart_object(node.layer, template.psd)
-    size = tuple(int(v) for v in so.content_size)
-    warp_map = cache.get(("map", id(node), size))
-    if warp_map is None:
-        warp_map = build_warp_map(so, (template.width, template.height), content_size=size)
-    return so, warp_map
 
 
 def _region_render_is_exact(renderer, base_render, box: Box) -> bool:

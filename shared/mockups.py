@@ -61,6 +61,12 @@ class Mockup:
                 return index
         raise KeyError(so_uuid)
 
+    def render_item(self, so: dict) -> dict:
+        """How a render task names one of the mockup's smart objects (an entry of
+        `smart_objects`): its uuid, name, index in the plan, content size and dpi."""
+        return {"uuid": so["uuid"], "name": so["name"], "index": self.smart_object_index(so["uuid"]),
+                "content_size": [so["size"]["width"], so["size"]["height"]], "dpi": so.get("dpi")}
+
     def object_keys(self) -> list[str]:
         """Every S3 object the mockup owns."""
         keys = [self.plan_key, self.psd_key, *(thumb["key"] for thumb in self.thumbnails.values())]

@@ -281,9 +281,7 @@ def _smart_objects(product: Product, mockup: mockups.Mockup, variant: dict, file
                 raise GenerationError(f"files: placements {existing['placement']!r} and {placement['placement']!r} "
                                       f"are the same smart object of mockup {mockup.name!r}: give only one")
             continue
-        item = {"placement": placement["placement"], "uuid": so["uuid"], "name": so["name"],
-                "index": mockup.smart_object_index(so["uuid"]),
-                "content_size": [so["size"]["width"], so["size"]["height"]], "dpi": so.get("dpi")}
+        item = {"placement": placement["placement"], **mockup.render_item(so)}
         if file is None:
             item["asset"] = {"empty": True}
         else:
